@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/config"
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
+	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/migrations"
+)
+
+// devDir is where `dev` keeps its state, under the working directory: the
+// PostgreSQL cluster and the generated Klikoo key. Delete it to start over.
+const devDir = ".orchestrator"
+
+// runDev runs everything on this machine: a throwaway PostgreSQL when
+// DATABASE_URL is unset, the migrations, both provider simulators in-process
+// with generated credentials, the demo catalog, a demo client, and the
+// service. Ctrl-C stops all of it.
+func runDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+	dir, err := filepath.Abs(devDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		url, stop, err := localDatabase(ctx, filepath.Join(dir, "pgdata"), "orchestrator", logger, stdout)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.DatabaseURL = url
+	}
+	if err := migrateUp(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+
+	// The API's listener first: the simulators send callbacks to it.
+	apiLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	apiURL := "http://" + apiLn.Addr().String()
+	if cfg.CallbackBaseURL == "" {
+		cfg.CallbackBaseURL = apiURL
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = randomToken()
+	}
+	creds, err := devCredentials(cfg, dir)
+	if err != nil {
+		return err
+	}
+	sims, err := startSims(ctx, cfg, creds, sandbox.Options{CallbackBaseURL: cfg.CallbackBaseURL, Logger: logger}, logger)
+	if err != nil {
+		return err
+	}
+	defer sims.stop()
+	if cfg.KlikooBaseURL == "" {
+		cfg.KlikooBaseURL = sims.klikooURL + "/klikoo-b2b"
+	}
+	if cfg.SnapcartBaseURL == "" {
+		cfg.SnapcartBaseURL = sims.snapcartURL
+	}
+
+	var apiKey string
+	return serve(ctx, cfg, logger, serveOptions{
+		listener:             apiLn,
+		snapcartCatalogTypes: []string{"postpaid"},
+		beforeServe: func(ctx context.Context, pool *pgxpool.Pool, _ *flow.Service) error {
+			q := store.New(pool)
+			if err := flow.SeedCatalog(ctx, q, sandbox.Catalog(), time.Now()); err != nil {
+				return err
+			}
+			apiKey, err = createClient(ctx, q, "demo")
+			return err
+		},
+		onReady: func(addr string) {
+			fmt.Fprintf(stdout, `
+orchestrator is ready on http://%[1]s
+  simulators: Klikoo %[2]s, Snapcart %[3]s
+  demo client API key (shown once): %[4]s
+  admin token: %[5]s
+
+Buy a PLN token from the Klikoo simulator:
+  export API_KEY=%[4]s
+  curl -s -X POST http://%[1]s/v1/purchases -H "Authorization: Bearer $API_KEY" \
+    -H 'Content-Type: application/json' \
+    -d '{"reference_id":"demo-1","product_code":"PLN20","customer_number":"01105691111"}'
+
+Ctrl-C stops everything.
+
+`, addr, sims.klikooURL, sims.snapcartURL, apiKey, cfg.AdminToken)
+		},
+	})
+}
+
+// devCredentials uses the configured provider credentials, or generates
+// matching ones for the in-process simulators (the Klikoo key is written to
+// the dev directory, since KLIKOO_PRIVATE_KEY_FILE names a file).
+func devCredentials(cfg *config.Config, dir string) (sandbox.Credentials, error) {
+	if cfg.KlikooPrivateKeyFile != "" {
+		return credentialsFromConfig(cfg)
+	}
+	creds, err := sandbox.NewCredentials()
+	if err != nil {
+		return creds, err
+	}
+	pemBytes, err := creds.PrivateKeyPEM()
+	if err != nil {
+		return creds, err
+	}
+	keyFile := filepath.Join(dir, "klikoo-dev-key.pem")
+	if err := os.WriteFile(keyFile, pemBytes, 0o600); err != nil {
+		return creds, err
+	}
+	cfg.KlikooPrivateKeyFile = keyFile
+	set := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	set(&cfg.KlikooClientID, creds.KlikooClientID)
+	set(&cfg.KlikooClientSecret, creds.KlikooClientSecret)
+	set(&cfg.SnapcartAPIKey, creds.SnapcartAPIKey)
+	set(&cfg.SnapcartCallbackSecret, creds.SnapcartCallbackSecret)
+	return credentialsFromConfig(cfg)
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// localDatabase starts a PostgreSQL cluster from the installed binaries in
+// dataDir (initializing it if new), makes sure the named database exists,
+// and returns its URL and a function that stops the cluster.
+func localDatabase(ctx context.Context, dataDir, name string, logger *slog.Logger, stdout io.Writer) (string, func(), error) {
+	fmt.Fprintf(stdout, "starting PostgreSQL in %s\n", dataDir)
+	cluster, err := pgcluster.Start(ctx, dataDir)
+	if err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cluster.Stop(stopCtx); err != nil {
+			logger.Error("stop PostgreSQL", "err", err)
+		} else {
+			fmt.Fprintln(stdout, "PostgreSQL stopped")
+		}
+	}
+	url, err := ensureDatabase(ctx, cluster.URL(), name)
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return url, stop, nil
+}
+
+// newPool opens the pgx pool of DATABASE_URL with DB_MAX_CONNS connections.
+func newPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
+	}
+	poolCfg.MaxConns = cfg.DBMaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+// ensureDatabase creates the named database on the server unless it exists
+// and returns its URL.
+func ensureDatabase(ctx context.Context, serverURL, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", err
+		}
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func migrateUp(ctx context.Context, dbURL string) error {
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/config"
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+)
+
+// serveOptions are what `dev` changes about `serve`.
+type serveOptions struct {
+	listener net.Listener // listen here instead of HTTP_ADDR
+	// snapcartCatalogTypes adds catalog types beyond the documented four
+	// (the simulator also lists its postpaid products under "postpaid").
+	snapcartCatalogTypes []string
+	// beforeServe runs once the flow exists, before the API accepts requests.
+	beforeServe func(ctx context.Context, pool *pgxpool.Pool, svc *flow.Service) error
+	// onReady is called with the listen address once the API accepts requests.
+	onReady func(addr string)
+}
+
+// serve runs the API and the workers until ctx is done, then shuts down
+// cleanly: the API stops taking requests, running jobs finish (or are left
+// for River to rescue), the pool closes.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serveOptions) error {
+	if err := cfg.Require("DATABASE_URL", "ADMIN_TOKEN", "KLIKOO_BASE_URL", "KLIKOO_CLIENT_ID",
+		"KLIKOO_CLIENT_SECRET", "KLIKOO_PRIVATE_KEY_FILE", "SNAPCART_BASE_URL", "SNAPCART_API_KEY"); err != nil {
+		return err
+	}
+	kc, sc, err := providerClients(cfg, logger, o.snapcartCatalogTypes)
+	if err != nil {
+		return err
+	}
+	pool, err := newPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	check := schemaCheck(db)
+
+	// Workers need the schema; wait for it (a database that is down or not
+	// yet migrated is not fatal: /readyz says so meanwhile).
+	if err := check(ctx); err != nil {
+		logger.Warn("database not ready at start; waiting", "reason", err.Error())
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	verifiers := map[string]func([]byte, string) bool{}
+	if secret := cfg.SnapcartCallbackSecret; secret != "" {
+		verifiers[flow.Snapcart] = func(body []byte, sig string) bool {
+			return snapcart.VerifyCallback([]byte(secret), body, sig)
+		}
+	}
+	svc, err := flow.New(flow.Config{
+		Pool:                pool,
+		Providers:           map[string]flow.Provider{flow.Klikoo: kc, flow.Snapcart: sc},
+		CallbackVerifiers:   verifiers,
+		Logger:              logger,
+		Metrics:             flow.NewMetrics(reg),
+		StatusDeadline:      cfg.StatusDeadline,
+		PaymentRepeatMinAge: cfg.PaymentRepeatMinAge,
+		InquiryTTL:          cfg.InquiryTTL,
+		PriceMaxAge:         cfg.PriceMaxAge,
+		DuplicateWindow:     cfg.DuplicateWindow,
+		LookupBackoff:       cfg.LookupBackoff,
+		JobTimeout:          cfg.JobTimeout,
+		RescueAfter:         cfg.RescueAfter,
+		Workers:             cfg.Workers,
+		BalanceAlertBelow:   map[string]int64{flow.Klikoo: cfg.KlikooBalanceAlertBelow, flow.Snapcart: cfg.SnapcartBalanceAlertBelow},
+		Periodic:            true,
+	})
+	if err != nil {
+		return err
+	}
+
+	api := httpapi.New(httpapi.Config{
+		Logger: logger, Ready: check, Pool: pool, Flow: svc, AdminToken: cfg.AdminToken,
+		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now,
+	})
+	srv := httpapi.NewServer(cfg.HTTPAddr, api)
+	ln := o.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http shutdown", "err", err)
+		}
+	}()
+
+	// Start the workers once the schema is there.
+	for {
+		if err := check(ctx); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return fmt.Errorf("http server: %w", err)
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if o.beforeServe != nil {
+		if err := o.beforeServe(ctx, pool, svc); err != nil {
+			return err
+		}
+	}
+	if err := svc.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.JobTimeout)
+		defer cancel()
+		if err := svc.Stop(stopCtx); err != nil {
+			logger.Warn("workers did not stop in time; River rescues their jobs", "err", err)
+		}
+	}()
+	logger.Info("serving", "addr", ln.Addr().String())
+	if o.onReady != nil {
+		o.onReady(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		return nil
+	}
+}
+
+// providerClients builds the Klikoo and Snapcart clients from configuration.
+func providerClients(cfg *config.Config, logger *slog.Logger, extraTypes []string) (*klikoo.Client, *snapcart.Client, error) {
+	pemBytes, err := os.ReadFile(cfg.KlikooPrivateKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("KLIKOO_PRIVATE_KEY_FILE: %w", err)
+	}
+	key, err := klikoo.ParsePrivateKeyPEM(pemBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("KLIKOO_PRIVATE_KEY_FILE: %w", err)
+	}
+	kc, err := klikoo.New(klikoo.Config{
+		BaseURL: cfg.KlikooBaseURL, ClientID: cfg.KlikooClientID, ClientSecret: cfg.KlikooClientSecret,
+		PrivateKey: key, Timeout: cfg.ProviderTimeout, Logger: logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("klikoo: %w", err)
+	}
+	sc, err := snapcart.New(snapcart.Config{
+		BaseURL: cfg.SnapcartBaseURL, APIKey: cfg.SnapcartAPIKey, Timeout: cfg.ProviderTimeout, Logger: logger,
+		CatalogTypes: append(append([]string{}, snapcart.CatalogTypes...), extraTypes...),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("snapcart: %w", err)
+	}
+	return kc, sc, nil
+}

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/bench/benchdb"
+)
+
+// schemaSQL creates the floor's table; EnsureSchema runs it.
+//
+//go:embed sql/schema.sql
+var schemaSQL string
+
+// chainSteps is the length of the floor's chain: a purchase without
+// callbacks is about three steps (inquiry or intent, payment, lookup).
+const chainSteps = 3
+
+// EnsureSchema creates the bench's own table unless it exists.
+func EnsureSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, schemaSQL); err != nil {
+		return fmt.Errorf("bench schema: %w", err)
+	}
+	return nil
+}
+
+// FloorResult is the engine floor: bare River chains per second.
+type FloorResult struct {
+	Chains          int     `json:"chains"`
+	Steps           int     `json:"steps_per_chain"`
+	Seconds         float64 `json:"seconds"`
+	ChainsPerSecond float64 `json:"chains_per_s"`
+	Commits         int64   `json:"commits"`
+	CommitsPerChain float64 `json:"commits_per_chain"`
+}
+
+// chainArgs is one step of a floor chain.
+type chainArgs struct {
+	ID   int64 `json:"id"`
+	Step int   `json:"step"`
+}
+
+func (chainArgs) Kind() string { return "bench_chain" }
+
+type chainWorker struct {
+	river.WorkerDefaults[chainArgs]
+	pool   *pgxpool.Pool
+	client *river.Client[pgx.Tx]
+	done   func()
+}
+
+// Work is what a purchase step costs with everything of ours removed: one
+// transaction that compare-and-sets the item's row, inserts the next job
+// and completes this one.
+func (w *chainWorker) Work(ctx context.Context, job *river.Job[chainArgs]) error {
+	last := job.Args.Step+1 == chainSteps
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		n, err := benchdb.New(tx).ChainAdvance(ctx, benchdb.ChainAdvanceParams{ID: job.Args.ID, Step: int32(job.Args.Step)})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("chain %d is not at step %d", job.Args.ID, job.Args.Step)
+		}
+		if !last {
+			if _, err := w.client.InsertTx(ctx, tx, chainArgs{ID: job.Args.ID, Step: job.Args.Step + 1}, nil); err != nil {
+				return err
+			}
+		}
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+	if err == nil && last {
+		w.done()
+	}
+	return err
+}
+
+// Floor runs chains bare River chains of chainSteps jobs on pool with the
+// River settings rc (the flow's: flow.RiverConfig), the first jobs inserted
+// by concurrency goroutines while the workers run, as the API inserts a
+// purchase's first job. It measures from the first insert to the last
+// chain's end. The observer's counters give the commits.
+func Floor(ctx context.Context, pool *pgxpool.Pool, rc *river.Config, chains, concurrency int, obs *Observer) (FloorResult, error) {
+	res := FloorResult{Chains: chains, Steps: chainSteps}
+	if err := EnsureSchema(ctx, pool); err != nil {
+		return res, err
+	}
+	q := benchdb.New(pool)
+	if err := q.ChainReset(ctx); err != nil {
+		return res, fmt.Errorf("reset bench_chain: %w", err)
+	}
+	var finished atomic.Int64
+	allDone := make(chan struct{})
+	var lastEnd atomic.Int64
+	w := &chainWorker{pool: pool, done: func() {
+		lastEnd.Store(time.Now().UnixNano())
+		if finished.Add(1) == int64(chains) {
+			close(allDone)
+		}
+	}}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, w)
+	cfg := *rc
+	cfg.Workers = workers
+	cfg.PeriodicJobs = nil
+	client, err := river.NewClient(riverpgxv5.New(pool), &cfg)
+	if err != nil {
+		return res, fmt.Errorf("floor river client: %w", err)
+	}
+	w.client = client
+	if err := client.Start(ctx); err != nil {
+		return res, fmt.Errorf("floor river start: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = client.Stop(stopCtx)
+	}()
+
+	before, err := obs.Snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+		errOnce  sync.Once
+	)
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				id := next.Add(1)
+				if id > int64(chains) {
+					return
+				}
+				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					if err := benchdb.New(tx).ChainInsert(ctx, id); err != nil {
+						return err
+					}
+					_, err := client.InsertTx(ctx, tx, chainArgs{ID: id}, nil)
+					return err
+				})
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("insert chain %d: %w", id, err) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	select {
+	case <-allDone:
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	res.Seconds = time.Unix(0, lastEnd.Load()).Sub(start).Seconds()
+	res.ChainsPerSecond = float64(chains) / res.Seconds
+	after, err := obs.Snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Commits = after.Commits - before.Commits
+	res.CommitsPerChain = float64(res.Commits) / float64(chains)
+	return res, nil
+}

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/bench/benchdb"
+)
+
+// statsSettle is how long PostgreSQL needs before pg_stat_database counts
+// every committed transaction: since PostgreSQL 15 a backend flushes its
+// counters at most once a second, and within a second of going idle.
+const statsSettle = 1500 * time.Millisecond
+
+// Observer reads the database's counters and samples a run. Every query it
+// runs is one transaction of its own; it counts them and leaves them out of
+// the commits it reports. It is safe for concurrent use.
+type Observer struct {
+	q        *benchdb.Queries
+	own      atomic.Int64
+	excluded []string
+	settle   time.Duration
+}
+
+// NewObserver returns an observer of pool's database.
+func NewObserver(pool *pgxpool.Pool) *Observer {
+	return &Observer{q: benchdb.New(pool), excluded: []string{"bench_chain", "goose_db_version"}, settle: statsSettle}
+}
+
+// Counters are the database's cumulative counters at one moment.
+type Counters struct {
+	Commits int64 // transactions committed, minus the observer's own
+	Bytes   int64 // size of our tables and River's, with indexes and TOAST
+}
+
+// Snapshot waits for the statistics to settle and reads the counters.
+func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
+	select {
+	case <-time.After(o.settle):
+	case <-ctx.Done():
+		return Counters{}, ctx.Err()
+	}
+	own := o.own.Load()
+	commits, err := o.q.DatabaseCommits(ctx)
+	o.own.Add(1)
+	if err != nil {
+		return Counters{}, fmt.Errorf("read pg_stat_database: %w", err)
+	}
+	if commits == nil {
+		return Counters{}, fmt.Errorf("read pg_stat_database: no row for the current database")
+	}
+	b, err := o.q.RelationBytes(ctx, o.excluded)
+	o.own.Add(1)
+	if err != nil {
+		return Counters{}, fmt.Errorf("read relation sizes: %w", err)
+	}
+	return Counters{Commits: *commits - own, Bytes: b}, nil
+}
+
+// Peaks are the maxima a sampler saw.
+type Peaks struct {
+	QueueDepth int64 // available + scheduled + retryable River jobs
+	Open       int64 // the client's purchases not yet ended
+	Samples    int
+}
+
+// Sample samples River's queue depth and the client's open purchases every
+// interval until the returned stop is called; stop returns the peaks. The
+// latest open count is stored in open as it is sampled.
+func (o *Observer) Sample(ctx context.Context, client uuid.UUID, every time.Duration, open *atomic.Int64) (stop func() Peaks) {
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		mu sync.Mutex
+		p  Peaks
+		wg sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			depth, err := o.q.RiverQueueDepth(ctx)
+			o.own.Add(1)
+			prog, perr := o.q.PurchaseProgress(ctx, client)
+			o.own.Add(1)
+			mu.Lock()
+			if err == nil {
+				p.QueueDepth = max(p.QueueDepth, depth)
+			}
+			if perr == nil {
+				p.Open = max(p.Open, prog.Open)
+				open.Store(prog.Open)
+			}
+			p.Samples++
+			mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() Peaks {
+		cancel()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return p
+	}
+}
+
+// WaitDrained waits until all total purchases of the client have ended.
+func (o *Observer) WaitDrained(ctx context.Context, client uuid.UUID, total int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		prog, err := o.q.PurchaseProgress(ctx, client)
+		o.own.Add(1)
+		if err != nil {
+			return fmt.Errorf("purchase progress: %w", err)
+		}
+		if prog.Done >= total {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d purchases still open after %s", prog.Open, total, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ServerVersion returns PostgreSQL's version.
+func (o *Observer) ServerVersion(ctx context.Context) (string, error) {
+	v, err := o.q.ServerVersion(ctx)
+	o.own.Add(1)
+	return v, err
+}
+
+// Batch reads how a client's drained batch went.
+func (o *Observer) Batch(ctx context.Context, client uuid.UUID) (benchdb.PurchaseBatchRow, error) {
+	b, err := o.q.PurchaseBatch(ctx, client)
+	o.own.Add(1)
+	return b, err
+}
+
+// PeakRSS returns this process's peak resident set size (VmHWM of
+// /proc/self/status) in bytes. The service, the simulators and the load all
+// run in this process.
+func PeakRSS() (int64, error) {
+	return procStatus("VmHWM:")
+}
+
+// ResetPeakRSS resets VmHWM to the current RSS (Linux ≥ 4.0), so that each
+// run reports its own peak.
+func ResetPeakRSS() error {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+func procStatus(field string) (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.HasPrefix(line, []byte(field)) {
+			continue
+		}
+		f := bytes.Fields(line[len(field):])
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, fmt.Errorf("/proc/self/status: unexpected %s line %q", field, line)
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/self/status: %s: %w", field, err)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("/proc/self/status has no %s line", field)
+}

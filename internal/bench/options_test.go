@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseOptionsDefaults(t *testing.T) {
+	t.Parallel()
+	o := DefaultOptions()
+	if o.Purchases != 2000 || o.Inflight != 5000 || o.Concurrency != 8 || o.Latency != 300*time.Millisecond || o.Jitter != 100*time.Millisecond {
+		t.Fatalf("defaults: %+v", o)
+	}
+	if len(o.LookupBackoff) != 4 || o.LookupBackoff[0] != 200*time.Millisecond {
+		t.Fatalf("lookup backoff: %v", o.LookupBackoff)
+	}
+}
+
+// Every invalid flag is refused with an error naming it.
+func TestParseOptionsNamesTheBadFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--purchases", "0"}, "--purchases"},
+		{[]string{"--purchases", "x"}, "purchases"},
+		{[]string{"--inflight", "-1"}, "--inflight"},
+		{[]string{"--concurrency", "0"}, "--concurrency"},
+		{[]string{"--latency", "-1s"}, "--latency"},
+		{[]string{"--latency", "100ms", "--jitter", "200ms"}, "--jitter"},
+		{[]string{"--lookup-backoff", "1s,nope"}, "--lookup-backoff"},
+		{[]string{"--lookup-backoff", "0s"}, "--lookup-backoff"},
+		{[]string{"--skip-floor", "--skip-instant", "--skip-inflight"}, "--skip-floor"},
+		{[]string{"--nope"}, "nope"},
+		{[]string{"extra"}, "extra"},
+	} {
+		_, err := ParseOptions(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.flag) {
+			t.Errorf("ParseOptions(%q) = %v, want an error naming %s", tc.args, err, tc.flag)
+		}
+	}
+}
+
+func TestParseOptionsAccepts(t *testing.T) {
+	t.Parallel()
+	o, err := ParseOptions([]string{"--purchases", "10", "--inflight", "20", "--concurrency", "3", "--skip-floor",
+		"--out", "r.json", "--cpuprofile", "cpu.prof", "--lookup-backoff", "50ms, 1s", "--latency", "0s", "--jitter", "0s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Purchases != 10 || o.Inflight != 20 || o.Concurrency != 3 || !o.SkipFloor || o.Out != "r.json" ||
+		o.CPUProfile != "cpu.prof" || len(o.LookupBackoff) != 2 || o.LookupBackoff[1] != time.Second || o.Latency != 0 {
+		t.Fatalf("%+v", o)
+	}
+}

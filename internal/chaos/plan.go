@@ -1,0 +1,218 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// Kind is a way of buying: a product of one provider, with or without an
+// inquiry, and for Snapcart two-step (the inquiry's request_id) or one-step.
+type Kind struct {
+	Name     string
+	Product  string
+	Provider string
+	Inquiry  bool // the product has an inquiry (scenarios 11 and 13 act on it)
+	OneStep  bool // Snapcart payment without a request_id: never repeated, never looked up when its answer is lost
+	// ident returns the request's identifier fields for the seq-th purchase
+	// of this kind playing scenario xx ("" plays no scenario: plain success).
+	ident func(seq int, xx string) (customer, user, zone string)
+}
+
+// Kinds are the five ways of buying the chaos run mixes, covering both
+// providers: Klikoo with and without inquiry, Snapcart two-step and one-step
+// (a pulse top-up and a game voucher).
+var Kinds = []Kind{
+	{Name: "klikoo-pln", Product: "PLN20", Provider: flow.Klikoo, Inquiry: true,
+		ident: func(seq int, xx string) (string, string, string) { return number("55", seq, xx), "", "" }},
+	{Name: "klikoo-pulsa", Product: "S10", Provider: flow.Klikoo,
+		ident: func(seq int, xx string) (string, string, string) { return number("0812", seq, xx), "", "" }},
+	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: flow.Snapcart, Inquiry: true,
+		ident: func(seq int, xx string) (string, string, string) { return number("0813", seq, xx), "", "" }},
+	{Name: "snapcart-pulsa", Product: "TSEL10", Provider: flow.Snapcart, OneStep: true,
+		ident: func(seq int, xx string) (string, string, string) { return number("0814", seq, xx), "", "" }},
+	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: flow.Snapcart, OneStep: true,
+		ident: func(seq int, xx string) (string, string, string) { return "", number("PLAYER", seq, xx), "SEA" }},
+}
+
+// number is a customer identifier unique per kind and sequence number,
+// ending in 99XX for scenario XX (providers.md "Simulators"), or in four
+// other digits for none.
+func number(prefix string, seq int, xx string) string {
+	if xx == "" {
+		return fmt.Sprintf("%s%05d%04d", prefix, seq, 1000+seq%8000)
+	}
+	return fmt.Sprintf("%s%05d99%s", prefix, seq, xx)
+}
+
+// Scenarios are every scenario of providers.md's table, "" (an identifier
+// without a scenario) and "13max" (scenario 13 with a max_price below the
+// inquiry's price).
+var Scenarios = []string{"", "00", "11", "12", "13", "13max", "14", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
+
+// Submission is how an order is sent to the API.
+type Submission string
+
+// The submissions.
+const (
+	SubmitOnce       Submission = "once"       // one POST
+	SubmitTwice      Submission = "twice"      // the same POST again after the answer: 200, same purchase
+	SubmitConcurrent Submission = "concurrent" // three identical POSTs at once: one purchase
+	SubmitReused     Submission = "reused"     // then the same reference_id with other parameters: 409 reference_id_reused
+)
+
+// Order is one purchase of the run, as the client buys it.
+type Order struct {
+	Client      int // index of the API client buying it
+	ReferenceID string
+	Kind        Kind
+	Scenario    string
+	Submit      Submission
+	// Manual is "" (confirmation automatic), "confirm" or "cancel": the
+	// purchase asks for confirmation and the client confirms or cancels it
+	// once it awaits confirmation.
+	Manual string
+	Body   map[string]any
+}
+
+// Plan returns n orders for clients API clients: every (kind, scenario) pair
+// in turn, so a run of at least len(Kinds)*len(Scenarios) orders covers each,
+// in an order shuffled by rng; some sent twice, concurrently or with their
+// reference_id reused, some confirmed or canceled by hand. Different clients
+// reuse the same reference_ids (tenancy: each owns its own).
+func Plan(n, clients int, rng *rand.Rand) []Order {
+	orders := make([]Order, n)
+	seq := map[string]int{}
+	for i := range orders {
+		combo := i % (len(Kinds) * len(Scenarios))
+		k, sc := Kinds[combo/len(Scenarios)], Scenarios[combo%len(Scenarios)]
+		xx := strings.TrimSuffix(sc, "max")
+		s := seq[k.Name]
+		seq[k.Name]++
+		cust, user, zone := k.ident(s, xx)
+		o := Order{Client: i % clients, ReferenceID: fmt.Sprintf("chaos-%06d", i/clients), Kind: k, Scenario: sc, Submit: SubmitOnce}
+		o.Body = map[string]any{"reference_id": o.ReferenceID, "product_code": k.Product}
+		if cust != "" {
+			o.Body["customer_number"] = cust
+		}
+		if user != "" {
+			o.Body["user_id"], o.Body["zone_id"] = user, zone
+		}
+		if strings.HasSuffix(sc, "max") {
+			o.Body["max_price"] = 50000
+		}
+		switch r := rng.Float64(); {
+		case r < 0.10:
+			o.Submit = SubmitTwice
+		case r < 0.20:
+			o.Submit = SubmitConcurrent
+		case r < 0.25:
+			o.Submit = SubmitReused
+		}
+		if k.Inquiry && rng.Float64() < 0.25 {
+			o.Manual = "confirm"
+			if rng.IntN(2) == 0 {
+				o.Manual = "cancel"
+			}
+			o.Body["confirmation"] = "manual"
+		}
+		orders[i] = o
+	}
+	rng.Shuffle(len(orders), func(i, j int) { orders[i], orders[j] = orders[j], orders[i] })
+	return orders
+}
+
+// The alternatives' names, as Verify counts them.
+const (
+	AltOneStepAnswerLost     = "one_step_answer_lost"    // Snapcart one-step payment whose answer was lost and no signed callback settled it
+	AltPaymentRefusalLost    = "payment_refusal_lost"    // a payment refusal (11, 12) whose answer was lost: unresolvable, needs_review
+	AltInquiryUnavailable    = "inquiry_unavailable"     // every inquiry attempt ended unknown: failed provider_unavailable
+	AltScenario24SuccessLost = "scenario24_success_lost" // scenario 24 whose only SUCCESS answer was lost: the provider reports the charge as failed or refunded
+)
+
+// Expect is how o must end. The alternatives are the ends flow.md and
+// providers.md allow once a fault or a kill has lost an answer, each
+// demanding its evidence from the purchase and its events.
+func Expect(o Order, inquiryAttempts int) Expectation {
+	succeeded := Expectation{Status: flow.StatusSucceeded, Charges: 1}
+	var want Expectation
+	switch o.Scenario {
+	case "11":
+		want = Expectation{Status: flow.StatusFailed, Failure: "customer_not_found"}
+	case "12":
+		want = Expectation{Status: flow.StatusFailed, Failure: "insufficient_balance"}
+	case "13max":
+		want = succeeded
+		if o.Kind.Inquiry {
+			want = Expectation{Status: flow.StatusFailed, Failure: "price_exceeds_max"}
+		}
+	case "22":
+		want = Expectation{Status: flow.StatusFailed, Failure: "transaction_failed"}
+	case "32":
+		want = succeeded
+		if o.Kind.OneStep {
+			want = Expectation{Status: flow.StatusNeedsReview}
+		}
+	case "41":
+		want = Expectation{Status: flow.StatusNeedsReview}
+	default:
+		want = succeeded
+	}
+	inquiryFails := o.Scenario == "11" || (o.Scenario == "13max" && o.Kind.Inquiry)
+	if o.Manual == "cancel" && o.Kind.Inquiry && !inquiryFails {
+		want = Expectation{Status: flow.StatusCanceled}
+	}
+
+	charged := []int{0}
+	if want.Charges == 1 || o.Scenario == "31" || o.Scenario == "33" || o.Scenario == "34" || o.Scenario == "35" {
+		charged = []int{0, 1}
+	}
+	if o.Kind.OneStep && want.Status != flow.StatusNeedsReview {
+		// flow.md invariant 3 and providers.md: a one-step payment whose
+		// answer is lost can be settled only by a signed callback.
+		want.Or = append(want.Or, Alternative{Name: AltOneStepAnswerLost, Status: flow.StatusNeedsReview, Charges: charged, When: paymentUncertain})
+	}
+	if o.Scenario == "12" || (o.Scenario == "11" && !o.Kind.Inquiry) {
+		// A refusal nobody heard: lookups find nothing, repeats are refused
+		// again, and a refused repeat proves nothing (invariant 4).
+		want.Or = append(want.Or, Alternative{Name: AltPaymentRefusalLost, Status: flow.StatusNeedsReview, Charges: []int{0}, When: paymentUncertain})
+	}
+	if o.Kind.Inquiry {
+		// providers.md: an inquiry that keeps answering 5xx or timing out
+		// fails after retries; it moved no money.
+		want.Or = append(want.Or, Alternative{Name: AltInquiryUnavailable, Status: flow.StatusFailed, Charges: []int{0}, Failure: "provider_unavailable",
+			When: func(_ store.Purchase, ev []store.PurchaseEvent) bool {
+				return countCalls(ev, "inquiry: unknown") >= inquiryAttempts
+			}})
+	}
+	if o.Scenario == "24" {
+		// 24 answers SUCCESS once, then FAILED/REFUND: when that one SUCCESS
+		// answer is lost to a fault, the provider's own word is failed
+		// (Snapcart) or refunded (Klikoo, which leaves it open).
+		lostLookup := func(_ store.Purchase, ev []store.PurchaseEvent) bool { return countCalls(ev, "lookup: unknown") > 0 }
+		want.Or = append(want.Or,
+			Alternative{Name: AltScenario24SuccessLost, Status: flow.StatusFailed, Charges: []int{1}, When: lostLookup},
+			Alternative{Name: AltScenario24SuccessLost, Status: flow.StatusNeedsReview, Charges: []int{1}, When: lostLookup})
+	}
+	return want
+}
+
+// paymentUncertain is the evidence that a payment call's outcome was lost:
+// the flow marks a purchase so when a payment answer was unknown or a
+// payment job found its attempt in flight after a crash.
+func paymentUncertain(p store.Purchase, _ []store.PurchaseEvent) bool { return p.PaymentUncertain }
+
+// countCalls counts the provider-call events of a given name
+// ("<operation>: <outcome>").
+func countCalls(events []store.PurchaseEvent, name string) int {
+	n := 0
+	for _, e := range events {
+		if e.Kind == "provider_call" && e.Name == name {
+			n++
+		}
+	}
+	return n
+}

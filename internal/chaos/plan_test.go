@@ -1,0 +1,158 @@
+package chaos
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// A plan of at least one round covers every kind with every scenario, every
+// way of submitting, manual confirmations and cancellations; reference_ids
+// are unique per client and shared across clients; identifiers end as the
+// simulators read them.
+func TestPlanCoversEverything(t *testing.T) {
+	t.Parallel()
+	orders := Plan(300, 2, rand.New(rand.NewPCG(1, 2)))
+	if len(orders) != 300 {
+		t.Fatalf("%d orders, want 300", len(orders))
+	}
+	pairs := map[string]bool{}
+	submits := map[Submission]int{}
+	manual := map[string]int{}
+	refs := map[int]map[string]bool{0: {}, 1: {}}
+	idents := map[string]bool{}
+	for _, o := range orders {
+		pairs[o.Kind.Name+"/"+o.Scenario] = true
+		submits[o.Submit]++
+		manual[o.Manual]++
+		if refs[o.Client][o.ReferenceID] {
+			t.Errorf("client %d uses %s twice", o.Client, o.ReferenceID)
+		}
+		refs[o.Client][o.ReferenceID] = true
+		id, _ := o.Body["customer_number"].(string)
+		if id == "" {
+			id, _ = o.Body["user_id"].(string)
+		}
+		if idents[o.Kind.Product+id] {
+			t.Errorf("identifier %s used twice for %s", id, o.Kind.Product)
+		}
+		idents[o.Kind.Product+id] = true
+		xx := o.Scenario
+		if xx == "13max" {
+			xx = "13"
+		}
+		if got := id[len(id)-4:]; xx != "" && got != "99"+xx {
+			t.Errorf("%s plays %q with identifier %s", o.ReferenceID, o.Scenario, id)
+		} else if xx == "" && got[:2] == "99" {
+			t.Errorf("%s plays no scenario but its identifier %s ends in 99XX", o.ReferenceID, id)
+		}
+		if o.Manual != "" && !o.Kind.Inquiry {
+			t.Errorf("%s asks for confirmation of a product without inquiry", o.ReferenceID)
+		}
+	}
+	for _, k := range Kinds {
+		for _, sc := range Scenarios {
+			if !pairs[k.Name+"/"+sc] {
+				t.Errorf("no order of %s with scenario %q", k.Name, sc)
+			}
+		}
+	}
+	for _, s := range []Submission{SubmitOnce, SubmitTwice, SubmitConcurrent, SubmitReused} {
+		if submits[s] == 0 {
+			t.Errorf("no order submitted %s", s)
+		}
+	}
+	if manual["confirm"] == 0 || manual["cancel"] == 0 {
+		t.Errorf("manual orders: %v, want some confirmed and some canceled", manual)
+	}
+	shared := 0
+	for ref := range refs[0] {
+		if refs[1][ref] {
+			shared++
+		}
+	}
+	if shared == 0 {
+		t.Error("the two clients share no reference_id")
+	}
+}
+
+func kind(name string) Kind {
+	i := slices.IndexFunc(Kinds, func(k Kind) bool { return k.Name == name })
+	return Kinds[i]
+}
+
+// Expect is providers.md's table per kind, and its alternatives need their
+// evidence.
+func TestExpect(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		kind, scenario, manual string
+		want                   flow.Status
+		charges                int
+		failure                string
+	}{
+		{"klikoo-pln", "00", "", flow.StatusSucceeded, 1, ""},
+		{"klikoo-pln", "11", "", flow.StatusFailed, 0, "customer_not_found"},
+		{"klikoo-pln", "11", "cancel", flow.StatusFailed, 0, "customer_not_found"},
+		{"klikoo-pln", "13max", "", flow.StatusFailed, 0, "price_exceeds_max"},
+		{"klikoo-pulsa", "13max", "", flow.StatusSucceeded, 1, ""},
+		{"snapcart-bill", "21", "cancel", flow.StatusCanceled, 0, ""},
+		{"snapcart-bill", "32", "confirm", flow.StatusSucceeded, 1, ""},
+		{"snapcart-pulsa", "32", "", flow.StatusNeedsReview, 0, ""},
+		{"snapcart-voucher", "41", "", flow.StatusNeedsReview, 0, ""},
+		{"snapcart-pulsa", "22", "", flow.StatusFailed, 0, "transaction_failed"},
+		{"klikoo-pulsa", "12", "", flow.StatusFailed, 0, "insufficient_balance"},
+	} {
+		e := Expect(Order{Kind: kind(c.kind), Scenario: c.scenario, Manual: c.manual}, 5)
+		if e.Status != c.want || e.Charges != c.charges || e.Failure != c.failure {
+			t.Errorf("%s/%s/%s: %s %d %q, want %s %d %q", c.kind, c.scenario, c.manual, e.Status, e.Charges, e.Failure, c.want, c.charges, c.failure)
+		}
+	}
+
+	certain := store.Purchase{ID: uuid.New()}
+	uncertain := store.Purchase{ID: uuid.New(), PaymentUncertain: true}
+	lostLookup := []store.PurchaseEvent{{Kind: "provider_call", Name: "lookup: unknown"}}
+	for _, c := range []struct {
+		name     string
+		order    Order
+		p        store.Purchase
+		events   []store.PurchaseEvent
+		st       flow.Status
+		charges  int
+		failure  string
+		accepted string
+	}{
+		{"one-step success lost, no callback", Order{Kind: kind("snapcart-pulsa"), Scenario: "31"}, uncertain, nil, flow.StatusNeedsReview, 1, "", AltOneStepAnswerLost},
+		{"one-step success never lost", Order{Kind: kind("snapcart-pulsa"), Scenario: "00"}, certain, nil, flow.StatusNeedsReview, 1, "", ""},
+		{"one-step refusal lost charged", Order{Kind: kind("snapcart-pulsa"), Scenario: "12"}, uncertain, nil, flow.StatusNeedsReview, 1, "", ""},
+		{"two-step success lost", Order{Kind: kind("snapcart-bill"), Scenario: "31"}, uncertain, nil, flow.StatusNeedsReview, 1, "", ""},
+		{"klikoo refusal lost", Order{Kind: kind("klikoo-pulsa"), Scenario: "11"}, uncertain, nil, flow.StatusNeedsReview, 0, "", AltPaymentRefusalLost},
+		{"klikoo refusal heard", Order{Kind: kind("klikoo-pulsa"), Scenario: "12"}, certain, nil, flow.StatusNeedsReview, 0, "", ""},
+		{"24 success lost, refunded", Order{Kind: kind("klikoo-pln"), Scenario: "24"}, certain, lostLookup, flow.StatusNeedsReview, 1, "", AltScenario24SuccessLost},
+		{"24 failed without a lost lookup", Order{Kind: kind("snapcart-bill"), Scenario: "24"}, certain, nil, flow.StatusFailed, 1, "transaction_failed", ""},
+		{"inquiry unavailable", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, repeat(store.PurchaseEvent{Kind: "provider_call", Name: "inquiry: unknown"}, 5), flow.StatusFailed, 0, "provider_unavailable", AltInquiryUnavailable},
+		{"inquiry failed too soon", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, repeat(store.PurchaseEvent{Kind: "provider_call", Name: "inquiry: unknown"}, 4), flow.StatusFailed, 0, "provider_unavailable", ""},
+	} {
+		e := Expect(c.order, 5)
+		got := ""
+		if a := matchAlternative(e.Or, c.p, c.events, c.st, c.charges, c.failure); a != nil {
+			got = a.Name
+		}
+		if got != c.accepted {
+			t.Errorf("%s: accepted as %q, want %q", c.name, got, c.accepted)
+		}
+	}
+}
+
+func repeat(e store.PurchaseEvent, n int) []store.PurchaseEvent {
+	out := make([]store.PurchaseEvent, n)
+	for i := range out {
+		out[i] = e
+	}
+	return out
+}

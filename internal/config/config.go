@@ -1,0 +1,274 @@
+// Package config reads the service's configuration from environment
+// variables, once, at start. Every error names the variable at fault.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. The zero value is not valid; use Load.
+type Config struct {
+	DatabaseURL string
+	HTTPAddr    string
+	AdminToken  string
+
+	KlikooBaseURL        string
+	KlikooClientID       string
+	KlikooClientSecret   string
+	KlikooPrivateKeyFile string
+
+	SnapcartBaseURL        string
+	SnapcartAPIKey         string
+	SnapcartCallbackSecret string
+
+	SimKlikooAddr   string
+	SimSnapcartAddr string
+	CallbackBaseURL string
+
+	ProviderTimeout     time.Duration
+	JobTimeout          time.Duration
+	RescueAfter         time.Duration
+	StatusDeadline      time.Duration
+	PaymentRepeatMinAge time.Duration
+	InquiryTTL          time.Duration
+	PriceMaxAge         time.Duration
+	DuplicateWindow     time.Duration
+	LookupBackoff       []time.Duration
+
+	RateLimitPerClient int
+
+	KlikooBalanceAlertBelow   int64
+	SnapcartBalanceAlertBelow int64
+
+	Workers    int    // River workers for the purchase queue
+	DBMaxConns int32  // pgx pool size
+	LogLevel   string // debug, info, warn, error
+	LogFormat  string // text or json
+}
+
+// Var documents one configuration variable; Vars lists them all, in the
+// order the README shows them.
+type Var struct {
+	Name, Default, Meaning string
+}
+
+// Vars is every variable Load reads.
+var Vars = []Var{
+	{"DATABASE_URL", "`dev`: a throwaway local cluster; otherwise required", "PostgreSQL URL"},
+	{"TEST_DATABASE_URL", "`127.0.0.1:5432` as `postgres`, else a throwaway cluster", "server for `make test` (read by the tests, not the service)"},
+	{"HTTP_ADDR", "127.0.0.1:8080", "API listen address"},
+	{"ADMIN_TOKEN", "`dev`: generated and printed; otherwise required", "bearer token for `/admin/…`"},
+	{"KLIKOO_BASE_URL", "`dev`: the in-process simulator", "Klikoo base URL, including the `/klikoo-b2b` prefix"},
+	{"KLIKOO_CLIENT_ID", "`dev`: generated", "Klikoo client id"},
+	{"KLIKOO_CLIENT_SECRET", "`dev`: generated", "Klikoo client secret (HMAC key)"},
+	{"KLIKOO_PRIVATE_KEY_FILE", "`dev`: generated", "PKCS#8 PEM RSA key for Klikoo's access-token signature"},
+	{"SNAPCART_BASE_URL", "`dev`: the in-process simulator", "Snapcart base URL"},
+	{"SNAPCART_API_KEY", "`dev`: generated", "Snapcart `x-api-key`"},
+	{"SNAPCART_CALLBACK_SECRET", "`dev`: generated; otherwise empty (callbacks are hints)", "HMAC-SHA256 key of Snapcart's `X-Signature`"},
+	{"SIM_KLIKOO_ADDR", "127.0.0.1:8081", "where `sim` and `dev` serve the Klikoo simulator"},
+	{"SIM_SNAPCART_ADDR", "127.0.0.1:8082", "where `sim` and `dev` serve the Snapcart simulator"},
+	{"CALLBACK_BASE_URL", "`dev`: the API's own address", "base URL the simulators send callbacks to"},
+	{"PROVIDER_TIMEOUT", "10s", "provider HTTP timeout (< JOB_TIMEOUT)"},
+	{"JOB_TIMEOUT", "30s", "one job's timeout (< RESCUE_AFTER)"},
+	{"RESCUE_AFTER", "45s", "a running job older than this is rescued (its worker died)"},
+	{"STATUS_DEADLINE", "24h", "unresolved purchases go to `needs_review` after this"},
+	{"PAYMENT_REPEAT_MIN_AGE", "5m", "earliest repeat of an unknown payment (flow.md, invariant 3)"},
+	{"INQUIRY_TTL", "10m", "how long a purchase may wait for confirmation"},
+	{"PRICE_MAX_AGE", "1h", "catalog prices older than this are refreshed before use"},
+	{"DUPLICATE_WINDOW", "2m", "the duplicate guard of api.md"},
+	{"LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m", "status lookup schedule (flow.md invariant 10); the last value repeats until `STATUS_DEADLINE`"},
+	{"RATE_LIMIT_PER_CLIENT", "50", "requests per second per client (burst twice that)"},
+	{"KLIKOO_BALANCE_ALERT_BELOW", "1000000", "Klikoo deposit level (rupiah) that raises an alert"},
+	{"SNAPCART_BALANCE_ALERT_BELOW", "1000000", "Snapcart deposit level (rupiah) that raises an alert"},
+	{"WORKERS", "50", "River workers per process for purchase steps"},
+	{"DB_MAX_CONNS", "20", "PostgreSQL connections per process"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "text", "text or json"},
+}
+
+// Load reads and validates every variable through getenv (os.LookupEnv in
+// production). Missing required values are checked separately by Require,
+// because `dev` fills them in.
+func Load(getenv func(string) (string, bool)) (*Config, error) {
+	p := parser{getenv: getenv}
+	c := &Config{
+		DatabaseURL:               p.str("DATABASE_URL", ""),
+		HTTPAddr:                  p.addr("HTTP_ADDR", "127.0.0.1:8080"),
+		AdminToken:                p.str("ADMIN_TOKEN", ""),
+		KlikooBaseURL:             p.url("KLIKOO_BASE_URL"),
+		KlikooClientID:            p.str("KLIKOO_CLIENT_ID", ""),
+		KlikooClientSecret:        p.str("KLIKOO_CLIENT_SECRET", ""),
+		KlikooPrivateKeyFile:      p.str("KLIKOO_PRIVATE_KEY_FILE", ""),
+		SnapcartBaseURL:           p.url("SNAPCART_BASE_URL"),
+		SnapcartAPIKey:            p.str("SNAPCART_API_KEY", ""),
+		SnapcartCallbackSecret:    p.str("SNAPCART_CALLBACK_SECRET", ""),
+		SimKlikooAddr:             p.addr("SIM_KLIKOO_ADDR", "127.0.0.1:8081"),
+		SimSnapcartAddr:           p.addr("SIM_SNAPCART_ADDR", "127.0.0.1:8082"),
+		CallbackBaseURL:           p.url("CALLBACK_BASE_URL"),
+		ProviderTimeout:           p.duration("PROVIDER_TIMEOUT", 10*time.Second),
+		JobTimeout:                p.duration("JOB_TIMEOUT", 30*time.Second),
+		RescueAfter:               p.duration("RESCUE_AFTER", 45*time.Second),
+		StatusDeadline:            p.duration("STATUS_DEADLINE", 24*time.Hour),
+		PaymentRepeatMinAge:       p.duration("PAYMENT_REPEAT_MIN_AGE", 5*time.Minute),
+		InquiryTTL:                p.duration("INQUIRY_TTL", 10*time.Minute),
+		PriceMaxAge:               p.duration("PRICE_MAX_AGE", time.Hour),
+		DuplicateWindow:           p.duration("DUPLICATE_WINDOW", 2*time.Minute),
+		LookupBackoff:             p.durations("LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m"),
+		RateLimitPerClient:        int(p.int("RATE_LIMIT_PER_CLIENT", 50, 1, 100_000)),
+		KlikooBalanceAlertBelow:   p.int("KLIKOO_BALANCE_ALERT_BELOW", 1_000_000, 0, 1<<53),
+		SnapcartBalanceAlertBelow: p.int("SNAPCART_BALANCE_ALERT_BELOW", 1_000_000, 0, 1<<53),
+		Workers:                   int(p.int("WORKERS", 50, 1, 10_000)),
+		DBMaxConns:                int32(p.int("DB_MAX_CONNS", 20, 2, 1000)),
+		LogLevel:                  p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		LogFormat:                 p.oneOf("LOG_FORMAT", "text", "text", "json"),
+	}
+	if p.err == nil {
+		p.err = c.checkOrder()
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return c, nil
+}
+
+// checkOrder checks the timeouts are ordered: a provider call ends before its
+// job times out, and a job times out before River rescues it as stuck.
+func (c *Config) checkOrder() error {
+	switch {
+	case c.ProviderTimeout >= c.JobTimeout:
+		return fmt.Errorf("PROVIDER_TIMEOUT (%s) must be shorter than JOB_TIMEOUT (%s)", c.ProviderTimeout, c.JobTimeout)
+	case c.JobTimeout >= c.RescueAfter:
+		return fmt.Errorf("JOB_TIMEOUT (%s) must be shorter than RESCUE_AFTER (%s)", c.JobTimeout, c.RescueAfter)
+	case c.RescueAfter > time.Minute:
+		return fmt.Errorf("RESCUE_AFTER (%s) must be at most 1m, so a killed worker's job is picked up quickly", c.RescueAfter)
+	case c.PaymentRepeatMinAge >= c.StatusDeadline:
+		return fmt.Errorf("PAYMENT_REPEAT_MIN_AGE (%s) must be shorter than STATUS_DEADLINE (%s)", c.PaymentRepeatMinAge, c.StatusDeadline)
+	}
+	return nil
+}
+
+// Require checks the variables that have no default outside `dev`.
+func (c *Config) Require(names ...string) error {
+	values := map[string]string{
+		"DATABASE_URL": c.DatabaseURL, "ADMIN_TOKEN": c.AdminToken,
+		"KLIKOO_BASE_URL": c.KlikooBaseURL, "KLIKOO_CLIENT_ID": c.KlikooClientID,
+		"KLIKOO_CLIENT_SECRET": c.KlikooClientSecret, "KLIKOO_PRIVATE_KEY_FILE": c.KlikooPrivateKeyFile,
+		"SNAPCART_BASE_URL": c.SnapcartBaseURL, "SNAPCART_API_KEY": c.SnapcartAPIKey,
+	}
+	for _, n := range names {
+		v, known := values[n]
+		if !known {
+			return fmt.Errorf("config: %s is not a required variable", n)
+		}
+		if v == "" {
+			return fmt.Errorf("%s is required", n)
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return errors.New("ADMIN_TOKEN must be at least 16 characters")
+	}
+	return nil
+}
+
+// parser accumulates the first error, so Load reads like a table.
+type parser struct {
+	getenv func(string) (string, bool)
+	err    error
+}
+
+func (p *parser) raw(name string) (string, bool) {
+	v, ok := p.getenv(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (p *parser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (p *parser) str(name, def string) string {
+	if v, ok := p.raw(name); ok {
+		return v
+	}
+	return def
+}
+
+func (p *parser) url(name string) string {
+	v, ok := p.raw(name)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail("%s must be an http or https URL, got %q", name, v)
+		return ""
+	}
+	return strings.TrimRight(v, "/")
+}
+
+func (p *parser) addr(name, def string) string {
+	v := p.str(name, def)
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		p.fail("%s must be host:port, got %q", name, v)
+	}
+	return v
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v, ok := p.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail("%s must be a positive duration like 30s or 5m, got %q", name, v)
+		return def
+	}
+	return d
+}
+
+func (p *parser) durations(name, def string) []time.Duration {
+	v := p.str(name, def)
+	var out []time.Duration
+	for _, part := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(part))
+		if err != nil || d <= 0 {
+			p.fail("%s must be a comma-separated list of positive durations like 5s,10s,1m, got %q", name, v)
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func (p *parser) int(name string, def, min, max int64) int64 {
+	v, ok := p.raw(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < min || n > max {
+		p.fail("%s must be a whole number from %d to %d, got %q", name, min, max, v)
+		return def
+	}
+	return n
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := p.str(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail("%s must be one of %s, got %q", name, strings.Join(allowed, ", "), v)
+	return def
+}

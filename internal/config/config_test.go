@@ -1,0 +1,95 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.ProviderTimeout != 10*time.Second || c.JobTimeout != 30*time.Second ||
+		c.RescueAfter != 45*time.Second || c.StatusDeadline != 24*time.Hour || c.PaymentRepeatMinAge != 5*time.Minute ||
+		c.InquiryTTL != 10*time.Minute || c.PriceMaxAge != time.Hour || c.DuplicateWindow != 2*time.Minute ||
+		c.RateLimitPerClient != 50 || c.KlikooBalanceAlertBelow != 1_000_000 || c.SnapcartBalanceAlertBelow != 1_000_000 ||
+		c.SimKlikooAddr != "127.0.0.1:8081" || c.SimSnapcartAddr != "127.0.0.1:8082" {
+		t.Fatalf("defaults differ from product.md: %+v", c)
+	}
+}
+
+// Every bad value stops the program with an error naming the variable.
+func TestBadValuesNameTheVariable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
+		{map[string]string{"PROVIDER_TIMEOUT": "ten"}, "PROVIDER_TIMEOUT"},
+		{map[string]string{"JOB_TIMEOUT": "-1s"}, "JOB_TIMEOUT"},
+		{map[string]string{"PROVIDER_TIMEOUT": "40s"}, "PROVIDER_TIMEOUT"},
+		{map[string]string{"JOB_TIMEOUT": "50s"}, "JOB_TIMEOUT"},
+		{map[string]string{"RESCUE_AFTER": "2h"}, "RESCUE_AFTER"},
+		{map[string]string{"STATUS_DEADLINE": "1m"}, "PAYMENT_REPEAT_MIN_AGE"},
+		{map[string]string{"RATE_LIMIT_PER_CLIENT": "0"}, "RATE_LIMIT_PER_CLIENT"},
+		{map[string]string{"RATE_LIMIT_PER_CLIENT": "1.5"}, "RATE_LIMIT_PER_CLIENT"},
+		{map[string]string{"KLIKOO_BALANCE_ALERT_BELOW": "-5"}, "KLIKOO_BALANCE_ALERT_BELOW"},
+		{map[string]string{"KLIKOO_BASE_URL": "ftp://x"}, "KLIKOO_BASE_URL"},
+		{map[string]string{"SNAPCART_BASE_URL": "not a url"}, "SNAPCART_BASE_URL"},
+		{map[string]string{"CALLBACK_BASE_URL": "http://"}, "CALLBACK_BASE_URL"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"DB_MAX_CONNS": "1"}, "DB_MAX_CONNS"},
+		{map[string]string{"LOOKUP_BACKOFF": "5s,,1m"}, "LOOKUP_BACKOFF"},
+		{map[string]string{"LOOKUP_BACKOFF": "5s,-1s"}, "LOOKUP_BACKOFF"},
+	}
+	for _, tc := range cases {
+		_, err := Load(env(tc.env))
+		if err == nil {
+			t.Fatalf("%v: accepted", tc.env)
+		}
+		if !strings.Contains(err.Error(), tc.name) {
+			t.Fatalf("%v: error %q does not name %s", tc.env, err, tc.name)
+		}
+	}
+}
+
+func TestRequire(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"DATABASE_URL": "postgres://x/y"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Require("DATABASE_URL"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Require("DATABASE_URL", "ADMIN_TOKEN"); err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		t.Fatalf("missing ADMIN_TOKEN: %v", err)
+	}
+	c.AdminToken = "short"
+	if err := c.Require("ADMIN_TOKEN"); err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN") {
+		t.Fatalf("short ADMIN_TOKEN: %v", err)
+	}
+}
+
+func TestVarsDocumentEveryVariable(t *testing.T) {
+	t.Parallel()
+	read := map[string]bool{}
+	_, _ = Load(func(k string) (string, bool) { read[k] = true; return "", false })
+	documented := map[string]bool{}
+	for _, v := range Vars {
+		documented[v.Name] = true
+	}
+	for k := range read {
+		if !documented[k] {
+			t.Errorf("%s is read but not in Vars", k)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// catalogPrice returns the product's provider price, refreshing the
+// provider's catalog first when the price is older than PRICE_MAX_AGE. It
+// returns 0 when no price is known (the price guard treats that as exceeding).
+func (s *Service) catalogPrice(ctx context.Context, product *store.Product) int64 {
+	fresh := s.priceFresh(product)
+	if !fresh {
+		// One refresh per provider at a time, however many purchases wait.
+		_, _, _ = s.refresh.Do(product.Provider, func() (any, error) {
+			return nil, s.RefreshCatalog(ctx, product.Provider)
+		})
+		if p, err := s.q.ProductGet(ctx, product.Code); err == nil {
+			*product = p
+		}
+	}
+	if product.Price == nil {
+		return 0
+	}
+	if !fresh && (product.PriceFetchedAt == nil || s.now().Sub(*product.PriceFetchedAt) > s.cfg.PriceMaxAge) {
+		s.log.Warn("using a stale catalog price: the refresh failed", "product", product.Code)
+	}
+	return *product.Price
+}
+
+// priceFresh reports whether product's price was fetched within
+// PRICE_MAX_AGE.
+func (s *Service) priceFresh(product *store.Product) bool {
+	return product.Price != nil && product.PriceFetchedAt != nil &&
+		s.now().Sub(*product.PriceFetchedAt) <= s.cfg.PriceMaxAge
+}
+
+// priceOf returns product's price as it is (0 when unknown), logging when
+// it is stale: the payment job uses it after a refresh that failed.
+func (s *Service) priceOf(product *store.Product) int64 {
+	if product.Price == nil {
+		return 0
+	}
+	if !s.priceFresh(product) {
+		s.log.Warn("using a stale catalog price: the refresh failed", "product", product.Code)
+	}
+	return *product.Price
+}
+
+// RefreshCatalog reads a provider's product list and updates the prices of
+// the catalog's products it sells.
+func (s *Service) RefreshCatalog(ctx context.Context, provider string) error {
+	prov, _, err := s.provider(provider)
+	if err != nil {
+		return err
+	}
+	items, res := prov.Products(ctx)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := s.recordCalls(ctx, tx, nil, provider, res); err != nil {
+			return err
+		}
+		if res.Outcome != providers.Succeeded {
+			return fmt.Errorf("refresh %s catalog: %s", provider, res.Error())
+		}
+		q := store.New(tx)
+		for _, it := range items {
+			if it.Price <= 0 {
+				continue
+			}
+			params := store.ProductSetPriceParams{
+				Price: ptr(it.Price), FetchedAt: ptr(s.now()), Enabled: it.Enabled,
+				Provider: provider, ProviderProductCode: it.Code,
+			}
+			if it.ItemCode != "" {
+				params.ItemCode = ptr(it.ItemCode)
+			}
+			if _, err := q.ProductSetPrice(ctx, params); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// observeBalance records a deposit observation, sets the gauge, and alerts
+// when the deposit falls below the configured level.
+func (s *Service) observeBalance(ctx context.Context, tx pgx.Tx, provider string, balance int64, source string) error {
+	q := store.New(tx)
+	prev, prevErr := q.ProviderBalanceLatest(ctx, provider)
+	if err := q.ProviderBalanceInsert(ctx, store.ProviderBalanceInsertParams{
+		Provider: provider, Balance: balance, Source: source, ObservedAt: s.now(),
+	}); err != nil {
+		return err
+	}
+	s.metrics.Balance.WithLabelValues(provider).Set(float64(balance))
+	below, ok := s.cfg.BalanceAlertBelow[provider]
+	if !ok || balance >= below {
+		return nil
+	}
+	// Alert on crossing the level, not on every observation below it.
+	if prevErr == nil && prev.Balance < below {
+		return nil
+	}
+	return s.alert(ctx, tx, "low_balance", provider, nil,
+		fmt.Sprintf("%s deposit %d is below %d", provider, balance, below), map[string]any{"balance": balance, "alert_below": below})
+}
+
+type catalogWorker struct {
+	river.WorkerDefaults[catalogArgs]
+	s *Service
+}
+
+// Work refreshes every provider's prices; one provider's failure does not
+// stop the others.
+func (w *catalogWorker) Work(ctx context.Context, _ *river.Job[catalogArgs]) error {
+	for name := range w.s.cfg.Providers {
+		if err := w.s.RefreshCatalog(ctx, name); err != nil {
+			w.s.log.Warn("catalog refresh failed", "provider", name, "err", err)
+		}
+	}
+	return nil
+}
+
+type balanceWorker struct {
+	river.WorkerDefaults[balanceArgs]
+	s *Service
+}
+
+// Work reads the deposit of every provider with a balance endpoint.
+func (w *balanceWorker) Work(ctx context.Context, _ *river.Job[balanceArgs]) error {
+	w.s.CheckBalances(ctx)
+	return nil
+}
+
+// CheckBalances reads the deposit of every provider with a balance endpoint
+// (Klikoo; Snapcart's comes with its inquiries), records it, sets the
+// provider_balance_rupiah gauge and alerts below the configured level. One
+// provider's failure does not stop the others; failures are logged.
+func (s *Service) CheckBalances(ctx context.Context) {
+	for name, prov := range s.cfg.Providers {
+		br, ok := prov.(BalanceReader)
+		if !ok {
+			continue
+		}
+		bal, res := br.Balance(ctx)
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := s.recordCalls(ctx, tx, nil, name, res); err != nil {
+				return err
+			}
+			if res.Outcome != providers.Succeeded {
+				return fmt.Errorf("balance: %s", res.Error())
+			}
+			return s.observeBalance(ctx, tx, name, bal, "balance_endpoint")
+		})
+		if err != nil {
+			s.log.Warn("balance check failed", "provider", name, "err", err)
+		}
+	}
+}
+
+// CatalogEntry is one product of the catalog.
+type CatalogEntry struct {
+	Code                string // our product code (what clients send)
+	Name                string
+	Provider            string // Klikoo or Snapcart
+	Family              providers.Family
+	Inquiry             string // required, optional or none
+	ProviderProductCode string
+	ItemCode            string
+	Price               int64 // the provider's price to us; 0: unknown until refreshed
+}
+
+// SeedCatalog inserts or updates catalog entries (dev's demo catalog, an
+// operator's product list), with prices as of now.
+func SeedCatalog(ctx context.Context, q *store.Queries, entries []CatalogEntry, now time.Time) error {
+	for _, e := range entries {
+		params := store.ProductUpsertParams{
+			Code: e.Code, Name: e.Name, Provider: e.Provider, Family: string(e.Family), Inquiry: e.Inquiry,
+			ProviderProductCode: e.ProviderProductCode, ItemCode: nonEmpty(e.ItemCode), Enabled: true, UpdatedAt: now,
+		}
+		if e.Price > 0 {
+			params.Price, params.PriceFetchedAt = ptr(e.Price), ptr(now)
+		}
+		if _, err := q.ProductUpsert(ctx, params); err != nil {
+			return fmt.Errorf("seed product %s: %w", e.Code, err)
+		}
+	}
+	return nil
+}

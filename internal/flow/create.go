@@ -1,0 +1,327 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// CreateRequest is a new purchase as the API received it.
+type CreateRequest struct {
+	ClientID       uuid.UUID
+	ReferenceID    string
+	ProductCode    string
+	CustomerNumber string
+	Phone          string
+	UserID         string
+	ZoneID         string
+	Period         string
+	MaxPrice       *int64
+	SellingPrice   *int64
+	Confirmation   string // "automatic" (default) or "manual"
+	AllowRepeat    bool
+}
+
+// FieldError is one invalid field of a request.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every invalid field of a request.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return "validation failed: " + strings.Join(parts, "; ")
+}
+
+// ErrUnknownProduct is returned for a product_code not in the catalog (or disabled).
+var ErrUnknownProduct = errors.New("unknown product")
+
+// ErrInvalidState is returned (wrapped) for an action the purchase's status
+// does not allow.
+var ErrInvalidState = errors.New("invalid state")
+
+// ReferenceReusedError is returned when a reference_id comes again with
+// different parameters. Purchase is the existing one: the client must never
+// conclude "not bought".
+type ReferenceReusedError struct{ Purchase store.Purchase }
+
+func (e *ReferenceReusedError) Error() string {
+	return fmt.Sprintf("reference_id %s was already used with different parameters", e.Purchase.ReferenceID)
+}
+
+// DuplicateError is returned by the duplicate guard: the same client bought
+// the same product for the same customer within DUPLICATE_WINDOW.
+type DuplicateError struct{ Purchase store.Purchase }
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("purchase %s bought %s for the same customer moments ago; send allow_repeat to buy again", e.Purchase.ID, e.Purchase.ProductCode)
+}
+
+var (
+	referenceRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,100}$`)
+	numberRe    = regexp.MustCompile(`^[0-9A-Za-z]{4,32}$`)
+	phoneRe     = regexp.MustCompile(`^\+?[0-9]{8,16}$`)
+	gameIDRe    = regexp.MustCompile(`^[A-Za-z0-9_#@]{1,32}$`)
+	zoneRe      = regexp.MustCompile(`^[A-Za-z0-9_]{1,16}$`)
+	periodRe    = regexp.MustCompile(`^20[0-9]{2}-(0[1-9]|1[0-2])$`)
+)
+
+// normalizeID removes the spaces, dashes and dots people type into
+// identifiers (api.md's normalization).
+func normalizeID(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.', '\t':
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// fingerprint is the canonical form of a request (api.md): fields in a fixed
+// order, defaults applied, identifiers normalized.
+type fingerprint struct {
+	Confirmation   string `json:"confirmation"`
+	CustomerNumber string `json:"customer_number"`
+	MaxPrice       *int64 `json:"max_price"`
+	Period         string `json:"period"`
+	Phone          string `json:"phone"`
+	ProductCode    string `json:"product_code"`
+	SellingPrice   *int64 `json:"selling_price"`
+	UserID         string `json:"user_id"`
+	ZoneID         string `json:"zone_id"`
+}
+
+// Normalize applies defaults and normalizes identifiers in place.
+func (r *CreateRequest) Normalize() {
+	if r.Confirmation == "" {
+		r.Confirmation = "automatic"
+	}
+	r.CustomerNumber = normalizeID(r.CustomerNumber)
+	r.Phone = normalizeID(r.Phone)
+	r.UserID = normalizeID(r.UserID)
+	r.ZoneID = normalizeID(r.ZoneID)
+	r.Period = strings.TrimSpace(r.Period)
+	r.ProductCode = strings.TrimSpace(r.ProductCode)
+}
+
+// Fingerprint returns the canonical JSON of a normalized request.
+func (r *CreateRequest) Fingerprint() string {
+	b, _ := json.Marshal(fingerprint{
+		Confirmation: r.Confirmation, CustomerNumber: r.CustomerNumber, MaxPrice: r.MaxPrice,
+		Period: r.Period, Phone: r.Phone, ProductCode: r.ProductCode, SellingPrice: r.SellingPrice,
+		UserID: r.UserID, ZoneID: r.ZoneID,
+	})
+	return string(b)
+}
+
+// Validate checks a normalized request against its product (nil: unknown).
+func (r *CreateRequest) Validate(product *store.Product) error {
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{field, msg}) }
+	if r.ReferenceID == "" {
+		bad("reference_id", "is required")
+	} else if !referenceRe.MatchString(r.ReferenceID) {
+		bad("reference_id", "must be 1-100 of A-Z a-z 0-9 . _ : -")
+	}
+	if r.ProductCode == "" {
+		bad("product_code", "is required")
+	}
+	if r.Confirmation != "automatic" && r.Confirmation != "manual" {
+		bad("confirmation", "must be automatic or manual")
+	}
+	if r.MaxPrice != nil && *r.MaxPrice <= 0 {
+		bad("max_price", "must be a positive whole number of rupiah")
+	}
+	if r.SellingPrice != nil && *r.SellingPrice < 0 {
+		bad("selling_price", "must not be negative")
+	}
+	if r.Phone != "" && !phoneRe.MatchString(r.Phone) {
+		bad("phone", "must be 8-16 digits")
+	}
+	if product != nil {
+		family := providers.Family(product.Family)
+		if family.UsesUserID() {
+			if r.UserID == "" {
+				bad("user_id", "is required for "+product.Code)
+			} else if !gameIDRe.MatchString(r.UserID) {
+				bad("user_id", "must be 1-32 letters or digits")
+			}
+			if r.ZoneID == "" {
+				bad("zone_id", "is required for "+product.Code)
+			} else if !zoneRe.MatchString(r.ZoneID) {
+				bad("zone_id", "must be 1-16 letters or digits")
+			}
+			if r.CustomerNumber != "" {
+				bad("customer_number", "must be empty for a game voucher (use user_id and zone_id)")
+			}
+		} else {
+			if r.CustomerNumber == "" {
+				bad("customer_number", "is required for "+product.Code)
+			} else if !numberRe.MatchString(r.CustomerNumber) {
+				bad("customer_number", "must be 4-32 letters or digits (spaces, dashes and dots are ignored)")
+			} else if product.Provider == Snapcart && family.Postpaid() && (len(r.CustomerNumber) < 8 || len(r.CustomerNumber) > 18) {
+				bad("customer_number", "must be 8-18 characters for "+product.Code)
+			}
+			if r.UserID != "" || r.ZoneID != "" {
+				bad("user_id", "must be empty unless the product is a game voucher")
+			}
+		}
+		if family == providers.FamilyBPJS {
+			if r.Phone == "" {
+				bad("phone", "is required for BPJS")
+			}
+			if !periodRe.MatchString(r.Period) {
+				bad("period", "is required for BPJS, as YYYY-MM")
+			}
+		} else if r.Period != "" {
+			bad("period", "is only for BPJS")
+		}
+	}
+	if len(errs) > 0 {
+		return &ValidationError{Fields: errs}
+	}
+	return nil
+}
+
+func (r *CreateRequest) customerKey() string {
+	if r.UserID != "" {
+		return r.UserID + "@" + r.ZoneID
+	}
+	return r.CustomerNumber
+}
+
+// Create accepts a purchase: 201 on first sight of the reference_id
+// (created=true), the existing purchase for an identical repeat at any time
+// (created=false, never retried even if it failed), *ReferenceReusedError for
+// the same reference_id with other parameters, *DuplicateError from the
+// duplicate guard, *ValidationError or ErrUnknownProduct for bad input.
+// Nothing is stored for a rejected request. The purchase, its first event
+// and its first job commit in one transaction.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase, bool, error) {
+	req.Normalize()
+	if err := req.Validate(nil); err != nil {
+		return store.Purchase{}, false, err
+	}
+	fp := req.Fingerprint()
+
+	var out store.Purchase
+	created := false
+	// The product is read in the creating transaction, not in one of its
+	// own: one commit less per purchase. A rejected request rolls back.
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		product, err := q.ProductGet(ctx, req.ProductCode)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !product.Enabled) {
+			// An identical repeat of an existing purchase still answers 200,
+			// even if the product was disabled since.
+			if existing, gerr := q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID}); gerr == nil {
+				out = existing
+				return nil
+			}
+			return fmt.Errorf("%w: %s", ErrUnknownProduct, req.ProductCode)
+		}
+		if err != nil {
+			return err
+		}
+		if err := req.Validate(&product); err != nil {
+			return err
+		}
+		key := req.customerKey()
+		// Serialize creations for one client, product and customer, so the
+		// duplicate guard and the reference check cannot race.
+		if err := q.LockKey(ctx, lockKey(req.ClientID, product.Code, key)); err != nil {
+			return err
+		}
+		existing, err := q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
+		if err == nil {
+			out = existing
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		now := s.now()
+		if !req.AllowRepeat {
+			dup, err := q.PurchaseRecentDuplicate(ctx, store.PurchaseRecentDuplicateParams{
+				ClientID: req.ClientID, ProductCode: product.Code, CustomerKey: key, Since: now.Add(-s.cfg.DuplicateWindow),
+			})
+			if err == nil {
+				return &DuplicateError{Purchase: dup}
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		p, err := q.PurchaseInsert(ctx, store.PurchaseInsertParams{
+			ID: id, ClientID: req.ClientID, ReferenceID: req.ReferenceID, Fingerprint: fp,
+			ProductCode: product.Code, Provider: product.Provider, Family: product.Family,
+			CustomerNumber: nonEmpty(req.CustomerNumber), Phone: nonEmpty(req.Phone),
+			UserID: nonEmpty(req.UserID), ZoneID: nonEmpty(req.ZoneID), Period: nonEmpty(req.Period),
+			CustomerKey: key, MaxPrice: req.MaxPrice, SellingPrice: req.SellingPrice,
+			Confirmation: req.Confirmation, AllowRepeat: req.AllowRepeat, CreatedAt: now,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Another request with this reference_id won the race.
+			out, err = q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.note(ctx, tx, &p, "received", "client", map[string]any{"reference_id": p.ReferenceID}); err != nil {
+			return err
+		}
+		var first river.JobArgs = inquiryArgs{PurchaseID: p.ID}
+		if product.Inquiry == "none" {
+			first = paymentArgs{PurchaseID: p.ID}
+		}
+		if _, err := s.river.InsertTx(ctx, tx, first, nil); err != nil {
+			return err
+		}
+		out, created = p, true
+		return nil
+	})
+	if err != nil {
+		return store.Purchase{}, false, err
+	}
+	if created {
+		return out, true, nil
+	}
+	return sameOrReused(out, fp)
+}
+
+func sameOrReused(existing store.Purchase, fp string) (store.Purchase, bool, error) {
+	if existing.Fingerprint != fp {
+		return existing, false, &ReferenceReusedError{Purchase: existing}
+	}
+	return existing, false, nil
+}
+
+func lockKey(client uuid.UUID, product, customer string) int64 {
+	h := fnv.New64a()
+	h.Write(client[:])
+	h.Write([]byte(product + "\x00" + customer))
+	return int64(h.Sum64())
+}

@@ -1,0 +1,74 @@
+package flow
+
+import "testing"
+
+// The fingerprint is canonical: defaults applied, identifiers normalized,
+// field order fixed — and every field of api.md's list changes it.
+func TestFingerprintCanonical(t *testing.T) {
+	t.Parallel()
+	base := CreateRequest{ReferenceID: "r", ProductCode: "PLN20", CustomerNumber: "0110-569 1111"}
+	same := CreateRequest{ReferenceID: "other-ref", ProductCode: "PLN20", CustomerNumber: "01105691111", Confirmation: "automatic"}
+	base.Normalize()
+	same.Normalize()
+	if base.Fingerprint() != same.Fingerprint() {
+		t.Fatalf("equivalent requests differ:\n%s\n%s", base.Fingerprint(), same.Fingerprint())
+	}
+	want := `{"confirmation":"automatic","customer_number":"01105691111","max_price":null,"period":"","phone":"","product_code":"PLN20","selling_price":null,"user_id":"","zone_id":""}`
+	if base.Fingerprint() != want {
+		t.Fatalf("canonical JSON changed:\n got %s\nwant %s", base.Fingerprint(), want)
+	}
+	one := int64(1)
+	for name, mutate := range map[string]func(*CreateRequest){
+		"product_code":    func(r *CreateRequest) { r.ProductCode = "PLN50" },
+		"customer_number": func(r *CreateRequest) { r.CustomerNumber = "01105691112" },
+		"phone":           func(r *CreateRequest) { r.Phone = "0812" },
+		"user_id":         func(r *CreateRequest) { r.UserID = "u" },
+		"zone_id":         func(r *CreateRequest) { r.ZoneID = "z" },
+		"period":          func(r *CreateRequest) { r.Period = "2025-11" },
+		"max_price":       func(r *CreateRequest) { r.MaxPrice = &one },
+		"selling_price":   func(r *CreateRequest) { r.SellingPrice = &one },
+		"confirmation":    func(r *CreateRequest) { r.Confirmation = "manual" },
+	} {
+		r := base
+		mutate(&r)
+		r.Normalize()
+		if r.Fingerprint() == base.Fingerprint() {
+			t.Errorf("changing %s does not change the fingerprint", name)
+		}
+	}
+}
+
+func TestPriceGuard(t *testing.T) {
+	t.Parallel()
+	limit := int64(21000)
+	for _, tc := range []struct {
+		max                    *int64
+		amount, total, catalog int64
+		refused                bool
+	}{
+		{nil, 20500, 20546, 20500, false},
+		{nil, 0, 0, 0, false},
+		{&limit, 20500, 20546, 20500, false},
+		{&limit, 20500, 21001, 20500, true},
+		{&limit, 999999, 999999, 20500, true},
+		{&limit, 20500, 0, 21500, true},
+		{&limit, 0, 0, 20500, true},
+		{&limit, 20500, 20546, 0, true},
+		{&limit, 21000, 21000, 21000, false},
+	} {
+		got := priceGuard(tc.max, tc.amount, tc.total, tc.catalog) != ""
+		if got != tc.refused {
+			t.Errorf("priceGuard(%v, %d, %d, %d) refused=%v, want %v", tc.max, tc.amount, tc.total, tc.catalog, got, tc.refused)
+		}
+	}
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	mp := int64(21000)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := CreateRequest{ReferenceID: "order-2025-000123", ProductCode: "PLN20", CustomerNumber: "0110-569 1111", Phone: "0812-3456-7890", MaxPrice: &mp}
+		r.Normalize()
+		_ = r.Fingerprint()
+	}
+}

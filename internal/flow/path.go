@@ -1,0 +1,46 @@
+package flow
+
+import (
+	"fmt"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// PathError reports why a purchase's events are not a path of the state
+// machine from received to current, or nil when they are. Only status events
+// count; the others (provider calls, callbacks, notes, alerts) are skipped.
+// The crash test, the chaos run and the flow's own tests all judge event
+// logs with it.
+func PathError(events []store.PurchaseEvent, current Status) error {
+	at := StatusReceived
+	for _, e := range events {
+		if e.Kind != "status" {
+			continue
+		}
+		if e.FromStatus == nil || e.ToStatus == nil {
+			return fmt.Errorf("status event %s lacks its statuses", e.Name)
+		}
+		from, to := Status(*e.FromStatus), Status(*e.ToStatus)
+		if from != at {
+			return fmt.Errorf("event %s starts at %s, the purchase was %s", e.Name, from, at)
+		}
+		if !allowed(from, to) {
+			return fmt.Errorf("event %s: %s → %s is not a transition", e.Name, from, to)
+		}
+		at = to
+	}
+	if at != current {
+		return fmt.Errorf("events end at %s, the purchase is %s", at, current)
+	}
+	return nil
+}
+
+// allowed reports whether some event leads from one status to the other.
+func allowed(from, to Status) bool {
+	for _, next := range transitions[from] {
+		if next == to {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,292 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// Provider is what the flow calls on a provider client. The concrete clients
+// (klikoo.Client, snapcart.Client) satisfy it; cmd/orchestrator hands them in.
+type Provider interface {
+	Inquiry(ctx context.Context, req providers.InquiryRequest) providers.Inquiry
+	Pay(ctx context.Context, req providers.PaymentRequest) providers.Payment
+	Lookup(ctx context.Context, req providers.LookupRequest) providers.Status
+	Products(ctx context.Context) ([]providers.Product, providers.Result)
+	ParseCallback(body []byte) (providers.Status, error)
+}
+
+// BalanceReader is implemented by providers with a balance endpoint (Klikoo).
+type BalanceReader interface {
+	Balance(ctx context.Context) (int64, providers.Result)
+}
+
+// The provider names, as stored in products.provider and purchases.provider.
+const (
+	Klikoo   = "klikoo"
+	Snapcart = "snapcart"
+)
+
+// rules are what the flow must know of each provider to keep invariants 1
+// and 3: which reference to send, whether a lost payment can be looked up,
+// and whether a payment may ever be repeated.
+type rules struct {
+	// reference returns the provider reference of a purchase, generated once
+	// before the first payment call and reused on every repeat.
+	reference func(purchaseID uuid.UUID) string
+	// canLookup reports whether a status lookup can find the payment.
+	canLookup func(p *store.Purchase) bool
+	// repeatable reports whether the provider dedupes a repeated payment
+	// with the same reference, so a repeat can never charge twice.
+	repeatable func(p *store.Purchase) bool
+}
+
+var providerRules = map[string]rules{
+	// Klikoo: partner_reference_id is a fresh UUID v4 of ours; Klikoo
+	// dedupes buys by it (409xx6563) and its history search finds it.
+	Klikoo: {
+		reference:  func(uuid.UUID) string { return uuid.NewString() },
+		canLookup:  func(*store.Purchase) bool { return true },
+		repeatable: func(*store.Purchase) bool { return true },
+	},
+	// Snapcart: reference_id is our purchase id. Only a two-step payment
+	// (with the inquiry's request_id) is deduped and can be looked up; a
+	// one-step payment learns its request_id from the answer, if it arrives.
+	Snapcart: {
+		reference:  func(id uuid.UUID) string { return id.String() },
+		canLookup:  func(p *store.Purchase) bool { return p.ProviderRequestID != nil && *p.ProviderRequestID != "" },
+		repeatable: func(p *store.Purchase) bool { return inquiryOf(p).RequestID != "" },
+	},
+}
+
+// Config is what the flow needs. Durations have the meanings of the
+// README's configuration table.
+type Config struct {
+	Pool      *pgxpool.Pool
+	Providers map[string]Provider
+	// CallbackVerifiers authenticate callbacks by provider: given the raw
+	// body and the signature header, report whether it verifies. A provider
+	// without one sends hints only (flow.md "Callbacks").
+	CallbackVerifiers map[string]func(body []byte, signature string) bool
+	Logger            *slog.Logger
+	Now               func() time.Time
+	Metrics           *Metrics
+
+	StatusDeadline      time.Duration
+	PaymentRepeatMinAge time.Duration
+	InquiryTTL          time.Duration
+	PriceMaxAge         time.Duration
+	DuplicateWindow     time.Duration
+	JobTimeout          time.Duration
+	RescueAfter         time.Duration
+	Workers             int
+	BalanceAlertBelow   map[string]int64
+
+	// LookupBackoff is the snooze schedule of status lookups (invariant 10);
+	// the last value repeats until STATUS_DEADLINE. Tests shorten it.
+	LookupBackoff []time.Duration
+	// ReviewLookupEvery is how often a needs_review purchase is looked up,
+	// for ReviewLookupFor after its deadline.
+	ReviewLookupEvery time.Duration
+	ReviewLookupFor   time.Duration
+	// StepBackoff is the first delay of a step retried after a refusal or
+	// an unknown inquiry answer; it doubles up to StepBackoffMax.
+	StepBackoff    time.Duration
+	StepBackoffMax time.Duration
+	// InquiryAttempts is how many unknown inquiry answers (timeouts, 5xx) a
+	// purchase tolerates before it fails with provider_unavailable.
+	InquiryAttempts int
+	// SweepEvery and StaleAfter drive the sweeper that re-drives purchases
+	// whose job went missing.
+	SweepEvery time.Duration
+	StaleAfter time.Duration
+	// Periodic enables the periodic jobs (sweeper, catalog refresh, balance
+	// check). Tests that drive time by hand turn it off.
+	Periodic bool
+	// FetchPollInterval is River's poll interval (LISTEN/NOTIFY wakes it sooner).
+	FetchPollInterval time.Duration
+	// FetchCooldown is the least time between two fetches of River's queue.
+	// With LISTEN/NOTIFY waking the producer on every insert, it bounds the
+	// throughput: at most Workers jobs per cooldown.
+	FetchCooldown time.Duration
+}
+
+// defaultFetchCooldown: see the README's "Performance".
+const defaultFetchCooldown = 100 * time.Millisecond
+
+// DefaultLookupBackoff is invariant 10's schedule: about 5 s, 10 s, 30 s,
+// 1 min, 2 min, 5 min, then every 15 min.
+var DefaultLookupBackoff = []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 15 * time.Minute}
+
+func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if len(c.LookupBackoff) == 0 {
+		c.LookupBackoff = DefaultLookupBackoff
+	}
+	if c.ReviewLookupEvery == 0 {
+		c.ReviewLookupEvery = time.Hour
+	}
+	if c.ReviewLookupFor == 0 {
+		c.ReviewLookupFor = 7 * 24 * time.Hour
+	}
+	if c.StepBackoff == 0 {
+		c.StepBackoff = 2 * time.Second
+	}
+	if c.StepBackoffMax == 0 {
+		c.StepBackoffMax = 5 * time.Minute
+	}
+	if c.InquiryAttempts == 0 {
+		c.InquiryAttempts = 5
+	}
+	if c.SweepEvery == 0 {
+		c.SweepEvery = time.Minute
+	}
+	if c.StaleAfter == 0 {
+		c.StaleAfter = 2 * c.RescueAfter
+	}
+	if c.Workers == 0 {
+		c.Workers = 50
+	}
+	if c.FetchPollInterval == 0 {
+		c.FetchPollInterval = time.Second
+	}
+	if c.FetchCooldown == 0 {
+		c.FetchCooldown = defaultFetchCooldown
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Pool == nil:
+		return errors.New("flow: Config.Pool is required")
+	case len(c.Providers) == 0:
+		return errors.New("flow: Config.Providers is empty")
+	case c.StatusDeadline <= 0 || c.PaymentRepeatMinAge <= 0 || c.InquiryTTL <= 0 || c.PriceMaxAge <= 0 || c.DuplicateWindow <= 0:
+		return errors.New("flow: StatusDeadline, PaymentRepeatMinAge, InquiryTTL, PriceMaxAge and DuplicateWindow must be positive")
+	case c.JobTimeout <= 0 || c.RescueAfter <= c.JobTimeout:
+		return errors.New("flow: JobTimeout must be positive and shorter than RescueAfter")
+	}
+	for name := range c.Providers {
+		if _, ok := providerRules[name]; !ok {
+			return fmt.Errorf("flow: unknown provider %q", name)
+		}
+	}
+	return nil
+}
+
+// Service runs purchases: it creates them, drives them with River jobs, and
+// applies confirmations, cancellations, callbacks and operator decisions.
+// It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	q       *store.Queries
+	river   *river.Client[pgx.Tx]
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics
+	refresh singleflight.Group
+}
+
+// New builds the service and its River client. Call Start to run workers.
+func New(cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg: cfg, pool: cfg.Pool, q: store.New(cfg.Pool), log: cfg.Logger,
+		now: func() time.Time { return cfg.Now().UTC() }, metrics: cfg.Metrics,
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &inquiryWorker{s: s})
+	river.AddWorker(workers, &paymentWorker{s: s})
+	river.AddWorker(workers, &lookupWorker{s: s})
+	river.AddWorker(workers, &expireWorker{s: s})
+	river.AddWorker(workers, &sweepWorker{s: s})
+	river.AddWorker(workers, &catalogWorker{s: s})
+	river.AddWorker(workers, &balanceWorker{s: s})
+
+	var periodic []*river.PeriodicJob
+	if cfg.Periodic {
+		periodic = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "sweep", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.PriceMaxAge/2),
+				func() (river.JobArgs, *river.InsertOpts) { return catalogArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "catalog", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return balanceArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "balance", RunOnStart: true}),
+		}
+	}
+	rc := riverConfig(&cfg)
+	rc.Workers = workers
+	rc.PeriodicJobs = periodic
+	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	s.river = client
+	return s, nil
+}
+
+// RiverConfig returns the River settings the flow runs with for cfg (its
+// defaults applied): the queue and its workers, the fetch intervals, the
+// timeouts and attempts — without workers or periodic jobs. The benchmark's
+// engine floor runs its bare job chain with exactly these, so that the
+// comparison with the flow is fair.
+func RiverConfig(cfg Config) *river.Config {
+	cfg.setDefaults()
+	return riverConfig(&cfg)
+}
+
+func riverConfig(cfg *Config) *river.Config {
+	return &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		FetchCooldown:        min(cfg.FetchCooldown, cfg.FetchPollInterval),
+		MaxAttempts:          100,
+		Logger:               cfg.Logger,
+	}
+}
+
+// Start runs the workers until Stop.
+func (s *Service) Start(ctx context.Context) error { return s.river.Start(ctx) }
+
+// Stop waits for running jobs to finish (until ctx is done) and stops.
+func (s *Service) Stop(ctx context.Context) error { return s.river.Stop(ctx) }
+
+// River returns the River client, for the job UI and tests.
+func (s *Service) River() *river.Client[pgx.Tx] { return s.river }
+
+func (s *Service) provider(name string) (Provider, rules, error) {
+	p, ok := s.cfg.Providers[name]
+	if !ok {
+		return nil, rules{}, fmt.Errorf("provider %q is not configured", name)
+	}
+	return p, providerRules[name], nil
+}

@@ -1,0 +1,255 @@
+// Package flowtest sets up what a test of the purchase flow needs: a fresh
+// database, both provider simulators over real HTTP with callbacks routed to
+// the flow, a running flow service with short timings, and a client. The
+// flow's, the API's and the reconciliation's tests share it.
+package flowtest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// Clock is the flow's injected clock: real time plus an offset a test can
+// advance (the deadline path). It is safe for concurrent use.
+type Clock struct{ offset atomic.Int64 }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+var (
+	credsOnce sync.Once
+	creds     sandbox.Credentials
+	credsErr  error
+)
+
+// Env is what a flow test needs.
+type Env struct {
+	Pool     *pgxpool.Pool
+	Q        *store.Queries
+	Svc      *flow.Service
+	Sims     *sandbox.Sims
+	Clock    *Clock
+	ClientID uuid.UUID // a client, "test shop"
+	Creds    sandbox.Credentials
+	Metrics  *flow.Metrics // the service's metrics (not registered anywhere)
+	// CallbackURL is where the simulators send callbacks: a server that
+	// hands them to Svc.HandleCallback (tests of the API may point the
+	// simulators elsewhere by setting Options.CallbackHandler).
+	CallbackURL string
+
+	cfg flow.Config
+}
+
+// Second builds another flow service on the same database and providers, as
+// a second process would run; the caller starts and stops it.
+func Second(t testing.TB, b *Env) *flow.Service {
+	t.Helper()
+	cfg := b.cfg
+	cfg.Metrics = nil
+	s, err := flow.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Options change the defaults of Setup.
+type Options struct {
+	StatusDeadline time.Duration // default 1h
+	InquiryTTL     time.Duration // default 1h
+	Signed         bool          // Snapcart callbacks are authenticated (SNAPCART_CALLBACK_SECRET set)
+	NoStart        bool          // do not start the workers
+	// BalanceAlertBelow is the deposit alert level of both providers (default 1000).
+	BalanceAlertBelow int64
+	// BadKlikooSecret gives the Klikoo client a wrong client secret: every
+	// Klikoo call is refused before anything happens (invariant 12).
+	BadKlikooSecret bool
+	// CallbackHandler, when set, receives the simulators' callbacks instead
+	// of the default handler (e.g. the HTTP API under test). It is read at
+	// each callback, so it may be set after Setup returns.
+	CallbackHandler *atomic.Pointer[http.Handler]
+}
+
+// Setup builds an Env for t; everything stops at t's cleanup.
+func Setup(t testing.TB, o Options) *Env {
+	t.Helper()
+	credsOnce.Do(func() { creds, credsErr = sandbox.NewCredentials() })
+	if credsErr != nil {
+		t.Fatal(credsErr)
+	}
+	ctx := context.Background()
+	b := &Env{Pool: dbtest.NewPool(t), Clock: &Clock{}, Creds: creds}
+	b.Q = store.New(b.Pool)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// Callbacks reach the flow over real HTTP.
+	var svc atomic.Pointer[flow.Service]
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /callbacks/{provider}", func(w http.ResponseWriter, r *http.Request) {
+		if o.CallbackHandler != nil {
+			if h := o.CallbackHandler.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+		}
+		body, _ := io.ReadAll(r.Body)
+		s := svc.Load()
+		if s == nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if _, err := s.HandleCallback(r.Context(), r.PathValue("provider"), body, r.Header.Get("X-Signature")); err != nil {
+			http.Error(w, "error", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	cb := httptest.NewServer(mux)
+	t.Cleanup(cb.Close)
+	b.CallbackURL = cb.URL
+
+	sims, err := sandbox.NewSims(creds, sandbox.Options{
+		CallbackBaseURL: cb.URL, SlowAnswer: 1500 * time.Millisecond, IndexLag: 2 * time.Second,
+		CallbackDelay: time.Second, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sims.Close)
+	b.Sims = sims
+	ks := httptest.NewServer(sims.Klikoo)
+	ss := httptest.NewServer(sims.Snapcart)
+	t.Cleanup(ks.Close)
+	t.Cleanup(ss.Close)
+	clientCreds := creds
+	if o.BadKlikooSecret {
+		clientCreds.KlikooClientSecret = "not-the-secret"
+	}
+	kc, sc, err := sandbox.Clients(clientCreds, sandbox.ClientOptions{
+		KlikooBaseURL: ks.URL + "/klikoo-b2b", SnapcartBaseURL: ss.URL, Timeout: 700 * time.Millisecond, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flow.SeedCatalog(ctx, b.Q, sandbox.Catalog(), b.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b.ClientID = uuid.New()
+	kh := make([]byte, 32)
+	copy(kh, b.ClientID[:])
+	if _, err := b.Q.ClientInsert(ctx, store.ClientInsertParams{ID: b.ClientID, Name: "test shop", KeyHash: kh, KeyPrefix: "t", CreatedAt: b.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if o.StatusDeadline == 0 {
+		o.StatusDeadline = time.Hour
+	}
+	if o.InquiryTTL == 0 {
+		o.InquiryTTL = time.Hour
+	}
+	if o.BalanceAlertBelow == 0 {
+		o.BalanceAlertBelow = 1000
+	}
+	b.Metrics = flow.NewMetrics(nil)
+	verifiers := map[string]func([]byte, string) bool{}
+	if o.Signed {
+		verifiers[flow.Snapcart] = func(body []byte, sig string) bool {
+			return snapcart.VerifyCallback([]byte(creds.SnapcartCallbackSecret), body, sig)
+		}
+	}
+	b.cfg = flow.Config{
+		Pool:              b.Pool,
+		Providers:         map[string]flow.Provider{flow.Klikoo: kc, flow.Snapcart: sc},
+		CallbackVerifiers: verifiers,
+		Logger:            logger,
+		Now:               b.Clock.Now,
+		StatusDeadline:    o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
+		InquiryTTL: o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
+		JobTimeout: 10 * time.Second, RescueAfter: 15 * time.Second,
+		LookupBackoff:     []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
+		ReviewLookupEvery: 200 * time.Millisecond,
+		StepBackoff:       100 * time.Millisecond, StepBackoffMax: 500 * time.Millisecond,
+		FetchPollInterval: 50 * time.Millisecond,
+		Workers:           40,
+		BalanceAlertBelow: map[string]int64{flow.Klikoo: o.BalanceAlertBelow, flow.Snapcart: o.BalanceAlertBelow},
+		Metrics:           b.Metrics,
+	}
+	s, err := flow.New(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Store(s)
+	b.Svc = s
+	if !o.NoStart {
+		startCtx, cancel := context.WithCancel(ctx)
+		if err := s.Start(startCtx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			stopCtx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			defer c()
+			_ = s.Stop(stopCtx)
+			cancel()
+		})
+	}
+	return b
+}
+
+// WaitFor polls cond until it holds, failing t with what() when d passes.
+func WaitFor(t testing.TB, d time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting: %s", d, what())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Purchase reads a purchase.
+func (b *Env) Purchase(t testing.TB, id uuid.UUID) store.Purchase {
+	t.Helper()
+	p, err := b.Q.PurchaseGetByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Charges returns how many times the simulator charged a purchase's provider reference.
+func (b *Env) Charges(p store.Purchase) int {
+	if p.ProviderReference == nil {
+		return 0
+	}
+	var l *simkit.Ledger
+	if p.Provider == flow.Klikoo {
+		l = b.Sims.Klikoo.Ledger()
+	} else {
+		l = b.Sims.Snapcart.Ledger()
+	}
+	c, ok := l.Get(*p.ProviderReference)
+	if !ok {
+		return 0
+	}
+	return c.Count
+}

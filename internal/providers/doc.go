@@ -1,0 +1,9 @@
+// Package providers holds what every provider client shares: the normalized
+// Outcome of a call, the request and answer types the flow works with, the
+// audit record of an HTTP exchange, and strict parsers for rupiah amounts and
+// PLN serial numbers.
+//
+// Each provider lives in its own sub-package (klikoo, snapcart) with a
+// concrete *Client and a simulator; those packages import this one and never
+// each other, the flow, the store or the API.
+package providers

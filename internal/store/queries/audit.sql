@@ -1,0 +1,50 @@
+-- name: EventInsert :one
+INSERT INTO purchase_events (purchase_id, kind, name, from_status, to_status, actor,
+                             provider_call_id, callback_id, data, created_at)
+VALUES (@purchase_id, @kind, @name, @from_status, @to_status, @actor,
+        @provider_call_id, @callback_id, @data, @created_at)
+RETURNING *;
+
+-- name: EventListByPurchase :many
+SELECT * FROM purchase_events WHERE purchase_id = @purchase_id ORDER BY id;
+
+-- name: ProviderCallInsert :one
+INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,
+                            outcome, reason, latency_ms, request, response, error, created_at)
+VALUES (@purchase_id, @provider, @operation, @reference, @http_status, @code, @message,
+        @outcome, @reason, @latency_ms, @request, @response, @error, @created_at)
+RETURNING id;
+
+-- name: ProviderCallListByPurchase :many
+SELECT * FROM provider_calls WHERE purchase_id = @purchase_id ORDER BY id;
+
+-- name: CallbackInsert :one
+-- Stores a callback once per provider and body hash; no row for a duplicate.
+INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, received_at)
+VALUES (@provider, @body_sha256, @body, @authenticated, @reference, @received_at)
+ON CONFLICT (provider, body_sha256) DO NOTHING
+RETURNING *;
+
+-- name: CallbackSetAction :exec
+UPDATE callbacks SET purchase_id = @purchase_id, outcome = @outcome, action = @action WHERE id = @id;
+
+-- name: AlertInsert :execrows
+-- Raises an alert; a purchase raises each kind once (0 rows: already raised).
+INSERT INTO alerts (kind, provider, purchase_id, message, data, created_at)
+VALUES (@kind, @provider, @purchase_id, @message, @data, @created_at)
+ON CONFLICT (kind, purchase_id) WHERE purchase_id IS NOT NULL DO NOTHING;
+
+-- name: AlertListSince :many
+SELECT * FROM alerts WHERE created_at >= @since ORDER BY id;
+
+-- name: ProviderBalanceInsert :exec
+INSERT INTO provider_balances (provider, balance, source, observed_at)
+VALUES (@provider, @balance, @source, @observed_at);
+
+-- name: ProviderBalanceLatest :one
+SELECT * FROM provider_balances WHERE provider = @provider ORDER BY observed_at DESC, id DESC LIMIT 1;
+
+-- name: CallbackOutcomesByPurchase :many
+-- The outcomes provider callbacks reported for a purchase, oldest first.
+SELECT id, outcome, authenticated FROM callbacks
+WHERE purchase_id = @purchase_id AND outcome IS NOT NULL ORDER BY id;

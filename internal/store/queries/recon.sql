@@ -1,0 +1,80 @@
+-- name: ReconNowSet :exec
+-- Sets recon_now() for the rest of the transaction: the reconciliation views
+-- (migrations/00003_reconciliation.sql) measure "stuck" and "waiting"
+-- against it instead of now(). The Recon…List reads below give ages in
+-- whole seconds.
+SELECT set_config('recon.now', @now::text, true);
+
+-- name: ReconStuckList :many
+SELECT purchase_id, client_id, reference_id, provider, product_code, status,
+       created_at, updated_at, due_at::timestamptz AS due_at, extract(epoch FROM overdue)::bigint AS overdue_seconds,
+       payment_attempts, payment_in_flight, provider_reference
+FROM recon_stuck
+ORDER BY due_at, purchase_id;
+
+-- name: ReconNeedsReviewList :many
+SELECT purchase_id, client_id, reference_id, provider, product_code, amount,
+       provider_reference, provider_request_id, provider_transaction_id,
+       payment_attempts, lookups, created_at, deadline_at,
+       review_since::timestamptz AS review_since, extract(epoch FROM waiting)::bigint AS waiting_seconds
+FROM recon_needs_review
+ORDER BY review_since, purchase_id;
+
+-- name: ReconContradictionList :many
+SELECT purchase_id, client_id, reference_id, provider, product_code, provider_reference,
+       status, price, completed_at, reports::bigint AS reports, reported::text AS reported,
+       first_reported_at::timestamptz AS first_reported_at, last_reported_at::timestamptz AS last_reported_at, alert_message::text AS alert_message
+FROM recon_contradictions
+WHERE last_reported_at >= @since::timestamptz
+ORDER BY last_reported_at, purchase_id;
+
+-- name: ReconDoublePaymentList :many
+SELECT provider, provider_reference::text AS provider_reference, purchase_id, client_id, reference_id,
+       product_code, status, accepted_calls::bigint AS accepted_calls, codes::text AS codes,
+       first_accepted_at::timestamptz AS first_accepted_at, last_accepted_at::timestamptz AS last_accepted_at
+FROM recon_double_payments
+WHERE last_accepted_at >= @since::timestamptz
+ORDER BY last_accepted_at, provider, provider_reference;
+
+-- name: ReconPriceAboveMaxList :many
+SELECT purchase_id, client_id, reference_id, provider, product_code, max_price, amount, price,
+       excess::bigint AS excess, completed_at
+FROM recon_price_above_max
+WHERE completed_at >= @since::timestamptz
+ORDER BY completed_at, purchase_id;
+
+-- name: ReconPriceMismatchList :many
+SELECT purchase_id, client_id, reference_id, provider, product_code, amount, price,
+       difference::bigint AS difference, completed_at
+FROM recon_price_mismatch
+WHERE completed_at >= @since::timestamptz
+ORDER BY completed_at, purchase_id;
+
+-- name: ReconDailyTotalList :many
+-- Whole Asia/Jakarta days, from the day that holds since.
+SELECT day::text AS day, provider, product_code, succeeded::bigint AS succeeded, price_total, with_selling_price::bigint AS with_selling_price,
+       selling_total, margin
+FROM recon_daily_totals
+WHERE day >= (sqlc.arg(since)::timestamptz AT TIME ZONE 'Asia/Jakarta')::date
+ORDER BY day, provider, product_code;
+
+-- name: ReconDailyBalanceList :many
+-- Whole Asia/Jakarta days, from the day that holds since.
+SELECT day::text AS day, provider, observations::bigint AS observations,
+       first_observed_at::timestamptz AS first_observed_at, last_observed_at::timestamptz AS last_observed_at,
+       first_balance, last_balance, movement::bigint AS movement
+FROM recon_daily_balance
+WHERE day >= (sqlc.arg(since)::timestamptz AT TIME ZONE 'Asia/Jakarta')::date
+ORDER BY day, provider;
+
+-- name: ReconUnmatchedCallbackList :many
+SELECT callback_id, provider, reference, action, authenticated, received_at, body
+FROM recon_unmatched_callbacks
+WHERE received_at >= @since::timestamptz
+ORDER BY received_at, callback_id;
+
+-- name: ReconAlertList :many
+SELECT alert_id, kind, provider, purchase_id, reference_id, purchase_status, message, created_at
+FROM recon_alerts
+WHERE created_at >= @since::timestamptz
+ORDER BY created_at, alert_id;
