@@ -182,11 +182,16 @@ func localDatabase(ctx context.Context, dataDir, name string, logger *slog.Logge
 
 // newPool opens the pgx pool of DATABASE_URL with DB_MAX_CONNS connections.
 func newPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
+	return newPoolSized(ctx, cfg, cfg.DBMaxConns)
+}
+
+// newPoolSized opens a pgx pool of DATABASE_URL with size connections.
+func newPoolSized(ctx context.Context, cfg *config.Config, size int32) (*pgxpool.Pool, error) {
 	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 	}
-	poolCfg.MaxConns = cfg.DBMaxConns
+	poolCfg.MaxConns = size
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)

@@ -51,7 +51,15 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		return err
 	}
 	defer pool.Close()
-	db := stdlib.OpenDBFromPool(pool)
+	// API requests and callbacks get a pool of their own (a bulkhead): the
+	// workers' small pool keeps the database from thrashing under a
+	// backlog, and a request never queues behind fifty workers.
+	apiPool, err := newPoolSized(ctx, cfg, cfg.APIMaxConns)
+	if err != nil {
+		return err
+	}
+	defer apiPool.Close()
+	db := stdlib.OpenDBFromPool(apiPool)
 	defer db.Close()
 	check := schemaCheck(db)
 
@@ -71,6 +79,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	}
 	svc, err := flow.New(flow.Config{
 		Pool:                pool,
+		APIPool:             apiPool,
 		Providers:           map[string]flow.Provider{flow.Klikoo: kc, flow.Snapcart: sc},
 		CallbackVerifiers:   verifiers,
 		Logger:              logger,
@@ -92,8 +101,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	}
 
 	api := httpapi.New(httpapi.Config{
-		Logger: logger, Ready: check, Pool: pool, Flow: svc, AdminToken: cfg.AdminToken,
-		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now,
+		Logger: logger, Ready: check, Pool: apiPool, Flow: svc, AdminToken: cfg.AdminToken,
+		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now, KeyCacheTTL: cfg.KeyCacheTTL,
 	})
 	srv := httpapi.NewServer(cfg.HTTPAddr, api)
 	ln := o.listener

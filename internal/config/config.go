@@ -46,10 +46,12 @@ type Config struct {
 	KlikooBalanceAlertBelow   int64
 	SnapcartBalanceAlertBelow int64
 
-	Workers    int    // River workers for the purchase queue
-	DBMaxConns int32  // pgx pool size
-	LogLevel   string // debug, info, warn, error
-	LogFormat  string // text or json
+	Workers     int           // River workers for the purchase queue
+	DBMaxConns  int32         // the workers' pgx pool size (River and purchase steps)
+	APIMaxConns int32         // the API's pgx pool size (requests and callbacks)
+	KeyCacheTTL time.Duration // how long a process trusts an API key it found enabled (0: never)
+	LogLevel    string        // debug, info, warn, error
+	LogFormat   string        // text or json
 }
 
 // Var documents one configuration variable; Vars lists them all, in the
@@ -83,11 +85,13 @@ var Vars = []Var{
 	{"PRICE_MAX_AGE", "1h", "catalog prices older than this are refreshed before use"},
 	{"DUPLICATE_WINDOW", "2m", "the duplicate guard of api.md"},
 	{"LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m", "status lookup schedule (flow.md invariant 10); the last value repeats until `STATUS_DEADLINE`"},
+	{"API_KEY_CACHE_TTL", "10s", "how long a process trusts an API key it found enabled, saving a database read per request; a key disabled in the database still works this long; `0` turns the cache off (at most 5m)"},
 	{"RATE_LIMIT_PER_CLIENT", "50", "requests per second per client (burst twice that)"},
 	{"KLIKOO_BALANCE_ALERT_BELOW", "1000000", "Klikoo deposit level (rupiah) that raises an alert"},
 	{"SNAPCART_BALANCE_ALERT_BELOW", "1000000", "Snapcart deposit level (rupiah) that raises an alert"},
 	{"WORKERS", "50", "River workers per process for purchase steps"},
-	{"DB_MAX_CONNS", "20", "PostgreSQL connections per process"},
+	{"DB_MAX_CONNS", "4", "PostgreSQL connections per process for the workers (River and purchase steps); about the database's cores, see Performance"},
+	{"API_DB_MAX_CONNS", "8", "PostgreSQL connections per process for API requests and callbacks, apart from the workers'"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text", "text or json"},
 }
@@ -124,7 +128,9 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		KlikooBalanceAlertBelow:   p.int("KLIKOO_BALANCE_ALERT_BELOW", 1_000_000, 0, 1<<53),
 		SnapcartBalanceAlertBelow: p.int("SNAPCART_BALANCE_ALERT_BELOW", 1_000_000, 0, 1<<53),
 		Workers:                   int(p.int("WORKERS", 50, 1, 10_000)),
-		DBMaxConns:                int32(p.int("DB_MAX_CONNS", 20, 2, 1000)),
+		DBMaxConns:                int32(p.int("DB_MAX_CONNS", 4, 2, 1000)),
+		APIMaxConns:               int32(p.int("API_DB_MAX_CONNS", 8, 1, 1000)),
+		KeyCacheTTL:               p.durationUpTo("API_KEY_CACHE_TTL", 10*time.Second, 5*time.Minute),
 		LogLevel:                  p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:                 p.oneOf("LOG_FORMAT", "text", "text", "json"),
 	}
@@ -230,6 +236,20 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		p.fail("%s must be a positive duration like 30s or 5m, got %q", name, v)
+		return def
+	}
+	return d
+}
+
+// durationUpTo reads a duration from 0 to max.
+func (p *parser) durationUpTo(name string, def, max time.Duration) time.Duration {
+	v, ok := p.raw(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > max {
+		p.fail("%s must be a duration from 0 to %s like 10s, got %q", name, max, v)
 		return def
 	}
 	return d

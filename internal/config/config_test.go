@@ -47,6 +47,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"CALLBACK_BASE_URL": "http://"}, "CALLBACK_BASE_URL"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"DB_MAX_CONNS": "1"}, "DB_MAX_CONNS"},
+		{map[string]string{"API_DB_MAX_CONNS": "0"}, "API_DB_MAX_CONNS"},
+		{map[string]string{"API_KEY_CACHE_TTL": "-1s"}, "API_KEY_CACHE_TTL"},
+		{map[string]string{"API_KEY_CACHE_TTL": "1h"}, "API_KEY_CACHE_TTL"},
+		{map[string]string{"API_KEY_CACHE_TTL": "soon"}, "API_KEY_CACHE_TTL"},
 		{map[string]string{"LOOKUP_BACKOFF": "5s,,1m"}, "LOOKUP_BACKOFF"},
 		{map[string]string{"LOOKUP_BACKOFF": "5s,-1s"}, "LOOKUP_BACKOFF"},
 	}

@@ -32,7 +32,7 @@ func lockForClient(ctx context.Context, tx pgx.Tx, clientID, id uuid.UUID) (stor
 func (s *Service) Confirm(ctx context.Context, clientID, id uuid.UUID) (store.Purchase, error) {
 	var out store.Purchase
 	var refuse error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
 		c, err := lockForClient(ctx, tx, clientID, id)
 		if err != nil {
 			return err
@@ -71,7 +71,7 @@ func (s *Service) Confirm(ctx context.Context, clientID, id uuid.UUID) (store.Pu
 func (s *Service) Cancel(ctx context.Context, clientID, id uuid.UUID) (store.Purchase, error) {
 	var out store.Purchase
 	var refuse error
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
 		c, err := lockForClient(ctx, tx, clientID, id)
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func (s *Service) Resolve(ctx context.Context, id uuid.UUID, req ResolveRequest)
 	if len(errs) > 0 {
 		return store.Purchase{}, &ValidationError{Fields: errs}
 	}
-	p, err := s.q.PurchaseGetByID(ctx, id)
+	p, err := store.New(s.apiPool).PurchaseGetByID(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Purchase{}, fmt.Errorf("purchase %s: %w", id, ErrNotFound)
 	}
@@ -152,7 +152,7 @@ func (s *Service) Resolve(ctx context.Context, id uuid.UUID, req ResolveRequest)
 	}
 	var out store.Purchase
 	var refuse error
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
 		c, err := store.New(tx).PurchaseLock(ctx, id)
 		if err != nil {
 			return err

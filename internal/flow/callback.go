@@ -40,7 +40,7 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 	sum := sha256.Sum256(body)
 
 	action := ""
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		cb, err := q.CallbackInsert(ctx, store.CallbackInsertParams{
 			Provider: provider, BodySha256: sum[:], Body: truncate(string(body), 64<<10),

@@ -226,7 +226,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 	created := false
 	// The product is read in the creating transaction, not in one of its
 	// own: one commit less per purchase. A rejected request rolls back.
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		product, err := q.ProductGet(ctx, req.ProductCode)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !product.Enabled) {

@@ -74,7 +74,11 @@ var providerRules = map[string]rules{
 // Config is what the flow needs. Durations have the meanings of the
 // README's configuration table.
 type Config struct {
+	// Pool serves River and the workers. APIPool, if set, serves what API
+	// requests and callbacks call (Create, Confirm, Cancel, Resolve,
+	// HandleCallback), so they never queue behind the workers.
 	Pool      *pgxpool.Pool
+	APIPool   *pgxpool.Pool
 	Providers map[string]Provider
 	// CallbackVerifiers authenticate callbacks by provider: given the raw
 	// body and the signature header, report whether it verifies. A provider
@@ -199,7 +203,8 @@ func (c *Config) validate() error {
 // It is safe for concurrent use.
 type Service struct {
 	cfg     Config
-	pool    *pgxpool.Pool
+	pool    *pgxpool.Pool // the workers'
+	apiPool *pgxpool.Pool // the API's (Config.APIPool, else pool)
 	q       *store.Queries
 	river   *river.Client[pgx.Tx]
 	log     *slog.Logger
@@ -215,8 +220,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, pool: cfg.Pool, q: store.New(cfg.Pool), log: cfg.Logger,
+		cfg: cfg, pool: cfg.Pool, apiPool: cfg.Pool, q: store.New(cfg.Pool), log: cfg.Logger,
 		now: func() time.Time { return cfg.Now().UTC() }, metrics: cfg.Metrics,
+	}
+	if cfg.APIPool != nil {
+		s.apiPool = cfg.APIPool
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &inquiryWorker{s: s})

@@ -116,12 +116,18 @@ func (a *api) authClient(next echo.HandlerFunc) echo.HandlerFunc {
 		if key == "" || a.q == nil {
 			return errUnauthorized
 		}
-		cl, err := a.q.ClientGetByKeyHash(c.Request().Context(), HashAPIKey(key))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errUnauthorized
-		}
-		if err != nil {
-			return fmt.Errorf("authenticate client: %w", err)
+		hash := HashAPIKey(key)
+		cl, ok := a.keys.get(hash, a.now())
+		if !ok {
+			var err error
+			cl, err = a.q.ClientGetByKeyHash(c.Request().Context(), hash)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errUnauthorized
+			}
+			if err != nil {
+				return fmt.Errorf("authenticate client: %w", err)
+			}
+			a.keys.put(hash, cl, a.now())
 		}
 		c.Set(ctxClient, cl)
 		return next(c)

@@ -35,6 +35,9 @@ type Config struct {
 	// registry of the API's own.
 	Registry *prometheus.Registry
 	Now      func() time.Time // time.Now when nil
+	// KeyCacheTTL is how long a process trusts an API key it found enabled
+	// (API_KEY_CACHE_TTL); zero reads the key's client on every request.
+	KeyCacheTTL time.Duration
 }
 
 // api is the handlers' shared state.
@@ -44,6 +47,7 @@ type api struct {
 	q       *store.Queries
 	now     func() time.Time
 	limiter *limiter
+	keys    *keyCache
 	metrics *httpMetrics
 }
 
@@ -63,7 +67,7 @@ func newEcho(cfg Config) *echo.Echo {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	a := &api{cfg: cfg, log: cfg.Logger, now: cfg.Now, limiter: newLimiter(cfg.RateLimitPerClient), metrics: newHTTPMetrics(cfg.Registry)}
+	a := &api{cfg: cfg, log: cfg.Logger, now: cfg.Now, limiter: newLimiter(cfg.RateLimitPerClient), keys: newKeyCache(cfg.KeyCacheTTL), metrics: newHTTPMetrics(cfg.Registry)}
 	if cfg.Pool != nil {
 		a.q = store.New(cfg.Pool)
 	}
