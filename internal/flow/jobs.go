@@ -2,6 +2,8 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -9,6 +11,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
 // stepUnique makes a purchase's step job unique while it is waiting or
@@ -48,10 +52,73 @@ func (paymentArgs) InsertOpts() river.InsertOpts {
 // lookupArgs polls a purchase's status until it is resolved. Once marks a
 // single lookup triggered by an unauthenticated callback: it applies only an
 // answer that carries our reference, product and amount, and never repeats
-// a payment.
+// a payment. Call carries the call's parameters as the inserting
+// transaction committed them, so a first run (attempt 1) calls without
+// reading the purchase first (README "Performance"); a purchase that ends
+// another way cancels its waiting lookups in that transaction (cancelLookups).
+// Uniqueness is by purchase and Once only.
 type lookupArgs struct {
-	PurchaseID uuid.UUID `json:"purchase_id"`
-	Once       bool      `json:"once,omitempty"`
+	PurchaseID uuid.UUID   `json:"purchase_id" river:"unique"`
+	Once       bool        `json:"once,omitempty" river:"unique"`
+	Call       *lookupCall `json:"call,omitempty"`
+}
+
+// lookupCall is what a status lookup sends, as of the job's insert.
+type lookupCall struct {
+	Provider      string    `json:"provider"`
+	Reference     string    `json:"reference,omitempty"`
+	TransactionID string    `json:"transaction_id,omitempty"`
+	RequestID     string    `json:"request_id,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// lookupFor is the regular lookup job of p, with p's current parameters.
+func lookupFor(p *store.Purchase) lookupArgs {
+	return lookupArgs{PurchaseID: p.ID, Call: &lookupCall{
+		Provider: p.Provider, Reference: deref(p.ProviderReference), TransactionID: deref(p.ProviderTransactionID),
+		RequestID: deref(p.ProviderRequestID), CreatedAt: p.CreatedAt,
+	}}
+}
+
+// same reports whether two calls send the same parameters.
+func (c *lookupCall) same(o *lookupCall) bool {
+	return c != nil && o != nil && c.Provider == o.Provider && c.Reference == o.Reference &&
+		c.TransactionID == o.TransactionID && c.RequestID == o.RequestID && c.CreatedAt.Equal(o.CreatedAt)
+}
+
+// purchase is the part of an open purchase the lookup call needs.
+func (c *lookupCall) purchase(id uuid.UUID) store.Purchase {
+	return store.Purchase{
+		ID: id, Status: store.PurchaseStatus(StatusProcessing), Provider: c.Provider,
+		ProviderReference: nonEmpty(c.Reference), ProviderTransactionID: nonEmpty(c.TransactionID),
+		ProviderRequestID: nonEmpty(c.RequestID), CreatedAt: c.CreatedAt,
+	}
+}
+
+// cancelLookups cancels p's lookup jobs still waiting to run, in the
+// transaction that ends p another way than by its lookup (a callback, an
+// operator's resolution, a single callback-triggered lookup): a lookup that
+// woke for an ended purchase would call the provider for nothing. A running
+// lookup (the one ending it, or one mid-call) is left to find p ended.
+func (s *Service) cancelLookups(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	filter, err := json.Marshal(map[string]string{"purchase_id": id.String()})
+	if err != nil {
+		return err
+	}
+	res, err := s.river.JobListTx(ctx, tx, river.NewJobListParams().
+		Kinds(lookupArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled).
+		Where("args @> @filter::jsonb", river.NamedArgs{"filter": string(filter)}).
+		First(10))
+	if err != nil {
+		return fmt.Errorf("list lookups of %s: %w", id, err)
+	}
+	for _, j := range res.Jobs {
+		if _, err := s.river.JobCancelTx(ctx, tx, j.ID); err != nil {
+			return fmt.Errorf("cancel lookup job %d of %s: %w", j.ID, id, err)
+		}
+	}
+	return nil
 }
 
 func (lookupArgs) Kind() string { return "purchase_lookup" }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
@@ -28,32 +27,35 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 	id := job.Args.PurchaseID
 	once := job.Args.Once
 
-	cur, err := s.q.PurchaseGetByID(ctx, id)
-	if err != nil {
-		return fmt.Errorf("purchase %s: %w", id, store.NotFound(err))
-	}
-	if st := Status(cur.Status); st != StatusProcessing && st != StatusNeedsReview {
-		return nil
-	}
-	if cur.PaymentInFlight && !once {
-		// The previous run of this job crashed during a repeat: its outcome
-		// is unknown. Never call again for it; keep looking up.
-		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			c, err := store.New(tx).PurchaseLock(ctx, id)
-			if err != nil || !c.PaymentInFlight {
+	// A first run of a regular lookup calls with the parameters its
+	// inserting transaction committed: the purchase was open then, and
+	// whatever ended it since cancelled this job (cancelLookups). A retried
+	// or rescued run, or a callback-triggered one, reads the purchase first.
+	fresh := job.Attempt == 1 && !once && job.Args.Call != nil
+	var cur store.Purchase
+	if fresh {
+		cur = job.Args.Call.purchase(id)
+	} else {
+		var err error
+		if cur, err = s.q.PurchaseGetByID(ctx, id); err != nil {
+			return fmt.Errorf("purchase %s: %w", id, store.NotFound(err))
+		}
+		if st := Status(cur.Status); st != StatusProcessing && st != StatusNeedsReview {
+			return nil
+		}
+		if cur.PaymentInFlight && !once {
+			// The previous run of this job crashed during a repeat: its
+			// outcome is unknown. Never call again for it; keep looking up.
+			if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				c, err := store.New(tx).PurchaseLock(ctx, id)
+				if err != nil || !c.PaymentInFlight {
+					return err
+				}
+				_, err = s.repeatOutcomeUnknown(ctx, tx, c)
+				return err
+			}); err != nil {
 				return err
 			}
-			_, err = s.apply(ctx, tx, c, change{mutate: func(p *store.Purchase) {
-				p.PaymentInFlight = false
-				p.PaymentUncertain = true
-				p.NotFoundStreak = 0
-			}})
-			if err == nil {
-				err = s.note(ctx, tx, &c, "payment_repeat_outcome_unknown", "system", nil)
-			}
-			return err
-		}); err != nil {
-			return err
 		}
 	}
 
@@ -81,6 +83,14 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 		c, err := store.New(tx).PurchaseLock(ctx, id)
 		if err != nil {
 			return err
+		}
+		if c.PaymentInFlight && !once && Status(c.Status) == StatusProcessing {
+			// Only a crashed repeat leaves this (the repeat is this job's
+			// own, and a crash makes the next run a retry that reads
+			// first); settle it as the retry would, never calling for it.
+			if c, err = s.repeatOutcomeUnknown(ctx, tx, c); err != nil {
+				return err
+			}
 		}
 		// Read in this transaction, not in one of its own: one commit less.
 		if product, err = store.New(tx).ProductGet(ctx, c.ProductCode); err != nil {
@@ -148,18 +158,43 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 			// needs_review past its lookup window: an operator decides.
 			return complete(ctx, tx, job)
 		}
+		if next := lookupFor(&c); !next.Call.same(job.Args.Call) || job.Attempt > 1 {
+			// The parameters changed (a transaction id learned, say), or
+			// this run was a retry: the next lookup is a new job carrying
+			// the current parameters, so its first run needs no read.
+			if err := complete(ctx, tx, job); err != nil {
+				return err
+			}
+			err := s.insertAfter(ctx, tx, next, snooze)
+			snooze = 0
+			return err
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if repeat {
-		return s.repeatPayment(ctx, id, &product)
+		return s.repeatPayment(ctx, job, &product)
 	}
 	if snooze > 0 {
 		return river.JobSnooze(snooze)
 	}
 	return nil
+}
+
+// repeatOutcomeUnknown settles a repeat that was in flight when its job
+// crashed: its outcome is unknown; lookups go on.
+func (s *Service) repeatOutcomeUnknown(ctx context.Context, tx pgx.Tx, c store.Purchase) (store.Purchase, error) {
+	c, err := s.apply(ctx, tx, c, change{mutate: func(p *store.Purchase) {
+		p.PaymentInFlight = false
+		p.PaymentUncertain = true
+		p.NotFoundStreak = 0
+	}})
+	if err != nil {
+		return c, err
+	}
+	return c, s.note(ctx, tx, &c, "payment_repeat_outcome_unknown", "system", nil)
 }
 
 // applyLookup applies one status answer to an open purchase.
@@ -276,7 +311,8 @@ func untilDeadline(c *store.Purchase, now time.Time) time.Duration {
 // committed, then records its answer. Whatever it answers, the purchase
 // stays open unless the answer is a success: a rejected repeat proves only
 // that the repeat moved no money (invariant 4).
-func (s *Service) repeatPayment(ctx context.Context, id uuid.UUID, product *store.Product) error {
+func (s *Service) repeatPayment(ctx context.Context, job *river.Job[lookupArgs], product *store.Product) error {
+	id := job.Args.PurchaseID
 	p, err := s.q.PurchaseGetByID(ctx, id)
 	if err != nil {
 		return err
@@ -286,6 +322,7 @@ func (s *Service) repeatPayment(ctx context.Context, id uuid.UUID, product *stor
 		return err
 	}
 	res := prov.Pay(ctx, s.paymentRequest(&p, product))
+	ended := false
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		c, err := store.New(tx).PurchaseLock(ctx, id)
 		if err != nil {
@@ -294,7 +331,11 @@ func (s *Service) repeatPayment(ctx context.Context, id uuid.UUID, product *stor
 		if err := s.recordCalls(ctx, tx, &c, c.Provider, res.Result); err != nil {
 			return err
 		}
-		if Status(c.Status).Terminal() || !c.PaymentInFlight {
+		if Status(c.Status).Terminal() {
+			ended = true
+			return complete(ctx, tx, job)
+		}
+		if !c.PaymentInFlight {
 			return nil
 		}
 		c, err = s.apply(ctx, tx, c, change{mutate: func(p *store.Purchase) {
@@ -311,7 +352,10 @@ func (s *Service) repeatPayment(ctx context.Context, id uuid.UUID, product *stor
 		}
 		switch res.Outcome {
 		case providers.Succeeded:
-			_, _, err = s.succeed(ctx, tx, c, res.Status, "payment repeat")
+			if _, ended, err = s.succeed(ctx, tx, c, res.Status, "payment repeat"); err == nil && ended {
+				// Ended by this job: no lookup wakes for it again.
+				err = complete(ctx, tx, job)
+			}
 		case providers.Failed:
 			err = s.note(ctx, tx, &c, "payment_repeat_rejected", "system", map[string]any{"reason": res.Reason})
 		case providers.Rejected:
@@ -319,7 +363,7 @@ func (s *Service) repeatPayment(ctx context.Context, id uuid.UUID, product *stor
 		}
 		return err
 	})
-	if err != nil {
+	if err != nil || ended {
 		return err
 	}
 	return river.JobSnooze(s.cfg.LookupBackoff[0])

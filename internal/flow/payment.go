@@ -115,7 +115,7 @@ func (s *Service) paymentIntent(ctx context.Context, tx pgx.Tx, job *river.Job[p
 		if err != nil {
 			return p, true, err
 		}
-		if err := s.insertAfter(ctx, tx, lookupArgs{PurchaseID: cur.ID}, s.cfg.LookupBackoff[0]); err != nil {
+		if err := s.insertAfter(ctx, tx, lookupFor(&p), s.cfg.LookupBackoff[0]); err != nil {
 			return p, true, err
 		}
 		return p, true, complete(ctx, tx, job)
@@ -162,7 +162,7 @@ func (s *Service) pay(ctx context.Context, job *river.Job[paymentArgs], p store.
 			}
 		}
 		toProcessing := func(uncertain bool, name string) error {
-			_, err := s.apply(ctx, tx, cur, change{event: EventPaymentPending, name: name,
+			p, err := s.apply(ctx, tx, cur, change{event: EventPaymentPending, name: name,
 				data: map[string]any{"outcome": res.Outcome, "code": lastCode(res.Result)},
 				mutate: func(p *store.Purchase) {
 					learn(p)
@@ -171,7 +171,7 @@ func (s *Service) pay(ctx context.Context, job *river.Job[paymentArgs], p store.
 			if err != nil {
 				return err
 			}
-			return s.insertAfter(ctx, tx, lookupArgs{PurchaseID: id}, s.cfg.LookupBackoff[0])
+			return s.insertAfter(ctx, tx, lookupFor(&p), s.cfg.LookupBackoff[0])
 		}
 		switch res.Outcome {
 		case providers.Succeeded:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -396,5 +397,43 @@ func TestResolve(t *testing.T) {
 	_ = b.Pool.QueryRow(ctx, "SELECT count(*) FROM purchase_events WHERE purchase_id = $1 AND actor = 'operator' AND data->>'note' LIKE 'Klikoo support%'", p.ID).Scan(&notes)
 	if notes < 1 {
 		t.Fatal("the operator's note is not in the audit trail")
+	}
+}
+
+// A signed callback that ends a purchase cancels its sleeping lookup in the
+// same transaction: the lookup never wakes to call the provider for an ended
+// purchase (a first lookup run calls without reading the purchase first).
+func TestCallbackCancelsTheSleepingLookup(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{Signed: true, LookupBackoff: []time.Duration{100 * time.Millisecond, time.Hour}})
+	ctx := context.Background()
+	// Scenario 51: lookups say pending until the (signed) callback is sent.
+	p := create(t, b, "cancel-1", "TELKOM_POSTPAID", "081312349951")
+	done := waitStatus(t, b, p.ID, flow.StatusSucceeded)
+	var states []string
+	rows, err := b.Pool.Query(ctx, `SELECT state::text FROM river_job WHERE kind = 'purchase_lookup' AND args->>'purchase_id' = $1 ORDER BY id`, p.ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, s)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	if len(states) == 0 || states[len(states)-1] != "cancelled" {
+		t.Fatalf("lookup jobs of the purchase ended by a callback: %v, want the last cancelled", states)
+	}
+	// Give a lookup that was not cancelled the time to wake and call.
+	time.Sleep(time.Second)
+	events, _ := b.Q.EventListByPurchase(ctx, p.ID)
+	for _, e := range events {
+		if e.Kind == "provider_call" && strings.HasPrefix(e.Name, "lookup: ") && e.CreatedAt.After(deref(done.CompletedAt)) {
+			t.Fatalf("a lookup called after the purchase ended: %s at %s", e.Name, e.CreatedAt)
+		}
 	}
 }

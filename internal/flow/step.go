@@ -130,6 +130,11 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, cur store.Purchase, ch c
 			return cur, fmt.Errorf("insert event for %s: %w", cur.ID, err)
 		}
 		s.metrics.transition(string(from), string(to))
+		if to.Terminal() && (from == StatusProcessing || from == StatusNeedsReview) {
+			if err := s.cancelLookups(ctx, tx, p.ID); err != nil {
+				return cur, err
+			}
+		}
 		if to == StatusSucceeded || to == StatusFailed {
 			if err := s.earlierReports(ctx, tx, row); err != nil {
 				return cur, err

@@ -126,12 +126,12 @@ func (s *Service) stepFor(p *store.Purchase) (river.JobArgs, time.Duration) {
 	case StatusAwaitingConfirmation:
 		return expireArgs{PurchaseID: p.ID}, deref(p.ExpiresAt).Sub(s.now())
 	case StatusProcessing:
-		return lookupArgs{PurchaseID: p.ID}, 0
+		return lookupFor(p), 0
 	case StatusNeedsReview:
 		if p.DeadlineAt != nil && s.now().After(p.DeadlineAt.Add(s.cfg.ReviewLookupFor)) {
 			return nil, 0
 		}
-		return lookupArgs{PurchaseID: p.ID}, 0
+		return lookupFor(p), 0
 	}
 	return nil, 0
 }

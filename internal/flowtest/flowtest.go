@@ -88,6 +88,8 @@ type Options struct {
 	// of the default handler (e.g. the HTTP API under test). It is read at
 	// each callback, so it may be set after Setup returns.
 	CallbackHandler *atomic.Pointer[http.Handler]
+	// LookupBackoff is the lookup schedule (default 100ms, 200ms, 300ms).
+	LookupBackoff []time.Duration
 }
 
 // Setup builds an Env for t; everything stops at t's cleanup.
@@ -166,6 +168,9 @@ func Setup(t testing.TB, o Options) *Env {
 	if o.InquiryTTL == 0 {
 		o.InquiryTTL = time.Hour
 	}
+	if o.LookupBackoff == nil {
+		o.LookupBackoff = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
+	}
 	if o.BalanceAlertBelow == 0 {
 		o.BalanceAlertBelow = 1000
 	}
@@ -185,7 +190,7 @@ func Setup(t testing.TB, o Options) *Env {
 		StatusDeadline:    o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
 		InquiryTTL: o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
 		JobTimeout: 10 * time.Second, RescueAfter: 15 * time.Second,
-		LookupBackoff:     []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
+		LookupBackoff:     o.LookupBackoff,
 		ReviewLookupEvery: 200 * time.Millisecond,
 		StepBackoff:       100 * time.Millisecond, StepBackoffMax: 500 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
