@@ -115,7 +115,9 @@ func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, p store.Purchase
 	if !authenticated {
 		// A hint: look up now; the answer applies only if it carries our
 		// reference, product and amount.
-		if err := s.insertAfter(ctx, tx, lookupArgs{PurchaseID: p.ID, Once: true}, 0); err != nil {
+		once := lookupFor(&p)
+		once.Once = true
+		if err := s.insertAfter(ctx, tx, once, 0); err != nil {
 			return "", err
 		}
 		return CallbackLookupTriggered, nil

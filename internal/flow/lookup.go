@@ -27,11 +27,11 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 	id := job.Args.PurchaseID
 	once := job.Args.Once
 
-	// A first run of a regular lookup calls with the parameters its
-	// inserting transaction committed: the purchase was open then, and
-	// whatever ended it since cancelled this job (cancelLookups). A retried
-	// or rescued run, or a callback-triggered one, reads the purchase first.
-	fresh := job.Attempt == 1 && !once && job.Args.Call != nil
+	// A first run calls with the parameters its inserting transaction
+	// committed: the purchase was open then, and whatever ended it since
+	// cancelled this job (cancelLookups). A retried or rescued run reads the
+	// purchase first.
+	fresh := job.Attempt == 1 && job.Args.Call != nil
 	var cur store.Purchase
 	if fresh {
 		cur = job.Args.Call.purchase(id)
