@@ -94,7 +94,7 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	res := bench.Result{Settings: bench.Settings{
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Database: database,
 		Workers: rc.Queues["default"].MaxWorkers, FetchPollInterval: rc.FetchPollInterval.String(),
-		FetchCooldown: rc.FetchCooldown.String(), DBMaxConns: cfg.DBMaxConns,
+		FetchCooldown: rc.FetchCooldown.String(), DBMaxConns: cfg.DBMaxConns, APIMaxConns: cfg.APIMaxConns,
 		Concurrency: o.Concurrency, RateLimit: cfg.RateLimitPerClient,
 	}}
 	for _, d := range o.LookupBackoff {

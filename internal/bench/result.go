@@ -15,6 +15,7 @@ type Settings struct {
 	FetchPollInterval string   `json:"river_fetch_poll_interval"`
 	FetchCooldown     string   `json:"river_fetch_cooldown"`
 	DBMaxConns        int32    `json:"db_max_conns"`
+	APIMaxConns       int32    `json:"api_db_max_conns"`
 	LookupBackoff     []string `json:"lookup_backoff"`
 	Concurrency       int      `json:"concurrency"`
 	RateLimit         int      `json:"rate_limit_per_client"`

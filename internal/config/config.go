@@ -229,27 +229,24 @@ func (p *parser) addr(name, def string) string {
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {
-	v, ok := p.raw(name)
-	if !ok {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		p.fail("%s must be a positive duration like 30s or 5m, got %q", name, v)
-		return def
-	}
-	return d
+	return p.durationIf(name, def, func(d time.Duration) bool { return d > 0 }, "a positive duration like 30s or 5m")
 }
 
 // durationUpTo reads a duration from 0 to max.
 func (p *parser) durationUpTo(name string, def, max time.Duration) time.Duration {
+	return p.durationIf(name, def, func(d time.Duration) bool { return d >= 0 && d <= max },
+		fmt.Sprintf("a duration from 0 to %s like 10s", max))
+}
+
+// durationIf reads a duration that valid accepts; want says what it must be.
+func (p *parser) durationIf(name string, def time.Duration, valid func(time.Duration) bool, want string) time.Duration {
 	v, ok := p.raw(name)
 	if !ok {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > max {
-		p.fail("%s must be a duration from 0 to %s like 10s, got %q", name, max, v)
+	if err != nil || !valid(d) {
+		p.fail("%s must be %s, got %q", name, want, v)
 		return def
 	}
 	return d
