@@ -107,7 +107,22 @@ func TestJobsDeliveredTwiceChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	p := create(t, b, "twice-1", "PLN20", "551234560001")
 	done := waitStatus(t, b, p.ID, flow.StatusSucceeded)
-	before, _ := b.Q.EventListByPurchase(ctx, p.ID)
+	// The purchase settles before its last event: the simulator's SUCCESS
+	// callback comes a second after the payment, and the lookup it
+	// triggers may be mid-call when another one ends the purchase (it then
+	// records its call). Wait for both, so only a re-delivery can add one.
+	var before []store.PurchaseEvent
+	flowtest.WaitFor(t, 30*time.Second, func() string { return "the callback never came or a job never finished" }, func() bool {
+		var open int
+		_ = b.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").Scan(&open)
+		before, _ = b.Q.EventListByPurchase(ctx, p.ID)
+		for _, e := range before {
+			if e.Kind == "callback" {
+				return open == 0
+			}
+		}
+		return false
+	})
 
 	// Deliver every completed step of the purchase again.
 	client := b.Svc.River()
@@ -133,7 +148,12 @@ func TestJobsDeliveredTwiceChangeNothing(t *testing.T) {
 	after := b.Purchase(t, p.ID)
 	events, _ := b.Q.EventListByPurchase(ctx, p.ID)
 	if !after.UpdatedAt.Equal(done.UpdatedAt) || len(events) != len(before) {
-		t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d", done.UpdatedAt, after.UpdatedAt, len(before), len(events))
+		var added []string
+		for _, e := range events[min(len(before), len(events)):] {
+			added = append(added, e.Kind+" "+e.Name+" at "+e.CreatedAt.String())
+		}
+		t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d, added %v (completed at %v)",
+			done.UpdatedAt, after.UpdatedAt, len(before), len(events), added, deref(done.CompletedAt))
 	}
 	if c := b.Charges(after); c != 1 {
 		t.Fatalf("charged %d times", c)
