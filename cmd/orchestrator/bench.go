@@ -113,7 +113,7 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	}
 
 	if !o.SkipInstant || !o.SkipInflight {
-		if err := benchService(ctx, cfg, dir, logger, func(t bench.Target) error {
+		if err := benchService(ctx, cfg, dir, logger, obs, func(t bench.Target) error {
 			if !o.SkipInstant {
 				t.SetLatency(0, 0)
 				reqs := bench.Mix(o.Purchases, "instant", bench.InstantScenario)
@@ -189,7 +189,7 @@ func benchLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // benchService runs the service as `dev` does — both simulators in-process
 // with generated credentials, the demo catalog, the API on a free port —
 // and calls run with it; then it stops everything.
-func benchService(ctx context.Context, cfg *config.Config, dir string, logger *slog.Logger, run func(bench.Target) error) error {
+func benchService(ctx context.Context, cfg *config.Config, dir string, logger *slog.Logger, obs *bench.Observer, run func(bench.Target) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cfg.HTTPAddr, cfg.SimKlikooAddr, cfg.SimSnapcartAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
@@ -229,6 +229,9 @@ func benchService(ctx context.Context, cfg *config.Config, dir string, logger *s
 				return flow.SeedCatalog(ctx, q, sandbox.Catalog(), time.Now())
 			},
 			onReady: func(string) { close(ready) },
+			// Snapshots close their idle connections, so that the
+			// service's commits are all counted when they are read.
+			onPools: func(workers, api *pgxpool.Pool) { obs.Watch(workers, api) },
 		})
 	}()
 	select {

@@ -32,6 +32,8 @@ type serveOptions struct {
 	beforeServe func(ctx context.Context, pool *pgxpool.Pool, svc *flow.Service) error
 	// onReady is called with the listen address once the API accepts requests.
 	onReady func(addr string)
+	// onPools is called with the workers' and the API's pools once they exist.
+	onPools func(workers, api *pgxpool.Pool)
 }
 
 // serve runs the API and the workers until ctx is done, then shuts down
@@ -57,6 +59,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	apiPool, err := newPoolSized(ctx, cfg, cfg.APIMaxConns)
 	if err != nil {
 		return err
+	}
+	if o.onPools != nil {
+		o.onPools(pool, apiPool)
 	}
 	defer apiPool.Close()
 	db := stdlib.OpenDBFromPool(apiPool)

@@ -17,16 +17,21 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/bench/benchdb"
 )
 
-// statsSettle is how long PostgreSQL needs before pg_stat_database counts
-// every committed transaction: since PostgreSQL 15 a backend flushes its
-// counters at most once a second, and within a second of going idle.
-const statsSettle = 1500 * time.Millisecond
+// statsSettle is how long a snapshot waits after closing the idle
+// connections, for their backends to exit. Since PostgreSQL 15 a backend
+// flushes its counters to pg_stat_database at most once a second, and an
+// idle one only after up to ten seconds; a backend that exits flushes them
+// at once. So a snapshot closes every idle connection of the pools it knows
+// (Reset), then reads.
+const statsSettle = 500 * time.Millisecond
 
 // Observer reads the database's counters and samples a run. Every query it
 // runs is one transaction of its own; it counts them and leaves them out of
 // the commits it reports. It is safe for concurrent use.
 type Observer struct {
 	q        *benchdb.Queries
+	mu       sync.Mutex
+	pools    []*pgxpool.Pool
 	own      atomic.Int64
 	excluded []string
 	settle   time.Duration
@@ -34,7 +39,15 @@ type Observer struct {
 
 // NewObserver returns an observer of pool's database.
 func NewObserver(pool *pgxpool.Pool) *Observer {
-	return &Observer{q: benchdb.New(pool), excluded: []string{"bench_chain", "goose_db_version"}, settle: statsSettle}
+	return &Observer{q: benchdb.New(pool), pools: []*pgxpool.Pool{pool}, excluded: []string{"bench_chain", "goose_db_version"}, settle: statsSettle}
+}
+
+// Watch adds pools whose connections a snapshot closes first, so that their
+// backends' counters are flushed (the service's pools).
+func (o *Observer) Watch(pools ...*pgxpool.Pool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pools = append(o.pools, pools...)
 }
 
 // Counters are the database's cumulative counters at one moment.
@@ -43,8 +56,16 @@ type Counters struct {
 	Bytes   int64 // size of our tables and River's, with indexes and TOAST
 }
 
-// Snapshot waits for the statistics to settle and reads the counters.
+// Snapshot closes the idle connections of the watched pools (their
+// backends flush their counters as they exit), waits for that to settle and
+// reads the counters. A connection in use at that moment (River's listener
+// holds one for good) may still hold a second's worth of counts.
 func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
+	o.mu.Lock()
+	for _, p := range o.pools {
+		p.Reset()
+	}
+	o.mu.Unlock()
 	select {
 	case <-time.After(o.settle):
 	case <-ctx.Done():

@@ -100,23 +100,19 @@ func (c *lookupCall) purchase(id uuid.UUID) store.Purchase {
 // operator's resolution, a single callback-triggered lookup): a lookup that
 // woke for an ended purchase would call the provider for nothing. A running
 // lookup (the one ending it, or one mid-call) is left to find p ended.
+//
+// It writes River's table itself (LookupJobsCancel) instead of calling
+// JobCancelTx per job: that call notifies River's control channel for every
+// job, and each notification costs every listening connection a transaction
+// of its own — about one commit per purchase, for an interruption of
+// running jobs we never want.
 func (s *Service) cancelLookups(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	filter, err := json.Marshal(map[string]string{"purchase_id": id.String()})
 	if err != nil {
 		return err
 	}
-	res, err := s.river.JobListTx(ctx, tx, river.NewJobListParams().
-		Kinds(lookupArgs{}.Kind()).
-		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled).
-		Where("args @> @filter::jsonb", river.NamedArgs{"filter": string(filter)}).
-		First(10))
-	if err != nil {
-		return fmt.Errorf("list lookups of %s: %w", id, err)
-	}
-	for _, j := range res.Jobs {
-		if _, err := s.river.JobCancelTx(ctx, tx, j.ID); err != nil {
-			return fmt.Errorf("cancel lookup job %d of %s: %w", j.ID, id, err)
-		}
+	if _, err := store.New(tx).LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: s.now(), Filter: filter}); err != nil {
+		return fmt.Errorf("cancel lookups of %s: %w", id, err)
 	}
 	return nil
 }

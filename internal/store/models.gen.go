@@ -371,3 +371,13 @@ type ReconUnmatchedCallback struct {
 	ReceivedAt    time.Time
 	Body          string
 }
+
+type RiverJob struct {
+	ID          int64
+	State       string
+	Queue       string
+	Kind        string
+	Args        json.RawMessage
+	Metadata    json.RawMessage
+	FinalizedAt *time.Time
+}

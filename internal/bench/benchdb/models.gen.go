@@ -348,7 +348,11 @@ type ReconUnmatchedCallback struct {
 }
 
 type RiverJob struct {
-	ID    int64
-	State string
-	Queue string
+	ID          int64
+	State       string
+	Queue       string
+	Kind        string
+	Args        []byte
+	Metadata    []byte
+	FinalizedAt *time.Time
 }
