@@ -293,7 +293,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 		if err := s.note(ctx, tx, &p, "received", "client", map[string]any{"reference_id": p.ReferenceID}); err != nil {
 			return err
 		}
-		var first river.JobArgs = inquiryArgs{PurchaseID: p.ID}
+		var first river.JobArgs = inquiryFor(&p, &product)
 		if product.Inquiry == "none" {
 			first = paymentArgs{PurchaseID: p.ID}
 		}

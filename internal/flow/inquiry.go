@@ -2,12 +2,14 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
@@ -21,36 +23,44 @@ type inquiryWorker struct {
 // Work runs one inquiry: take the purchase (received → inquiring), call the
 // provider outside any transaction, then record the answer and move on — to
 // paying with the next job, to awaiting_confirmation, or to failed.
+//
+// A first run with its call's parameters (inquiryFor) calls first and takes
+// the purchase in the answer's transaction: an inquiry moves no money, so
+// nothing needs committing before it, and that is one commit less per
+// purchase. A cancel during that call finds the purchase received and wins;
+// the answer is then only recorded. Other runs commit inquiring first.
 func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) error {
 	s := w.s
 	var (
 		p       store.Purchase
 		product store.Product
 	)
-	done := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := store.New(tx).PurchaseLock(ctx, job.Args.PurchaseID)
-		if err != nil {
-			return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
+	first := job.Attempt == 1 && job.Args.Call != nil && !snoozed(job.JobRow)
+	if first {
+		p, product = job.Args.Call.purchase(job.Args.PurchaseID), job.Args.Call.product()
+	} else {
+		done := false
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			cur, err := store.New(tx).PurchaseLock(ctx, job.Args.PurchaseID)
+			if err != nil {
+				return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
+			}
+			// Read in this transaction, not in one of its own: one commit less.
+			if product, err = store.New(tx).ProductGet(ctx, cur.ProductCode); err != nil {
+				return fmt.Errorf("product %s: %w", cur.ProductCode, store.NotFound(err))
+			}
+			switch Status(cur.Status) {
+			case StatusReceived, StatusInquiring:
+				p, err = s.startInquiry(ctx, tx, cur)
+			default:
+				done = true
+				_, err = river.JobCompleteTx[*riverDriver](ctx, tx, job)
+			}
+			return err
+		})
+		if err != nil || done {
+			return err
 		}
-		// Read in this transaction, not in one of its own: one commit less.
-		if product, err = store.New(tx).ProductGet(ctx, cur.ProductCode); err != nil {
-			return fmt.Errorf("product %s: %w", cur.ProductCode, store.NotFound(err))
-		}
-		bump := func(p *store.Purchase) { p.InquiryAttempts++ }
-		switch Status(cur.Status) {
-		case StatusReceived:
-			p, err = s.apply(ctx, tx, cur, change{event: EventStartInquiry, mutate: bump})
-		case StatusInquiring:
-			p, err = s.apply(ctx, tx, cur, change{mutate: bump})
-		default:
-			done = true
-			_, err = river.JobCompleteTx[*riverDriver](ctx, tx, job)
-		}
-		return err
-	})
-	if err != nil || done {
-		return err
 	}
 
 	prov, _, err := s.provider(p.Provider)
@@ -72,6 +82,11 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 		cur, err := store.New(tx).PurchaseLock(ctx, p.ID)
 		if err != nil {
 			return err
+		}
+		if first && (Status(cur.Status) == StatusReceived || Status(cur.Status) == StatusInquiring) {
+			if cur, err = s.startInquiry(ctx, tx, cur); err != nil {
+				return err
+			}
 		}
 		if err := s.recordCalls(ctx, tx, &cur, p.Provider, res.Result); err != nil {
 			return err
@@ -130,6 +145,26 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 		return river.JobSnooze(snooze)
 	}
 	return nil
+}
+
+// snoozed reports whether job ran before and snoozed (River keeps its
+// attempt count, and counts snoozes in its metadata).
+func snoozed(job *rivertype.JobRow) bool {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &m)
+	return m.Snoozes > 0
+}
+
+// startInquiry counts an inquiry attempt of cur, moving it received →
+// inquiring if it is not there yet.
+func (s *Service) startInquiry(ctx context.Context, tx pgx.Tx, cur store.Purchase) (store.Purchase, error) {
+	ch := change{mutate: func(p *store.Purchase) { p.InquiryAttempts++ }}
+	if Status(cur.Status) == StatusReceived {
+		ch.event = EventStartInquiry
+	}
+	return s.apply(ctx, tx, cur, ch)
 }
 
 // afterInquiry applies a successful inquiry: the price guard, then either

@@ -29,9 +29,66 @@ var stepUnique = river.UniqueOpts{
 // riverDriver is the River driver type, for river.JobCompleteTx.
 type riverDriver = riverpgxv5.Driver
 
-// inquiryArgs runs a purchase's inquiry.
+// inquiryArgs runs a purchase's inquiry. Call carries the call's
+// parameters as the creating transaction committed them, so a first run
+// (attempt 1) calls without a transaction of its own before the call: it
+// moves the purchase received → inquiring in the transaction that records
+// the answer (README "Performance"). Retried runs, and jobs the sweeper
+// inserts, have no Call or are not first: they commit inquiring first.
+// Uniqueness is by purchase only.
 type inquiryArgs struct {
-	PurchaseID uuid.UUID `json:"purchase_id"`
+	PurchaseID uuid.UUID    `json:"purchase_id" river:"unique"`
+	Call       *inquiryCall `json:"call,omitempty"`
+}
+
+// inquiryCall is what an inquiry sends, as of the purchase's creation: the
+// purchase's customer fields and its product's provider code, family and
+// catalog price.
+type inquiryCall struct {
+	Provider       string    `json:"provider"`
+	ProductCode    string    `json:"product_code"`
+	ProviderCode   string    `json:"provider_product_code"`
+	Family         string    `json:"family"`
+	CustomerNumber string    `json:"customer_number,omitempty"`
+	Phone          string    `json:"phone,omitempty"`
+	UserID         string    `json:"user_id,omitempty"`
+	ZoneID         string    `json:"zone_id,omitempty"`
+	Period         string    `json:"period,omitempty"`
+	SellingPrice   *int64    `json:"selling_price,omitempty"`
+	Price          *int64    `json:"price,omitempty"`
+	PriceFetchedAt time.Time `json:"price_fetched_at"`
+}
+
+// inquiryFor is the first inquiry job of p, a purchase of product.
+func inquiryFor(p *store.Purchase, product *store.Product) inquiryArgs {
+	return inquiryArgs{PurchaseID: p.ID, Call: &inquiryCall{
+		Provider: p.Provider, ProductCode: product.Code, ProviderCode: product.ProviderProductCode,
+		Family: product.Family, CustomerNumber: deref(p.CustomerNumber), Phone: deref(p.Phone),
+		UserID: deref(p.UserID), ZoneID: deref(p.ZoneID), Period: deref(p.Period),
+		SellingPrice: p.SellingPrice, Price: product.Price, PriceFetchedAt: deref(product.PriceFetchedAt),
+	}}
+}
+
+// purchase and product are the parts of a received purchase and its
+// product that the inquiry call needs.
+func (c *inquiryCall) purchase(id uuid.UUID) store.Purchase {
+	return store.Purchase{
+		ID: id, Status: store.PurchaseStatus(StatusReceived), Provider: c.Provider, ProductCode: c.ProductCode,
+		Family: c.Family, CustomerNumber: nonEmpty(c.CustomerNumber), Phone: nonEmpty(c.Phone),
+		UserID: nonEmpty(c.UserID), ZoneID: nonEmpty(c.ZoneID), Period: nonEmpty(c.Period),
+		SellingPrice: c.SellingPrice,
+	}
+}
+
+func (c *inquiryCall) product() store.Product {
+	pr := store.Product{
+		Code: c.ProductCode, Provider: c.Provider, Family: c.Family, ProviderProductCode: c.ProviderCode,
+		Price: c.Price,
+	}
+	if !c.PriceFetchedAt.IsZero() {
+		pr.PriceFetchedAt = &c.PriceFetchedAt
+	}
+	return pr
 }
 
 func (inquiryArgs) Kind() string { return "purchase_inquiry" }

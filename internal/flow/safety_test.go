@@ -15,6 +15,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -455,5 +456,56 @@ func TestCallbackCancelsTheSleepingLookup(t *testing.T) {
 		if e.Kind == "provider_call" && strings.HasPrefix(e.Name, "lookup: ") && e.CreatedAt.After(deref(done.CompletedAt)) {
 			t.Fatalf("a lookup called after the purchase ended: %s at %s", e.Name, e.CreatedAt)
 		}
+	}
+}
+
+// A first inquiry calls before it commits anything: a cancel while the call
+// is in flight finds the purchase received and wins; the answer is recorded
+// and changes nothing, and no payment follows.
+func TestCancelDuringTheFirstInquiryCall(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{})
+	ctx := context.Background()
+	// Under the provider timeout of the tests (700 ms): each call is slow, not lost.
+	b.Sims.Klikoo.Faults().Set(simkit.Faults{LatencyMS: 400})
+	p := create(t, b, "cancel-inflight-1", "PLN20", "551234560007")
+	jobState := func() string {
+		var st string
+		err := b.Pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE kind = 'purchase_inquiry' AND args->>'purchase_id' = $1`, p.ID.String()).Scan(&st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	flowtest.WaitFor(t, 30*time.Second, func() string { return "inquiry job is " + jobState() }, func() bool { return jobState() == "running" })
+	if got := b.Purchase(t, p.ID); flow.Status(got.Status) != flow.StatusReceived {
+		t.Fatalf("during the first inquiry call the purchase is %s, want received (nothing committed before the call)", got.Status)
+	}
+	got, err := b.Svc.Cancel(ctx, b.ClientID, p.ID)
+	if err != nil || flow.Status(got.Status) != flow.StatusCanceled {
+		t.Fatalf("cancel during the call: %v %s", err, got.Status)
+	}
+	flowtest.WaitFor(t, 30*time.Second, func() string { return "inquiry job is " + jobState() }, func() bool { return jobState() == "completed" })
+	end := b.Purchase(t, p.ID)
+	if flow.Status(end.Status) != flow.StatusCanceled || end.InquiryAttempts != 0 || b.Charges(end) != 0 || paymentCalls(t, b, p.ID) != 0 {
+		t.Fatalf("after the answer: %s, %d inquiry attempts counted, %d charges, %d payment calls; want canceled and nothing else",
+			end.Status, end.InquiryAttempts, b.Charges(end), paymentCalls(t, b, p.ID))
+	}
+	events, err := b.Q.EventListByPurchase(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	inquiries := 0
+	for _, e := range events {
+		switch {
+		case e.Kind == "status":
+			statuses = append(statuses, e.Name)
+		case e.Kind == "provider_call" && strings.HasPrefix(e.Name, "inquiry: "):
+			inquiries++
+		}
+	}
+	if strings.Join(statuses, ",") != "cancel" || inquiries != 1 {
+		t.Fatalf("status changes %v and %d inquiry calls recorded; want only the cancel, and the one call", statuses, inquiries)
 	}
 }
