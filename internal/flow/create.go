@@ -224,57 +224,72 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 
 	var out store.Purchase
 	created := false
-	// The product is read in the creating transaction, not in one of its
-	// own: one commit less per purchase. A rejected request rolls back.
+	// One transaction of five round trips: BEGIN; the creation lock and
+	// every read in one pipeline; the purchase with its first event in one
+	// statement; the first job; COMMIT. A rejected request rolls back.
+	key := req.customerKey()
+	byRef := store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID}
+	now := s.now()
+	dupOf := store.PurchaseRecentDuplicateParams{
+		ClientID: req.ClientID, ProductCode: req.ProductCode, CustomerKey: key, Since: now.Add(-s.cfg.DuplicateWindow),
+	}
 	err := pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		product, err := q.ProductGet(ctx, req.ProductCode)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !product.Enabled) {
-			// An identical repeat of an existing purchase still answers 200,
-			// even if the product was disabled since.
-			if existing, gerr := q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID}); gerr == nil {
-				out = existing
-				return nil
+		var (
+			product                    store.Product
+			existing, dup              store.Purchase
+			productErr, refErr, dupErr error
+		)
+		// The lock serializes creations for one client, product and
+		// customer, so the duplicate guard and the reference check cannot
+		// race; the reads after it in the pipeline run after it is held.
+		err := store.Pipeline(ctx, tx, func(q *store.Queries) {
+			_ = q.LockKey(ctx, lockKey(req.ClientID, req.ProductCode, key))
+			_, _ = q.ProductGet(ctx, req.ProductCode)
+			_, _ = q.PurchaseGetByClientReference(ctx, byRef)
+			if !req.AllowRepeat {
+				_, _ = q.PurchaseRecentDuplicate(ctx, dupOf)
 			}
-			return fmt.Errorf("%w: %s", ErrUnknownProduct, req.ProductCode)
-		}
+		}, func(q *store.Queries) error {
+			if err := q.LockKey(ctx, lockKey(req.ClientID, req.ProductCode, key)); err != nil {
+				return err
+			}
+			product, productErr = q.ProductGet(ctx, req.ProductCode)
+			existing, refErr = q.PurchaseGetByClientReference(ctx, byRef)
+			if !req.AllowRepeat {
+				dup, dupErr = q.PurchaseRecentDuplicate(ctx, dupOf)
+			}
+			for _, err := range []error{productErr, refErr, dupErr} {
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
+		}
+		if refErr == nil {
+			// The reference was used: the same purchase, or a reuse. An
+			// identical repeat answers 200 even if the product was disabled
+			// since.
+			out = existing
+			return nil
+		}
+		if productErr != nil || !product.Enabled {
+			return fmt.Errorf("%w: %s", ErrUnknownProduct, req.ProductCode)
 		}
 		if err := req.Validate(&product); err != nil {
 			return err
 		}
-		key := req.customerKey()
-		// Serialize creations for one client, product and customer, so the
-		// duplicate guard and the reference check cannot race.
-		if err := q.LockKey(ctx, lockKey(req.ClientID, product.Code, key)); err != nil {
-			return err
-		}
-		existing, err := q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
-		if err == nil {
-			out = existing
-			return nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		now := s.now()
-		if !req.AllowRepeat {
-			dup, err := q.PurchaseRecentDuplicate(ctx, store.PurchaseRecentDuplicateParams{
-				ClientID: req.ClientID, ProductCode: product.Code, CustomerKey: key, Since: now.Add(-s.cfg.DuplicateWindow),
-			})
-			if err == nil {
-				return &DuplicateError{Purchase: dup}
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
+		if !req.AllowRepeat && dupErr == nil {
+			return &DuplicateError{Purchase: dup}
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
 			return err
 		}
-		p, err := q.PurchaseInsert(ctx, store.PurchaseInsertParams{
+		q := store.New(tx)
+		row, err := q.PurchaseInsert(ctx, store.PurchaseInsertParams{
 			ID: id, ClientID: req.ClientID, ReferenceID: req.ReferenceID, Fingerprint: fp,
 			ProductCode: product.Code, Provider: product.Provider, Family: product.Family,
 			CustomerNumber: nonEmpty(req.CustomerNumber), Phone: nonEmpty(req.Phone),
@@ -284,15 +299,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Another request with this reference_id won the race.
-			out, err = q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
+			out, err = q.PurchaseGetByClientReference(ctx, byRef)
 			return err
 		}
 		if err != nil {
 			return err
 		}
-		if err := s.note(ctx, tx, &p, "received", "client", map[string]any{"reference_id": p.ReferenceID}); err != nil {
-			return err
-		}
+		p := store.Purchase(row)
 		var first river.JobArgs = inquiryFor(&p, &product)
 		if product.Inquiry == "none" {
 			first = paymentArgs{PurchaseID: p.ID}

@@ -309,6 +309,13 @@ func TestConcurrentIdenticalCreatesMakeOnePurchase(t *testing.T) {
 	if !errors.As(err, &reused) || reused.Purchase.ID != ids[0] {
 		t.Fatalf("different parameters: %v", err)
 	}
+	// Even when the other parameters are invalid for the product: the
+	// client learns that its reference bought something, never only that
+	// the request was bad.
+	other.CustomerNumber = "12"
+	if _, _, err := b.Svc.Create(ctx, other); !errors.As(err, &reused) || reused.Purchase.ID != ids[0] {
+		t.Fatalf("different, invalid parameters: %v", err)
+	}
 	// Another reference for the same customer within the window: the guard.
 	dup := req
 	dup.ReferenceID = "same-2"
@@ -320,6 +327,48 @@ func TestConcurrentIdenticalCreatesMakeOnePurchase(t *testing.T) {
 	dup.AllowRepeat = true
 	if _, created, err := b.Svc.Create(ctx, dup); err != nil || !created {
 		t.Fatalf("allow_repeat: created=%v err=%v", created, err)
+	}
+}
+
+// 30 creations at once for the same customer and product under different
+// references, none allowing a repeat: the creation lock serializes them, so
+// the duplicate guard lets exactly one through.
+func TestConcurrentCreatesForOneCustomerBuyOnce(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{NoStart: true})
+	ctx := context.Background()
+	var (
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		created, guarded int
+	)
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, ok, err := b.Svc.Create(ctx, flow.CreateRequest{
+				ClientID: b.ClientID, ReferenceID: fmt.Sprintf("race-%d", i), ProductCode: "PLN20", CustomerNumber: "551234567800",
+			})
+			var guard *flow.DuplicateError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && ok:
+				created++
+			case errors.As(err, &guard):
+				guarded++
+			default:
+				t.Errorf("create race-%d: created=%v err=%v", i, ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var purchases int
+	if err := b.Pool.QueryRow(ctx, "SELECT count(*) FROM purchases").Scan(&purchases); err != nil {
+		t.Fatal(err)
+	}
+	if created != 1 || guarded != 29 || purchases != 1 {
+		t.Fatalf("%d created, %d refused by the guard, %d purchases stored; want 1, 29, 1", created, guarded, purchases)
 	}
 }
 

@@ -344,14 +344,21 @@ func (q *Queries) PurchaseGetForClient(ctx context.Context, arg PurchaseGetForCl
 }
 
 const purchaseInsert = `-- name: PurchaseInsert :one
-INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
-                       customer_number, phone, user_id, zone_id, period, customer_key,
-                       max_price, selling_price, confirmation, allow_repeat, created_at, updated_at)
-VALUES ($1, $2, $3, $4, 'received', $5, $6, $7,
-        $8, $9, $10, $11, $12, $13,
-        $14, $15, $16, $17, $18, $18)
-ON CONFLICT (client_id, reference_id) DO NOTHING
-RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at
+WITH p AS (
+    INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
+                           customer_number, phone, user_id, zone_id, period, customer_key,
+                           max_price, selling_price, confirmation, allow_repeat, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, 'received', $5, $6, $7,
+            $8, $9, $10, $11, $12, $13,
+            $14, $15, $16, $17, $18, $18)
+    ON CONFLICT (client_id, reference_id) DO NOTHING
+    RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at
+), received AS (
+    INSERT INTO purchase_events (purchase_id, kind, name, actor, data, created_at)
+    SELECT p.id, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
+    FROM p
+)
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM p
 `
 
 type PurchaseInsertParams struct {
@@ -375,9 +382,56 @@ type PurchaseInsertParams struct {
 	CreatedAt      time.Time
 }
 
-// Inserts a new purchase; returns no row when the client already used the
-// reference_id (the caller then reads the existing one).
-func (q *Queries) PurchaseInsert(ctx context.Context, arg PurchaseInsertParams) (Purchase, error) {
+type PurchaseInsertRow struct {
+	ID                    uuid.UUID
+	ClientID              uuid.UUID
+	ReferenceID           string
+	Fingerprint           string
+	Status                PurchaseStatus
+	ProductCode           string
+	Provider              string
+	Family                string
+	CustomerNumber        *string
+	Phone                 *string
+	UserID                *string
+	ZoneID                *string
+	Period                *string
+	CustomerKey           string
+	MaxPrice              *int64
+	SellingPrice          *int64
+	Confirmation          string
+	AllowRepeat           bool
+	ConfirmedAt           *time.Time
+	ExpiresAt             *time.Time
+	Inquiry               json.RawMessage
+	InquiryAmount         *int64
+	InquiryTotal          *int64
+	InquiryAttempts       int32
+	ProviderRequestID     *string
+	Amount                *int64
+	ProviderReference     *string
+	PaymentAttempts       int32
+	PaymentLastSentAt     *time.Time
+	PaymentInFlight       bool
+	PaymentUncertain      bool
+	NotFoundStreak        int32
+	Lookups               int32
+	DeadlineAt            *time.Time
+	ProviderTransactionID *string
+	Price                 *int64
+	Result                json.RawMessage
+	FailureCode           *string
+	FailureMessage        *string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	CompletedAt           *time.Time
+}
+
+// Inserts a new purchase and its first event (the "received" note, naming
+// the client's reference_id) in one statement; returns no row, and inserts
+// nothing, when the client already used the reference_id (the caller then
+// reads the existing one).
+func (q *Queries) PurchaseInsert(ctx context.Context, arg PurchaseInsertParams) (PurchaseInsertRow, error) {
 	row := q.db.QueryRow(ctx, purchaseInsert,
 		arg.ID,
 		arg.ClientID,
@@ -398,7 +452,7 @@ func (q *Queries) PurchaseInsert(ctx context.Context, arg PurchaseInsertParams) 
 		arg.AllowRepeat,
 		arg.CreatedAt,
 	)
-	var i Purchase
+	var i PurchaseInsertRow
 	err := row.Scan(
 		&i.ID,
 		&i.ClientID,

@@ -1,14 +1,23 @@
 -- name: PurchaseInsert :one
--- Inserts a new purchase; returns no row when the client already used the
--- reference_id (the caller then reads the existing one).
-INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
-                       customer_number, phone, user_id, zone_id, period, customer_key,
-                       max_price, selling_price, confirmation, allow_repeat, created_at, updated_at)
-VALUES (@id, @client_id, @reference_id, @fingerprint, 'received', @product_code, @provider, @family,
-        @customer_number, @phone, @user_id, @zone_id, @period, @customer_key,
-        @max_price, @selling_price, @confirmation, @allow_repeat, @created_at, @created_at)
-ON CONFLICT (client_id, reference_id) DO NOTHING
-RETURNING *;
+-- Inserts a new purchase and its first event (the "received" note, naming
+-- the client's reference_id) in one statement; returns no row, and inserts
+-- nothing, when the client already used the reference_id (the caller then
+-- reads the existing one).
+WITH p AS (
+    INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
+                           customer_number, phone, user_id, zone_id, period, customer_key,
+                           max_price, selling_price, confirmation, allow_repeat, created_at, updated_at)
+    VALUES (@id, @client_id, @reference_id, @fingerprint, 'received', @product_code, @provider, @family,
+            @customer_number, @phone, @user_id, @zone_id, @period, @customer_key,
+            @max_price, @selling_price, @confirmation, @allow_repeat, @created_at, @created_at)
+    ON CONFLICT (client_id, reference_id) DO NOTHING
+    RETURNING *
+), received AS (
+    INSERT INTO purchase_events (purchase_id, kind, name, actor, data, created_at)
+    SELECT p.id, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
+    FROM p
+)
+SELECT * FROM p;
 
 -- name: PurchaseGetByID :one
 SELECT * FROM purchases WHERE id = @id;
