@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,33 @@ func (o *Observer) Watch(pools ...*pgxpool.Pool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.pools = append(o.pools, pools...)
+}
+
+// Warm opens every connection the watched pools may hold, as a service
+// that has been serving has them open: a snapshot closed them, and the
+// first requests of a run must not pay for new backends. Opening a
+// connection commits nothing.
+func (o *Observer) Warm(ctx context.Context) error {
+	o.mu.Lock()
+	pools := slices.Clone(o.pools)
+	o.mu.Unlock()
+	for _, p := range pools {
+		conns := make([]*pgxpool.Conn, 0, p.Config().MaxConns)
+		for range p.Config().MaxConns - p.Stat().AcquiredConns() {
+			c, err := p.Acquire(ctx)
+			if err != nil {
+				for _, c := range conns {
+					c.Release()
+				}
+				return fmt.Errorf("warm the pools: %w", err)
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Release()
+		}
+	}
+	return nil
 }
 
 // Counters are the database's cumulative counters at one moment.

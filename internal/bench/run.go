@@ -68,6 +68,9 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 	if err != nil {
 		return res, err
 	}
+	if err := obs.Warm(ctx); err != nil {
+		return res, err
+	}
 	var open atomic.Int64
 	stop := obs.Sample(ctx, clientID, 100*time.Millisecond, &open)
 	var more func() bool
