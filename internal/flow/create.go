@@ -242,15 +242,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 		// The lock serializes creations for one client, product and
 		// customer, so the duplicate guard and the reference check cannot
 		// race; the reads after it in the pipeline run after it is held.
-		err := store.Pipeline(ctx, tx, func(q *store.Queries) {
-			_ = q.LockKey(ctx, lockKey(req.ClientID, req.ProductCode, key))
-			_, _ = q.ProductGet(ctx, req.ProductCode)
-			_, _ = q.PurchaseGetByClientReference(ctx, byRef)
-			if !req.AllowRepeat {
-				_, _ = q.PurchaseRecentDuplicate(ctx, dupOf)
-			}
-		}, func(q *store.Queries) error {
-			if err := q.LockKey(ctx, lockKey(req.ClientID, req.ProductCode, key)); err != nil {
+		lock := lockKey(req.ClientID, req.ProductCode, key)
+		err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
+			if err := q.LockKey(ctx, lock); err != nil {
 				return err
 			}
 			product, productErr = q.ProductGet(ctx, req.ProductCode)

@@ -17,17 +17,19 @@ type Batcher interface {
 
 // Pipeline runs several generated queries in ONE round trip, in order, each
 // statement with its own snapshot as if sent one by one (so a lock taken by
-// one is held when the next reads). queue calls the queries on a Queries
-// that only queues their statements (what they return there is
-// meaningless); read then calls the same queries, with the same arguments
-// and in the same order, on a Queries that reads their answers. The first
-// error ends the pipeline: PostgreSQL skips the statements after it.
-func Pipeline(ctx context.Context, db Batcher, queue func(q *Queries), read func(q *Queries) error) error {
+// one is held when the next reads). run is called twice. First on a
+// Queries that only queues each statement: an exec answers nil, a query
+// errQueued, and what run returns is ignored. Then on a Queries that
+// answers each query with its statement's result. run must make the same
+// calls both times, in the same order: each answer is checked against the
+// statement queued in its place, and every statement must be read. The
+// first error ends the pipeline: PostgreSQL skips the statements after it.
+func Pipeline(ctx context.Context, db Batcher, run func(q *Queries) error) error {
 	qd := &queueDB{batch: &pgx.Batch{}}
-	queue(New(qd))
+	_ = run(New(qd))
 	res := db.SendBatch(ctx, qd.batch)
 	rd := &readDB{res: res, sqls: qd.sqls}
-	err := read(New(rd))
+	err := run(New(rd))
 	if err == nil && rd.read != len(rd.sqls) {
 		err = fmt.Errorf("store: pipeline read %d answers of %d statements", rd.read, len(rd.sqls))
 	}
