@@ -33,6 +33,10 @@ import (
 // lockKey is the advisory lock serializing template builds and clones.
 const lockKey = 0x6f726368 // "orch"
 
+// keepTemplates is how many templates of other migrations survive the build
+// of a new one.
+const keepTemplates = 8
+
 // ServerURL returns the URL of the test server's maintenance database.
 func ServerURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
@@ -119,7 +123,8 @@ func NewEmptyDatabase(t testing.TB) string {
 }
 
 // ensureTemplate builds the template database for the current migrations
-// unless it exists, and drops templates of older migrations.
+// unless it exists, and drops templates of older migrations but the
+// newest keepTemplates.
 func ensureTemplate(ctx context.Context) (string, error) {
 	hash, err := migrationsHash()
 	if err != nil {
@@ -138,7 +143,10 @@ func ensureTemplate(ctx context.Context) (string, error) {
 		if exists {
 			return nil
 		}
-		rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'orch_tmpl_%'")
+		// Drop old templates, but not the newest few: several checkouts
+		// (branches with other migrations) may test on one server at once,
+		// and each must keep its own.
+		rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'orch_tmpl_%' ORDER BY oid DESC OFFSET $1", keepTemplates)
 		if err != nil {
 			return err
 		}
