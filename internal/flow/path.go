@@ -6,14 +6,19 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// PathError reports why a purchase's events are not a path of the state
-// machine from received to current, or nil when they are. Only status events
-// count; the others (provider calls, callbacks, notes, alerts) are skipped.
+// PathError reports why a purchase's events (in seq order) are not a path
+// of the state machine from received to current, or nil when they are. The
+// events must be numbered 1, 2, 3, … without a gap. Only status events count
+// for the path; the others (provider calls, callbacks, notes, alerts) are
+// skipped.
 // The crash test, the chaos run and the flow's own tests all judge event
 // logs with it.
 func PathError(events []store.PurchaseEvent, current Status) error {
 	at := StatusReceived
-	for _, e := range events {
+	for i, e := range events {
+		if int(e.Seq) != i+1 {
+			return fmt.Errorf("event %d (%s) has seq %d: events must be numbered from 1 without a gap", i+1, e.Name, e.Seq)
+		}
 		if e.Kind != "status" {
 			continue
 		}

@@ -62,9 +62,9 @@ func (a *api) createPurchase(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/purchases/"+p.ID.String())
 	if created {
-		return c.JSON(http.StatusCreated, viewPurchase(p))
+		return c.JSON(http.StatusCreated, flow.ViewPurchase(p))
 	}
-	return c.JSON(http.StatusOK, viewPurchase(p))
+	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
 }
 
 // ownPurchase reads a purchase of the request's client; another client's
@@ -90,14 +90,14 @@ func (a *api) getPurchase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewPurchase(p))
+	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
 }
 
 // purchaseList is a page of purchases, newest first. NextCursor is null on
 // the last page.
 type purchaseList struct {
-	Data       []purchaseView `json:"data"`
-	NextCursor *string        `json:"next_cursor"`
+	Data       []flow.PurchaseView `json:"data"`
+	NextCursor *string             `json:"next_cursor"`
 }
 
 // listPurchases is GET /v1/purchases: by reference_id (exact), status and
@@ -150,7 +150,7 @@ func (a *api) listPurchases(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list purchases: %w", err)
 	}
-	out := purchaseList{Data: make([]purchaseView, 0, min(len(rows), limit))}
+	out := purchaseList{Data: make([]flow.PurchaseView, 0, min(len(rows), limit))}
 	for i, p := range rows {
 		if i == limit {
 			last := rows[limit-1]
@@ -158,7 +158,7 @@ func (a *api) listPurchases(c echo.Context) error {
 			out.NextCursor = &s
 			break
 		}
-		out.Data = append(out.Data, viewPurchase(p))
+		out.Data = append(out.Data, flow.ViewPurchase(p))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -176,8 +176,8 @@ func (a *api) listEvents(c echo.Context) error {
 	out := struct {
 		Data []eventView `json:"data"`
 	}{Data: make([]eventView, 0, len(events))}
-	for i, e := range events {
-		out.Data = append(out.Data, viewEvent(i+1, e))
+	for _, e := range events {
+		out.Data = append(out.Data, viewEvent(e))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -206,7 +206,7 @@ func (a *api) act(c echo.Context, do func(ctx context.Context, clientID, id uuid
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, viewPurchase(p))
+	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
 }
 
 // listProducts is GET /v1/products: the enabled catalog.

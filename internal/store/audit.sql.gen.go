@@ -172,11 +172,12 @@ func (q *Queries) CallbackSetAction(ctx context.Context, arg CallbackSetActionPa
 }
 
 const eventInsert = `-- name: EventInsert :one
-INSERT INTO purchase_events (purchase_id, kind, name, from_status, to_status, actor,
+INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
-VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10)
-RETURNING id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at
+SELECT $1, coalesce(max(e.seq), 0) + 1, $2, $3, $4, $5, $6,
+       $7, $8, $9, $10
+FROM purchase_events e WHERE e.purchase_id = $1
+RETURNING id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq
 `
 
 type EventInsertParams struct {
@@ -192,6 +193,9 @@ type EventInsertParams struct {
 	CreatedAt      time.Time
 }
 
+// Appends an event to a purchase's timeline with the next seq of that
+// purchase. The caller holds the purchase's row lock (PurchaseLock), which
+// makes max(seq) + 1 safe; the unique index catches a caller that does not.
 func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (PurchaseEvent, error) {
 	row := q.db.QueryRow(ctx, eventInsert,
 		arg.PurchaseID,
@@ -218,12 +222,13 @@ func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (Purch
 		&i.CallbackID,
 		&i.Data,
 		&i.CreatedAt,
+		&i.Seq,
 	)
 	return i, err
 }
 
 const eventListByPurchase = `-- name: EventListByPurchase :many
-SELECT id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at FROM purchase_events WHERE purchase_id = $1 ORDER BY id
+SELECT id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq FROM purchase_events WHERE purchase_id = $1 ORDER BY seq
 `
 
 func (q *Queries) EventListByPurchase(ctx context.Context, purchaseID uuid.UUID) ([]PurchaseEvent, error) {
@@ -247,6 +252,7 @@ func (q *Queries) EventListByPurchase(ctx context.Context, purchaseID uuid.UUID)
 			&i.CallbackID,
 			&i.Data,
 			&i.CreatedAt,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}

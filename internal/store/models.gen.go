@@ -222,6 +222,7 @@ type PurchaseEvent struct {
 	CallbackID     *int64
 	Data           json.RawMessage
 	CreatedAt      time.Time
+	Seq            int32
 }
 
 type PurchaseTransition struct {

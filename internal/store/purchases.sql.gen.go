@@ -354,8 +354,8 @@ WITH p AS (
     ON CONFLICT (client_id, reference_id) DO NOTHING
     RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at
 ), received AS (
-    INSERT INTO purchase_events (purchase_id, kind, name, actor, data, created_at)
-    SELECT p.id, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
+    INSERT INTO purchase_events (purchase_id, seq, kind, name, actor, data, created_at)
+    SELECT p.id, 1, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
     FROM p
 )
 SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM p

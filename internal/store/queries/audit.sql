@@ -1,12 +1,16 @@
 -- name: EventInsert :one
-INSERT INTO purchase_events (purchase_id, kind, name, from_status, to_status, actor,
+-- Appends an event to a purchase's timeline with the next seq of that
+-- purchase. The caller holds the purchase's row lock (PurchaseLock), which
+-- makes max(seq) + 1 safe; the unique index catches a caller that does not.
+INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
-VALUES (@purchase_id, @kind, @name, @from_status, @to_status, @actor,
-        @provider_call_id, @callback_id, @data, @created_at)
+SELECT @purchase_id, coalesce(max(e.seq), 0) + 1, @kind, @name, @from_status, @to_status, @actor,
+       @provider_call_id, @callback_id, @data, @created_at
+FROM purchase_events e WHERE e.purchase_id = @purchase_id
 RETURNING *;
 
 -- name: EventListByPurchase :many
-SELECT * FROM purchase_events WHERE purchase_id = @purchase_id ORDER BY id;
+SELECT * FROM purchase_events WHERE purchase_id = @purchase_id ORDER BY seq;
 
 -- name: ProviderCallInsert :one
 INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,

@@ -13,8 +13,8 @@ WITH p AS (
     ON CONFLICT (client_id, reference_id) DO NOTHING
     RETURNING *
 ), received AS (
-    INSERT INTO purchase_events (purchase_id, kind, name, actor, data, created_at)
-    SELECT p.id, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
+    INSERT INTO purchase_events (purchase_id, seq, kind, name, actor, data, created_at)
+    SELECT p.id, 1, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
     FROM p
 )
 SELECT * FROM p;
