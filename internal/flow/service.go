@@ -84,9 +84,17 @@ type Config struct {
 	// body and the signature header, report whether it verifies. A provider
 	// without one sends hints only (flow.md "Callbacks").
 	CallbackVerifiers map[string]func(body []byte, signature string) bool
-	Logger            *slog.Logger
-	Now               func() time.Time
-	Metrics           *Metrics
+	// Outbox takes the webhook messages of every status change, in its
+	// transaction (nil: no messages).
+	Outbox Outbox
+	// Queues are River queues besides the purchase steps' (the webhook
+	// deliveries'), and AddWorkers registers their workers: other packages'
+	// jobs run on the flow's River client.
+	Queues     map[string]river.QueueConfig
+	AddWorkers func(*river.Workers)
+	Logger     *slog.Logger
+	Now        func() time.Time
+	Metrics    *Metrics
 
 	StatusDeadline      time.Duration
 	PaymentRepeatMinAge time.Duration
@@ -234,6 +242,9 @@ func New(cfg Config) (*Service, error) {
 	river.AddWorker(workers, &sweepWorker{s: s})
 	river.AddWorker(workers, &catalogWorker{s: s})
 	river.AddWorker(workers, &balanceWorker{s: s})
+	if cfg.AddWorkers != nil {
+		cfg.AddWorkers(workers)
+	}
 
 	var periodic []*river.PeriodicJob
 	if cfg.Periodic {
@@ -271,8 +282,12 @@ func RiverConfig(cfg Config) *river.Config {
 }
 
 func riverConfig(cfg *Config) *river.Config {
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	for name, q := range cfg.Queues {
+		queues[name] = q
+	}
 	return &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues:               queues,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchPollInterval:    cfg.FetchPollInterval,

@@ -122,12 +122,16 @@ func (s *Service) apply(ctx context.Context, tx pgx.Tx, cur store.Purchase, ch c
 		if data == nil {
 			data = map[string]any{}
 		}
-		if _, err := q.EventInsert(ctx, store.EventInsertParams{
+		ev, err := q.EventInsert(ctx, store.EventInsertParams{
 			PurchaseID: p.ID, Kind: "status", Name: name,
 			FromStatus: ptr(store.PurchaseStatus(from)), ToStatus: ptr(store.PurchaseStatus(to)),
 			Actor: actor, Data: mustJSON(data), CreatedAt: now,
-		}); err != nil {
+		})
+		if err != nil {
 			return cur, fmt.Errorf("insert event for %s: %w", cur.ID, err)
+		}
+		if err := s.emit(ctx, tx, row, ev); err != nil {
+			return cur, err
 		}
 		s.metrics.transition(string(from), string(to))
 		if to.Terminal() && (from == StatusProcessing || from == StatusNeedsReview) {
