@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Provider is the name recorded in providers.Call.Provider.
-const Provider = "snapcart"
+// Name is Snapcart's name, recorded in providers.Call.Provider and stored
+// by the flow.
+const Name = "snapcart"
 
 // Default path prefixes and timeout of a Client (and of a Simulator).
 const (
@@ -132,7 +133,7 @@ func New(cfg Config) (*Client, error) {
 		apiKey:        cfg.APIKey,
 		http:          hc,
 		now:           now,
-		log:           log.With("provider", Provider),
+		log:           log.With("provider", Name),
 	}, nil
 }
 

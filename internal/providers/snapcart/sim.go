@@ -175,7 +175,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 		faults:   &simkit.Injector{},
 		products: map[string]SimProduct{},
 		types:    map[string]bool{"pulsa": true, "paket-data": true, "game-voucher": true, "bpjs": true},
-		log:      cfg.Logger.With("simulator", Provider),
+		log:      cfg.Logger.With("simulator", Name),
 	}
 	for _, p := range cfg.Products {
 		if err := p.validate(); err != nil {

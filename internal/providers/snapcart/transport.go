@@ -28,7 +28,7 @@ type exchange struct {
 // error, oversize body); the Call then carries the redacted error.
 func (c *Client) send(ctx context.Context, x exchange) (providers.Call, []byte, error) {
 	call := providers.Call{
-		Provider:  Provider,
+		Provider:  Name,
 		Operation: string(x.op),
 		Method:    x.method,
 		Path:      x.path,
