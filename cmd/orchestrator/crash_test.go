@@ -18,7 +18,9 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -94,7 +96,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	creator, err := flow.New(flow.Config{
-		Pool: pool, Providers: map[string]flow.Provider{flow.Klikoo: kc, flow.Snapcart: sc},
+		Pool: pool, Providers: sandbox.Setups(kc, sc, "", 0, 0),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		StatusDeadline: time.Hour, PaymentRepeatMinAge: 2 * time.Second, InquiryTTL: time.Hour,
 		PriceMaxAge: time.Hour, DuplicateWindow: time.Minute, JobTimeout: 4 * time.Second, RescueAfter: 6 * time.Second,
@@ -185,7 +187,7 @@ func TestCrashRecovery(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	ledgers := map[string]simkit.LedgerView{}
-	for provider, url := range map[string]string{flow.Klikoo: "http://" + simK, flow.Snapcart: "http://" + simS} {
+	for provider, url := range map[string]string{klikoo.Name: "http://" + simK, snapcart.Name: "http://" + simS} {
 		if ledgers[provider], err = chaos.Ledger(ctx, url); err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +233,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	t.Logf("crash: purchases=%d kills=%d max_in_flight_at_kill=%d succeeded=%d failed=%d needs_review=%d (payment outcomes a kill made unknown) charged_references=%d max_charges_per_reference=%d double_charges=%d lost=%d invalid_paths=%d wrong_ends=%d",
 		findings.Purchases, kills, maxInFlight, findings.ByStatus[flow.StatusSucceeded], findings.ByStatus[flow.StatusFailed], reviewed,
-		len(ledgers[flow.Klikoo].Charges)+len(ledgers[flow.Snapcart].Charges), maxCharges,
+		len(ledgers[klikoo.Name].Charges)+len(ledgers[snapcart.Name].Charges), maxCharges,
 		findings.DoubleCharges, findings.Lost, findings.InvalidPaths, findings.WrongEnds)
 	if !findings.OK() || findings.Purchases != n {
 		t.Fatalf("crash test found problems (%d purchases of %d):\n%s", findings.Purchases, n, strings.Join(findings.Problems, "\n"))

@@ -140,6 +140,8 @@ func TestMigrateCommands(t *testing.T) {
 		{"up", "00001_core.sql"},
 		{"up", "schema is current"},
 		{"status", "applied"},
+		{"down", "00008_pure_core.sql"},
+		{"down", "00004_event_seq.sql"},
 		{"down", "00003_reconciliation.sql"},
 		{"down", "river"},
 		{"down", "00001_core.sql"},

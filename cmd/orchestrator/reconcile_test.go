@@ -12,6 +12,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/config"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 )
 
 // reconcileWith runs `orchestrator reconcile ARGS` against databaseURL.
@@ -50,7 +51,7 @@ func TestReconcileExitCodes(t *testing.T) {
 		t.Fatalf("clean json: err %v\n%s", err, out)
 	}
 
-	action, err := b.Svc.HandleCallback(context.Background(), flow.Snapcart, []byte("not a callback"), "")
+	action, err := b.Svc.HandleCallback(context.Background(), snapcart.Name, []byte("not a callback"), "")
 	if err != nil || action != flow.CallbackUnreadable {
 		t.Fatalf("callback: %q %v", action, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 )
 
 // serveOptions are what `dev` changes about `serve`.
@@ -76,29 +77,23 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	verifiers := map[string]func([]byte, string) bool{}
-	if secret := cfg.SnapcartCallbackSecret; secret != "" {
-		verifiers[flow.Snapcart] = func(body []byte, sig string) bool {
-			return snapcart.VerifyCallback([]byte(secret), body, sig)
-		}
-	}
 	svc, err := flow.New(flow.Config{
 		Pool:                pool,
 		APIPool:             apiPool,
-		Providers:           map[string]flow.Provider{flow.Klikoo: kc, flow.Snapcart: sc},
-		CallbackVerifiers:   verifiers,
+		Providers:           providerSetups(cfg, kc, sc),
 		Logger:              logger,
 		Metrics:             flow.NewMetrics(reg),
 		StatusDeadline:      cfg.StatusDeadline,
 		PaymentRepeatMinAge: cfg.PaymentRepeatMinAge,
 		InquiryTTL:          cfg.InquiryTTL,
+		InquiryRetryWindow:  cfg.InquiryRetryWindow,
+		PriceRefreshWindow:  cfg.PriceRefreshWindow,
 		PriceMaxAge:         cfg.PriceMaxAge,
 		DuplicateWindow:     cfg.DuplicateWindow,
 		LookupBackoff:       cfg.LookupBackoff,
 		JobTimeout:          cfg.JobTimeout,
 		RescueAfter:         cfg.RescueAfter,
 		Workers:             cfg.Workers,
-		BalanceAlertBelow:   map[string]int64{flow.Klikoo: cfg.KlikooBalanceAlertBelow, flow.Snapcart: cfg.SnapcartBalanceAlertBelow},
 		Periodic:            true,
 	})
 	if err != nil {
@@ -106,7 +101,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	}
 
 	api := httpapi.New(httpapi.Config{
-		Logger: logger, Ready: check, Pool: apiPool, Flow: svc, AdminToken: cfg.AdminToken,
+		Logger: logger, Ready: check, Flow: svc, AdminToken: cfg.AdminToken,
+		Recon:              func(ctx context.Context, o recon.Options) (*recon.Report, error) { return recon.Build(ctx, apiPool, o) },
 		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now, KeyCacheTTL: cfg.KeyCacheTTL,
 	})
 	srv := httpapi.NewServer(cfg.HTTPAddr, api)
@@ -164,6 +160,20 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	case <-ctx.Done():
 		logger.Info("shutting down")
 		return nil
+	}
+}
+
+// providerSetups is what the flow knows of each provider: its client, its
+// callback verifier, its policy and its deposit alert level. A third
+// aggregator is added here (and in providerClients), beside its package.
+func providerSetups(cfg *config.Config, kc *klikoo.Client, sc *snapcart.Client) map[string]flow.ProviderSetup {
+	snap := flow.ProviderSetup{Client: sc, Policy: snapcart.Policy, BalanceAlertBelow: cfg.SnapcartBalanceAlertBelow}
+	if secret := []byte(cfg.SnapcartCallbackSecret); len(secret) > 0 {
+		snap.VerifyCallback = func(body []byte, sig string) bool { return snapcart.VerifyCallback(secret, body, sig) }
+	}
+	return map[string]flow.ProviderSetup{
+		klikoo.Name:   {Client: kc, Policy: klikoo.Policy, BalanceAlertBelow: cfg.KlikooBalanceAlertBelow},
+		snapcart.Name: snap,
 	}
 }
 

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
@@ -26,15 +29,15 @@ type Kind struct {
 // providers: Klikoo with and without inquiry, Snapcart two-step and one-step
 // (a pulse top-up and a game voucher).
 var Kinds = []Kind{
-	{Name: "klikoo-pln", Product: "PLN20", Provider: flow.Klikoo, Inquiry: true,
+	{Name: "klikoo-pln", Product: "PLN20", Provider: klikoo.Name, Inquiry: true,
 		ident: func(seq int, xx string) (string, string, string) { return number("55", seq, xx), "", "" }},
-	{Name: "klikoo-pulsa", Product: "S10", Provider: flow.Klikoo,
+	{Name: "klikoo-pulsa", Product: "S10", Provider: klikoo.Name,
 		ident: func(seq int, xx string) (string, string, string) { return number("0812", seq, xx), "", "" }},
-	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: flow.Snapcart, Inquiry: true,
+	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: snapcart.Name, Inquiry: true,
 		ident: func(seq int, xx string) (string, string, string) { return number("0813", seq, xx), "", "" }},
-	{Name: "snapcart-pulsa", Product: "TSEL10", Provider: flow.Snapcart, OneStep: true,
+	{Name: "snapcart-pulsa", Product: "TSEL10", Provider: snapcart.Name, OneStep: true,
 		ident: func(seq int, xx string) (string, string, string) { return number("0814", seq, xx), "", "" }},
-	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: flow.Snapcart, OneStep: true,
+	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: snapcart.Name, OneStep: true,
 		ident: func(seq int, xx string) (string, string, string) { return "", number("PLAYER", seq, xx), "SEA" }},
 }
 
@@ -136,7 +139,7 @@ const (
 // Expect is how o must end. The alternatives are the ends flow.md and
 // providers.md allow once a fault or a kill has lost an answer, each
 // demanding its evidence from the purchase and its events.
-func Expect(o Order, inquiryAttempts int) Expectation {
+func Expect(o Order, inquiryWindow time.Duration) Expectation {
 	succeeded := Expectation{Status: flow.StatusSucceeded, Charges: 1}
 	var want Expectation
 	switch o.Scenario {
@@ -181,12 +184,13 @@ func Expect(o Order, inquiryAttempts int) Expectation {
 		want.Or = append(want.Or, Alternative{Name: AltPaymentRefusalLost, Status: flow.StatusNeedsReview, Charges: []int{0}, When: paymentUncertain})
 	}
 	if o.Kind.Inquiry {
-		// providers.md: an inquiry that keeps answering 5xx or timing out
-		// fails after retries; it moved no money.
+		// An inquiry that keeps answering 5xx or timing out is retried for
+		// INQUIRY_RETRY_WINDOW, then fails; it moved no money. The verdict
+		// follows the flow's own rule, from what the database records: no
+		// inquiry answered, and the failure came at least the window after
+		// the first answer that did not do.
 		want.Or = append(want.Or, Alternative{Name: AltInquiryUnavailable, Status: flow.StatusFailed, Charges: []int{0}, Failure: "provider_unavailable",
-			When: func(_ store.Purchase, ev []store.PurchaseEvent) bool {
-				return countCalls(ev, "inquiry: unknown") >= inquiryAttempts
-			}})
+			When: func(_ store.Purchase, ev []store.PurchaseEvent) bool { return inquiryGaveUp(ev, inquiryWindow) }})
 	}
 	if o.Scenario == "24" {
 		// 24 answers SUCCESS to the first lookup only, then FAILED/REFUND:
@@ -215,6 +219,24 @@ func paymentUncertain(p store.Purchase, _ []store.PurchaseEvent) bool { return p
 
 // countCalls counts the provider-call events of a given name
 // ("<operation>: <outcome>").
+// inquiryGaveUp reports whether events show an inquiry given up by the
+// flow's rule: no inquiry call succeeded, and the purchase failed at least
+// window after its first inquiry call that got no answer.
+func inquiryGaveUp(events []store.PurchaseEvent, window time.Duration) bool {
+	var first, failed time.Time
+	for _, e := range events {
+		switch {
+		case e.Kind == "provider_call" && e.Name == "inquiry: succeeded":
+			return false
+		case e.Kind == "provider_call" && (e.Name == "inquiry: unknown" || e.Name == "inquiry: rejected") && first.IsZero():
+			first = e.CreatedAt
+		case e.Kind == "status" && e.ToStatus != nil && *e.ToStatus == store.PurchaseStatusFailed:
+			failed = e.CreatedAt
+		}
+	}
+	return !first.IsZero() && !failed.IsZero() && failed.Sub(first) >= window
+}
+
 func countCalls(events []store.PurchaseEvent, name string) int {
 	n := 0
 	for _, e := range events {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -108,7 +109,7 @@ func TestExpect(t *testing.T) {
 		{"snapcart-pulsa", "22", "", flow.StatusFailed, 0, "transaction_failed"},
 		{"klikoo-pulsa", "12", "", flow.StatusFailed, 0, "insufficient_balance"},
 	} {
-		e := Expect(Order{Kind: kind(c.kind), Scenario: c.scenario, Manual: c.manual}, 5)
+		e := Expect(Order{Kind: kind(c.kind), Scenario: c.scenario, Manual: c.manual}, time.Minute)
 		if e.Status != c.want || e.Charges != c.charges || e.Failure != c.failure {
 			t.Errorf("%s/%s/%s: %s %d %q, want %s %d %q", c.kind, c.scenario, c.manual, e.Status, e.Charges, e.Failure, c.want, c.charges, c.failure)
 		}
@@ -137,10 +138,11 @@ func TestExpect(t *testing.T) {
 		{"24 success lost to a kill, refunded", Order{Kind: kind("klikoo-pulsa"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "provider_call", Name: "lookup: refunded"}}, flow.StatusNeedsReview, 1, "", AltScenario24SuccessLost},
 		{"24 success heard, then ignored", Order{Kind: kind("klikoo-pulsa"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "provider_call", Name: "lookup: succeeded"}, {Kind: "provider_call", Name: "lookup: refunded"}}, flow.StatusNeedsReview, 1, "", ""},
 		{"24 failed without a lost lookup", Order{Kind: kind("snapcart-bill"), Scenario: "24"}, certain, nil, flow.StatusFailed, 1, "transaction_failed", ""},
-		{"inquiry unavailable", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, repeat(store.PurchaseEvent{Kind: "provider_call", Name: "inquiry: unknown"}, 5), flow.StatusFailed, 0, "provider_unavailable", AltInquiryUnavailable},
-		{"inquiry failed too soon", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, repeat(store.PurchaseEvent{Kind: "provider_call", Name: "inquiry: unknown"}, 4), flow.StatusFailed, 0, "provider_unavailable", ""},
+		{"inquiry unavailable for the window", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, inquiryFor(time.Minute, "inquiry: unknown", "inquiry: rejected"), flow.StatusFailed, 0, "provider_unavailable", AltInquiryUnavailable},
+		{"inquiry failed before the window, however many calls", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, inquiryFor(59*time.Second, "inquiry: unknown", "inquiry: unknown", "inquiry: unknown", "inquiry: unknown", "inquiry: unknown"), flow.StatusFailed, 0, "provider_unavailable", ""},
+		{"inquiry answered once", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, inquiryFor(2*time.Minute, "inquiry: unknown", "inquiry: succeeded", "inquiry: unknown"), flow.StatusFailed, 0, "provider_unavailable", ""},
 	} {
-		e := Expect(c.order, 5)
+		e := Expect(c.order, time.Minute)
 		got := ""
 		if a := matchAlternative(e.Or, c.p, c.events, c.st, c.charges, c.failure); a != nil {
 			got = a.Name
@@ -151,10 +153,14 @@ func TestExpect(t *testing.T) {
 	}
 }
 
-func repeat(e store.PurchaseEvent, n int) []store.PurchaseEvent {
-	out := make([]store.PurchaseEvent, n)
-	for i := range out {
-		out[i] = e
+// inquiryFor is the event log of a purchase whose inquiry calls (names)
+// came one second apart from t0, and which failed d after the first.
+func inquiryFor(d time.Duration, names ...string) []store.PurchaseEvent {
+	t0 := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)
+	var out []store.PurchaseEvent
+	for i, n := range names {
+		out = append(out, store.PurchaseEvent{Kind: "provider_call", Name: n, CreatedAt: t0.Add(time.Duration(i) * time.Second)})
 	}
-	return out
+	failed := store.PurchaseStatusFailed
+	return append(out, store.PurchaseEvent{Kind: "status", Name: "fail", ToStatus: &failed, CreatedAt: t0.Add(d)})
 }

@@ -27,7 +27,9 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
 	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
@@ -66,7 +68,7 @@ const (
 	simIndexLag      = 8 * time.Second
 	simCallbackDelay = time.Second
 	faultHold        = 2500 * time.Millisecond // a timeout fault outlasts providerTimeout
-	inquiryAttempts  = 5                       // flow.Config.InquiryAttempts' default
+	inquiryWindow    = time.Minute             // INQUIRY_RETRY_WINDOW: faults and kills rarely outlast it
 	apiClients       = 2
 )
 
@@ -252,7 +254,7 @@ func (r *run) setUp(ctx context.Context) error {
 	if r.proxy, err = StartProxy(r.apis...); err != nil {
 		return err
 	}
-	r.simURL[flow.Klikoo], r.simURL[flow.Snapcart] = "http://"+simK, "http://"+simS
+	r.simURL[klikoo.Name], r.simURL[snapcart.Name] = "http://"+simK, "http://"+simS
 	r.env = []string{
 		"DATABASE_URL=" + r.dbURL, "ADMIN_TOKEN=" + randomHex(16),
 		"KLIKOO_BASE_URL=http://" + simK + "/klikoo-b2b", "KLIKOO_CLIENT_ID=" + creds.KlikooClientID,
@@ -262,6 +264,7 @@ func (r *run) setUp(ctx context.Context) error {
 		"SIM_KLIKOO_ADDR=" + simK, "SIM_SNAPCART_ADDR=" + simS, "CALLBACK_BASE_URL=http://" + r.proxy.Addr(),
 		"PROVIDER_TIMEOUT=" + providerTimeout.String(), "JOB_TIMEOUT=" + jobTimeout.String(), "RESCUE_AFTER=" + rescueAfter.String(),
 		"PAYMENT_REPEAT_MIN_AGE=" + repeatMinAge.String(), "LOOKUP_BACKOFF=" + lookupBackoff,
+		"INQUIRY_RETRY_WINDOW=" + inquiryWindow.String(),
 		"STATUS_DEADLINE=" + r.o.StatusDeadline.String(), "RATE_LIMIT_PER_CLIENT=100000",
 		"LOG_LEVEL=info", "LOG_FORMAT=text",
 	}
@@ -326,7 +329,7 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 	expect := map[string]Expectation{}
 	for _, o := range orders {
 		k := clientIDs[o.Client].String() + "/" + o.ReferenceID
-		planned[k], expect[k] = o, Expect(o, inquiryAttempts)
+		planned[k], expect[k] = o, Expect(o, inquiryWindow)
 	}
 	third := r.o.FaultRate / 3
 	faults := simkit.Faults{TimeoutRate: third, ResetRate: third, ServerErrorRate: third, LatencyMS: 20, JitterMS: 20, HoldMS: int(faultHold.Milliseconds())}

@@ -7,7 +7,9 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
@@ -22,8 +24,8 @@ func TestVerifyFindsProblems(t *testing.T) {
 		t.Fatal(err)
 	}
 	ledgers := map[string]simkit.LedgerView{
-		flow.Klikoo:   {Charges: []simkit.Charge{{Reference: "someone-else", Amount: 10000, Count: 2}}},
-		flow.Snapcart: {},
+		klikoo.Name:   {Charges: []simkit.Charge{{Reference: "someone-else", Amount: 10000, Count: 2}}},
+		snapcart.Name: {},
 	}
 	f, err := Verify(ctx, b.Pool, ledgers, func(store.Purchase) (Expectation, bool) {
 		return Expectation{Status: flow.StatusSucceeded, Charges: 1}, true

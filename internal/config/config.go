@@ -37,6 +37,8 @@ type Config struct {
 	StatusDeadline      time.Duration
 	PaymentRepeatMinAge time.Duration
 	InquiryTTL          time.Duration
+	InquiryRetryWindow  time.Duration
+	PriceRefreshWindow  time.Duration
 	PriceMaxAge         time.Duration
 	DuplicateWindow     time.Duration
 	LookupBackoff       []time.Duration
@@ -82,7 +84,9 @@ var Vars = []Var{
 	{"STATUS_DEADLINE", "24h", "unresolved purchases go to `needs_review` after this"},
 	{"PAYMENT_REPEAT_MIN_AGE", "5m", "earliest repeat of an unknown payment (flow.md, invariant 3)"},
 	{"INQUIRY_TTL", "10m", "how long a purchase may wait for confirmation"},
+	{"INQUIRY_RETRY_WINDOW", "5m", "how long an inquiry without an answer (timeouts, 5xx) or refused is retried before the purchase fails `provider_unavailable` (or `provider_refused`); an inquiry moves no money, so it rides out a provider's brief outage"},
 	{"PRICE_MAX_AGE", "1h", "catalog prices older than this are refreshed before use"},
+	{"PRICE_REFRESH_WINDOW", "2m", "how long a step with `max_price` keeps trying to refresh a stale catalog price before failing `provider_unavailable` (invariant 8)"},
 	{"DUPLICATE_WINDOW", "2m", "the duplicate guard of api.md"},
 	{"LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m", "status lookup schedule (flow.md invariant 10); the last value repeats until `STATUS_DEADLINE`"},
 	{"API_KEY_CACHE_TTL", "10s", "how long a process trusts an API key it found enabled, saving a database read per request; a key disabled in the database still works this long; `0` turns the cache off (at most 5m)"},
@@ -121,7 +125,9 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		StatusDeadline:            p.duration("STATUS_DEADLINE", 24*time.Hour),
 		PaymentRepeatMinAge:       p.duration("PAYMENT_REPEAT_MIN_AGE", 5*time.Minute),
 		InquiryTTL:                p.duration("INQUIRY_TTL", 10*time.Minute),
+		InquiryRetryWindow:        p.duration("INQUIRY_RETRY_WINDOW", 5*time.Minute),
 		PriceMaxAge:               p.duration("PRICE_MAX_AGE", time.Hour),
+		PriceRefreshWindow:        p.duration("PRICE_REFRESH_WINDOW", 2*time.Minute),
 		DuplicateWindow:           p.duration("DUPLICATE_WINDOW", 2*time.Minute),
 		LookupBackoff:             p.durations("LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m"),
 		RateLimitPerClient:        int(p.int("RATE_LIMIT_PER_CLIENT", 50, 1, 100_000)),

@@ -12,56 +12,46 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// catalogPrice returns the product's provider price, refreshing the
-// provider's catalog first when the price is older than PRICE_MAX_AGE. It
-// returns 0 when no price is known (the price guard treats that as exceeding).
-func (s *Service) catalogPrice(ctx context.Context, product *store.Product) int64 {
-	fresh := s.priceFresh(product)
-	if !fresh {
-		// One refresh per provider at a time, however many purchases wait.
-		_, _, _ = s.refresh.Do(product.Provider, func() (any, error) {
-			return nil, s.RefreshCatalog(ctx, product.Provider)
-		})
-		if p, err := s.q.ProductGet(ctx, product.Code); err == nil {
-			*product = p
-		}
+// price returns product's catalog price as a decision sees it (Price),
+// refreshing the provider's catalog first when the price is older than
+// PRICE_MAX_AGE — one refresh per provider at a time, however many purchases
+// wait. product is updated to what the catalog holds afterwards. A refresh
+// that fails leaves the price stale (Fresh false): invariant 8 then decides
+// whether it may be used.
+func (s *Service) price(ctx context.Context, product *store.Product) Price {
+	if p := s.priceOf(product); p.Fresh {
+		return p
 	}
-	if product.Price == nil {
-		return 0
+	_, _, _ = s.refresh.Do(product.Provider, func() (any, error) {
+		return nil, s.RefreshCatalog(ctx, product.Provider)
+	})
+	if p, err := s.q.ProductGet(ctx, product.Code); err == nil {
+		*product = p
 	}
-	if !fresh && (product.PriceFetchedAt == nil || s.now().Sub(*product.PriceFetchedAt) > s.cfg.PriceMaxAge) {
-		s.log.Warn("using a stale catalog price: the refresh failed", "product", product.Code)
+	p := s.priceOf(product)
+	if !p.Fresh {
+		s.log.Warn("the catalog price is stale: its refresh failed", "product", product.Code)
 	}
-	return *product.Price
+	return p
 }
 
-// priceFresh reports whether product's price was fetched within
-// PRICE_MAX_AGE.
-func (s *Service) priceFresh(product *store.Product) bool {
-	return product.Price != nil && product.PriceFetchedAt != nil &&
-		s.now().Sub(*product.PriceFetchedAt) <= s.cfg.PriceMaxAge
-}
-
-// priceOf returns product's price as it is (0 when unknown), logging when
-// it is stale: the payment job uses it after a refresh that failed.
-func (s *Service) priceOf(product *store.Product) int64 {
+// priceOf returns product's price as it is, without refreshing it.
+func (s *Service) priceOf(product *store.Product) Price {
 	if product.Price == nil {
-		return 0
+		return Price{}
 	}
-	if !s.priceFresh(product) {
-		s.log.Warn("using a stale catalog price: the refresh failed", "product", product.Code)
-	}
-	return *product.Price
+	fresh := product.PriceFetchedAt != nil && s.now().Sub(*product.PriceFetchedAt) <= s.cfg.PriceMaxAge
+	return Price{Amount: *product.Price, Fresh: fresh}
 }
 
 // RefreshCatalog reads a provider's product list and updates the prices of
 // the catalog's products it sells.
 func (s *Service) RefreshCatalog(ctx context.Context, provider string) error {
-	prov, _, err := s.provider(provider)
+	setup, err := s.provider(provider)
 	if err != nil {
 		return err
 	}
-	items, res := prov.Products(ctx)
+	items, res := setup.Client.Products(ctx)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := s.recordCalls(ctx, tx, nil, provider, res); err != nil {
 			return err
@@ -100,8 +90,9 @@ func (s *Service) observeBalance(ctx context.Context, tx pgx.Tx, provider string
 		return err
 	}
 	s.metrics.Balance.WithLabelValues(provider).Set(float64(balance))
-	below, ok := s.cfg.BalanceAlertBelow[provider]
-	if !ok || balance >= below {
+	setup, _ := s.provider(provider)
+	below := setup.BalanceAlertBelow
+	if below <= 0 || balance >= below {
 		return nil
 	}
 	// Alert on crossing the level, not on every observation below it.
@@ -144,8 +135,8 @@ func (w *balanceWorker) Work(ctx context.Context, _ *river.Job[balanceArgs]) err
 // provider_balance_rupiah gauge and alerts below the configured level. One
 // provider's failure does not stop the others; failures are logged.
 func (s *Service) CheckBalances(ctx context.Context) {
-	for name, prov := range s.cfg.Providers {
-		br, ok := prov.(BalanceReader)
+	for name, setup := range s.cfg.Providers {
+		br, ok := setup.Client.(BalanceReader)
 		if !ok {
 			continue
 		}
@@ -169,7 +160,7 @@ func (s *Service) CheckBalances(ctx context.Context) {
 type CatalogEntry struct {
 	Code                string // our product code (what clients send)
 	Name                string
-	Provider            string // Klikoo or Snapcart
+	Provider            string // the provider's name (its Policy.Name)
 	Family              providers.Family
 	Inquiry             string // required, optional or none
 	ProviderProductCode string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 )
 
 // The balance check records Klikoo's deposit, sets the gauge, and alerts
@@ -20,11 +21,11 @@ func TestBalanceCheckAlertsBelowLevel(t *testing.T) {
 	b.Svc.CheckBalances(ctx)
 	b.Svc.CheckBalances(ctx)
 	deposit := b.Sims.Klikoo.Ledger().Balance()
-	latest, err := b.Q.ProviderBalanceLatest(ctx, flow.Klikoo)
+	latest, err := b.Q.ProviderBalanceLatest(ctx, klikoo.Name)
 	if err != nil || latest.Balance != deposit {
 		t.Fatalf("recorded balance %d (%v), the simulator holds %d", latest.Balance, err, deposit)
 	}
-	if got := testutil.ToFloat64(b.Metrics.Balance.WithLabelValues(flow.Klikoo)); got != float64(deposit) {
+	if got := testutil.ToFloat64(b.Metrics.Balance.WithLabelValues(klikoo.Name)); got != float64(deposit) {
 		t.Fatalf("provider_balance_rupiah = %v, want %d", got, deposit)
 	}
 	var alerts int

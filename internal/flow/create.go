@@ -132,8 +132,24 @@ func (r *CreateRequest) Fingerprint() string {
 	return string(b)
 }
 
-// Validate checks a normalized request against its product (nil: unknown).
-func (r *CreateRequest) Validate(product *store.Product) error {
+// ValidateFields checks a normalized request's fields that need no product.
+func (r *CreateRequest) ValidateFields() error { return r.Validate(nil) }
+
+// Validate checks a normalized request against its product (nil: unknown)
+// and the policies of the providers that may sell it, every one of them:
+// a request one of them cannot take is refused before anything is stored.
+func (r *CreateRequest) Validate(product *store.Product, pols ...providers.Policy) error {
+	errs := r.fieldErrors()
+	if product != nil {
+		errs = append(errs, r.identityErrors(product, pols)...)
+	}
+	if len(errs) > 0 {
+		return &ValidationError{Fields: errs}
+	}
+	return nil
+}
+
+func (r *CreateRequest) fieldErrors() []FieldError {
 	var errs []FieldError
 	bad := func(field, msg string) { errs = append(errs, FieldError{field, msg}) }
 	if r.ReferenceID == "" {
@@ -156,49 +172,58 @@ func (r *CreateRequest) Validate(product *store.Product) error {
 	if r.Phone != "" && !phoneRe.MatchString(r.Phone) {
 		bad("phone", "must be 8-16 digits")
 	}
-	if product != nil {
-		family := providers.Family(product.Family)
-		if family.UsesUserID() {
-			if r.UserID == "" {
-				bad("user_id", "is required for "+product.Code)
-			} else if !gameIDRe.MatchString(r.UserID) {
-				bad("user_id", "must be 1-32 letters or digits")
-			}
-			if r.ZoneID == "" {
-				bad("zone_id", "is required for "+product.Code)
-			} else if !zoneRe.MatchString(r.ZoneID) {
-				bad("zone_id", "must be 1-16 letters or digits")
-			}
-			if r.CustomerNumber != "" {
-				bad("customer_number", "must be empty for a game voucher (use user_id and zone_id)")
-			}
-		} else {
-			if r.CustomerNumber == "" {
-				bad("customer_number", "is required for "+product.Code)
-			} else if !numberRe.MatchString(r.CustomerNumber) {
-				bad("customer_number", "must be 4-32 letters or digits (spaces, dashes and dots are ignored)")
-			} else if product.Provider == Snapcart && family.Postpaid() && (len(r.CustomerNumber) < 8 || len(r.CustomerNumber) > 18) {
-				bad("customer_number", "must be 8-18 characters for "+product.Code)
-			}
-			if r.UserID != "" || r.ZoneID != "" {
-				bad("user_id", "must be empty unless the product is a game voucher")
+	return errs
+}
+
+// identityErrors checks the fields that identify the customer, as the
+// product's family and the providers' policies need them.
+func (r *CreateRequest) identityErrors(product *store.Product, pols []providers.Policy) []FieldError {
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{field, msg}) }
+	family := providers.Family(product.Family)
+	if family.UsesUserID() {
+		if r.UserID == "" {
+			bad("user_id", "is required for "+product.Code)
+		} else if !gameIDRe.MatchString(r.UserID) {
+			bad("user_id", "must be 1-32 letters or digits")
+		}
+		if r.ZoneID == "" {
+			bad("zone_id", "is required for "+product.Code)
+		} else if !zoneRe.MatchString(r.ZoneID) {
+			bad("zone_id", "must be 1-16 letters or digits")
+		}
+		if r.CustomerNumber != "" {
+			bad("customer_number", "must be empty for a game voucher (use user_id and zone_id)")
+		}
+	} else {
+		switch {
+		case r.CustomerNumber == "":
+			bad("customer_number", "is required for "+product.Code)
+		case !numberRe.MatchString(r.CustomerNumber):
+			bad("customer_number", "must be 4-32 letters or digits (spaces, dashes and dots are ignored)")
+		default:
+			for _, pol := range pols {
+				if why := pol.CheckNumber(family, r.CustomerNumber); why != "" {
+					bad("customer_number", why)
+					break
+				}
 			}
 		}
-		if family == providers.FamilyBPJS {
-			if r.Phone == "" {
-				bad("phone", "is required for BPJS")
-			}
-			if !periodRe.MatchString(r.Period) {
-				bad("period", "is required for BPJS, as YYYY-MM")
-			}
-		} else if r.Period != "" {
-			bad("period", "is only for BPJS")
+		if r.UserID != "" || r.ZoneID != "" {
+			bad("user_id", "must be empty unless the product is a game voucher")
 		}
 	}
-	if len(errs) > 0 {
-		return &ValidationError{Fields: errs}
+	if family == providers.FamilyBPJS {
+		if r.Phone == "" {
+			bad("phone", "is required for BPJS")
+		}
+		if !periodRe.MatchString(r.Period) {
+			bad("period", "is required for BPJS, as YYYY-MM")
+		}
+	} else if r.Period != "" {
+		bad("period", "is only for BPJS")
 	}
-	return nil
+	return errs
 }
 
 func (r *CreateRequest) customerKey() string {
@@ -217,98 +242,44 @@ func (r *CreateRequest) customerKey() string {
 // and its first job commit in one transaction.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase, bool, error) {
 	req.Normalize()
-	if err := req.Validate(nil); err != nil {
+	if err := req.ValidateFields(); err != nil {
 		return store.Purchase{}, false, err
 	}
 	fp := req.Fingerprint()
-
-	var out store.Purchase
-	created := false
+	var (
+		out     store.Purchase
+		created bool
+	)
 	// One transaction of five round trips: BEGIN; the creation lock and
 	// every read in one pipeline; the purchase with its first event in one
 	// statement; the first job; COMMIT. A rejected request rolls back.
-	key := req.customerKey()
-	byRef := store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID}
-	now := s.now()
-	dupOf := store.PurchaseRecentDuplicateParams{
-		ClientID: req.ClientID, ProductCode: req.ProductCode, CustomerKey: key, Since: now.Add(-s.cfg.DuplicateWindow),
-	}
 	err := pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
-		var (
-			product                    store.Product
-			existing, dup              store.Purchase
-			productErr, refErr, dupErr error
-		)
-		// The lock serializes creations for one client, product and
-		// customer, so the duplicate guard and the reference check cannot
-		// race; the reads after it in the pipeline run after it is held.
-		lock := lockKey(req.ClientID, req.ProductCode, key)
-		err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
-			if err := q.LockKey(ctx, lock); err != nil {
-				return err
-			}
-			product, productErr = q.ProductGet(ctx, req.ProductCode)
-			existing, refErr = q.PurchaseGetByClientReference(ctx, byRef)
-			if !req.AllowRepeat {
-				dup, dupErr = q.PurchaseRecentDuplicate(ctx, dupOf)
-			}
-			for _, err := range []error{productErr, refErr, dupErr} {
-				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-					return err
-				}
-			}
-			return nil
-		})
+		seen, err := s.readForCreate(ctx, tx, req)
 		if err != nil {
 			return err
 		}
-		if refErr == nil {
+		if seen.refErr == nil {
 			// The reference was used: the same purchase, or a reuse. An
 			// identical repeat answers 200 even if the product was disabled
 			// since.
-			out = existing
+			out = seen.existing
 			return nil
 		}
-		if productErr != nil || !product.Enabled {
+		if seen.productErr != nil || !seen.product.Enabled {
 			return fmt.Errorf("%w: %s", ErrUnknownProduct, req.ProductCode)
 		}
-		if err := req.Validate(&product); err != nil {
-			return err
-		}
-		if !req.AllowRepeat && dupErr == nil {
-			return &DuplicateError{Purchase: dup}
-		}
-		id, err := uuid.NewV7()
+		setup, err := s.provider(seen.product.Provider)
 		if err != nil {
+			return fmt.Errorf("%w: %s (%v)", ErrUnknownProduct, req.ProductCode, err)
+		}
+		if err := req.Validate(&seen.product, setup.Policy); err != nil {
 			return err
 		}
-		q := store.New(tx)
-		row, err := q.PurchaseInsert(ctx, store.PurchaseInsertParams{
-			ID: id, ClientID: req.ClientID, ReferenceID: req.ReferenceID, Fingerprint: fp,
-			ProductCode: product.Code, Provider: product.Provider, Family: product.Family,
-			CustomerNumber: nonEmpty(req.CustomerNumber), Phone: nonEmpty(req.Phone),
-			UserID: nonEmpty(req.UserID), ZoneID: nonEmpty(req.ZoneID), Period: nonEmpty(req.Period),
-			CustomerKey: key, MaxPrice: req.MaxPrice, SellingPrice: req.SellingPrice,
-			Confirmation: req.Confirmation, AllowRepeat: req.AllowRepeat, CreatedAt: now,
-		})
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Another request with this reference_id won the race.
-			out, err = q.PurchaseGetByClientReference(ctx, byRef)
-			return err
+		if !req.AllowRepeat && seen.dupErr == nil {
+			return &DuplicateError{Purchase: seen.dup}
 		}
-		if err != nil {
-			return err
-		}
-		p := store.Purchase(row)
-		var first river.JobArgs = inquiryFor(&p, &product)
-		if product.Inquiry == "none" {
-			first = paymentArgs{PurchaseID: p.ID}
-		}
-		if _, err := s.river.InsertTx(ctx, tx, first, nil); err != nil {
-			return err
-		}
-		out, created = p, true
-		return nil
+		out, created, err = s.insertPurchase(ctx, tx, req, &seen.product, fp)
+		return err
 	})
 	if err != nil {
 		return store.Purchase{}, false, err
@@ -317,6 +288,78 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 		return out, true, nil
 	}
 	return sameOrReused(out, fp)
+}
+
+// seenAtCreate is what Create reads under its lock: the product, a purchase
+// already holding the reference_id, and one the duplicate guard names. An
+// error that is not "not found" fails the read itself.
+type seenAtCreate struct {
+	product                    store.Product
+	existing, dup              store.Purchase
+	productErr, refErr, dupErr error
+}
+
+// readForCreate takes the creation lock and reads in one pipeline. The lock
+// serializes creations for one client, product and customer, so the
+// duplicate guard and the reference check cannot race; the reads after it
+// in the pipeline run after it is held.
+func (s *Service) readForCreate(ctx context.Context, tx pgx.Tx, req CreateRequest) (seenAtCreate, error) {
+	var seen seenAtCreate
+	key := req.customerKey()
+	err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
+		if err := q.LockKey(ctx, lockKey(req.ClientID, req.ProductCode, key)); err != nil {
+			return err
+		}
+		seen.product, seen.productErr = q.ProductGet(ctx, req.ProductCode)
+		seen.existing, seen.refErr = q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
+		if !req.AllowRepeat {
+			seen.dup, seen.dupErr = q.PurchaseRecentDuplicate(ctx, store.PurchaseRecentDuplicateParams{
+				ClientID: req.ClientID, ProductCode: req.ProductCode, CustomerKey: key, Since: s.now().Add(-s.cfg.DuplicateWindow),
+			})
+		}
+		for _, err := range []error{seen.productErr, seen.refErr, seen.dupErr} {
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		return nil
+	})
+	return seen, err
+}
+
+// insertPurchase inserts a new purchase with its received event and its
+// first job. created is false when another request with the same
+// reference_id won the race: the purchase returned is that one.
+func (s *Service) insertPurchase(ctx context.Context, tx pgx.Tx, req CreateRequest, product *store.Product, fp string) (store.Purchase, bool, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return store.Purchase{}, false, err
+	}
+	q := store.New(tx)
+	row, err := q.PurchaseInsert(ctx, store.PurchaseInsertParams{
+		ID: id, ClientID: req.ClientID, ReferenceID: req.ReferenceID, Fingerprint: fp,
+		ProductCode: product.Code, Provider: product.Provider, Family: product.Family,
+		CustomerNumber: nonEmpty(req.CustomerNumber), Phone: nonEmpty(req.Phone),
+		UserID: nonEmpty(req.UserID), ZoneID: nonEmpty(req.ZoneID), Period: nonEmpty(req.Period),
+		CustomerKey: req.customerKey(), MaxPrice: req.MaxPrice, SellingPrice: req.SellingPrice,
+		Confirmation: req.Confirmation, AllowRepeat: req.AllowRepeat, CreatedAt: s.now(),
+	})
+	if isNotFound(err) {
+		existing, err := q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
+		return existing, false, err
+	}
+	if err != nil {
+		return store.Purchase{}, false, err
+	}
+	p := store.Purchase(row)
+	var first river.JobArgs = inquiryFor(&p, product)
+	if product.Inquiry == "none" {
+		first = paymentArgs{PurchaseID: p.ID}
+	}
+	if _, err := s.river.InsertTx(ctx, tx, first, nil); err != nil {
+		return store.Purchase{}, false, err
+	}
+	return p, true, nil
 }
 
 func sameOrReused(existing store.Purchase, fp string) (store.Purchase, bool, error) {

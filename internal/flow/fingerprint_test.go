@@ -38,31 +38,6 @@ func TestFingerprintCanonical(t *testing.T) {
 	}
 }
 
-func TestPriceGuard(t *testing.T) {
-	t.Parallel()
-	limit := int64(21000)
-	for _, tc := range []struct {
-		max                    *int64
-		amount, total, catalog int64
-		refused                bool
-	}{
-		{nil, 20500, 20546, 20500, false},
-		{nil, 0, 0, 0, false},
-		{&limit, 20500, 20546, 20500, false},
-		{&limit, 20500, 21001, 20500, true},
-		{&limit, 999999, 999999, 20500, true},
-		{&limit, 20500, 0, 21500, true},
-		{&limit, 0, 0, 20500, true},
-		{&limit, 20500, 20546, 0, true},
-		{&limit, 21000, 21000, 21000, false},
-	} {
-		got := priceGuard(tc.max, tc.amount, tc.total, tc.catalog) != ""
-		if got != tc.refused {
-			t.Errorf("priceGuard(%v, %d, %d, %d) refused=%v, want %v", tc.max, tc.amount, tc.total, tc.catalog, got, tc.refused)
-		}
-	}
-}
-
 func BenchmarkFingerprint(b *testing.B) {
 	mp := int64(21000)
 	b.ReportAllocs()

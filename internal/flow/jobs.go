@@ -96,9 +96,13 @@ func (inquiryArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: stepUnique}
 }
 
-// paymentArgs makes a purchase's first payment call.
+// paymentArgs makes a purchase's payment call: its first (Repeat 0), or
+// the sanctioned repeat that is its payment attempt number Repeat
+// (invariant 3). One job kind pays, so only one place calls a provider's
+// payment. Uniqueness is by purchase and Repeat.
 type paymentArgs struct {
 	PurchaseID uuid.UUID `json:"purchase_id"`
+	Repeat     int       `json:"repeat,omitempty"`
 }
 
 func (paymentArgs) Kind() string { return "purchase_payment" }
@@ -143,20 +147,13 @@ func (c *lookupCall) same(o *lookupCall) bool {
 		c.TransactionID == o.TransactionID && c.RequestID == o.RequestID && c.CreatedAt.Equal(o.CreatedAt)
 }
 
-// purchase is the part of an open purchase the lookup call needs.
-func (c *lookupCall) purchase(id uuid.UUID) store.Purchase {
-	return store.Purchase{
-		ID: id, Status: store.PurchaseStatus(StatusProcessing), Provider: c.Provider,
-		ProviderReference: nonEmpty(c.Reference), ProviderTransactionID: nonEmpty(c.TransactionID),
-		ProviderRequestID: nonEmpty(c.RequestID), CreatedAt: c.CreatedAt,
-	}
-}
-
-// cancelLookups cancels p's lookup jobs still waiting to run, in the
-// transaction that ends p another way than by its lookup (a callback, an
-// operator's resolution, a single callback-triggered lookup): a lookup that
-// woke for an ended purchase would call the provider for nothing. A running
-// lookup (the one ending it, or one mid-call) is left to find p ended.
+// cancelLookups cancels p's lookup jobs, in the transaction that ends p
+// another way than by its lookup (a callback, an operator's resolution, a
+// single callback-triggered lookup): a lookup that woke for an ended
+// purchase would call the provider for nothing. A lookup running meanwhile
+// (mid-call, or snoozing: River records a snooze after the job's own
+// transaction) is marked, so it finishes or is cancelled instead of
+// scheduled again; the lookup that ended p completed in this transaction.
 //
 // It writes River's table itself (LookupJobsCancel) instead of calling
 // JobCancelTx per job: that call notifies River's control channel for every
@@ -219,13 +216,4 @@ func scheduleOpts(args river.JobArgs, delay time.Duration) *river.InsertOpts {
 	o := args.(river.JobArgsWithInsertOpts).InsertOpts()
 	o.ScheduledAt = time.Now().Add(delay)
 	return &o
-}
-
-// backoff returns the n-th (from 1) delay of a doubling schedule.
-func backoff(first, max time.Duration, n int) time.Duration {
-	d := first
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
@@ -284,22 +286,22 @@ func TestSignedCallbackBeforeTheAnswer(t *testing.T) {
 			ref, code, msg, code, msg)
 	}
 	ok := body("200", "Transaction successful")
-	action, err := b.Svc.HandleCallback(ctx, flow.Snapcart, ok, snapcart.SignCallback(secret, ok))
+	action, err := b.Svc.HandleCallback(ctx, snapcart.Name, ok, snapcart.SignCallback(secret, ok))
 	if err != nil || action != flow.CallbackApplied {
 		t.Fatalf("signed success: %q %v", action, err)
 	}
 	if got := flow.Status(b.Purchase(t, p.ID).Status); got != flow.StatusSucceeded {
 		t.Fatalf("after a signed success the purchase is %s", got)
 	}
-	if action, _ := b.Svc.HandleCallback(ctx, flow.Snapcart, ok, snapcart.SignCallback(secret, ok)); action != flow.CallbackDuplicate {
+	if action, _ := b.Svc.HandleCallback(ctx, snapcart.Name, ok, snapcart.SignCallback(secret, ok)); action != flow.CallbackDuplicate {
 		t.Fatalf("same callback again: %q", action)
 	}
 	bad := body("400", "Transaction failed")
-	if action, _ := b.Svc.HandleCallback(ctx, flow.Snapcart, bad, snapcart.SignCallback(secret, bad)); action != flow.CallbackContradiction {
+	if action, _ := b.Svc.HandleCallback(ctx, snapcart.Name, bad, snapcart.SignCallback(secret, bad)); action != flow.CallbackContradiction {
 		t.Fatalf("failed after success: %q", action)
 	}
 	forged := body("400", "Transaction failed ")
-	if action, _ := b.Svc.HandleCallback(ctx, flow.Snapcart, forged, "00"+snapcart.SignCallback(secret, forged)[2:]); action != flow.CallbackContradiction {
+	if action, _ := b.Svc.HandleCallback(ctx, snapcart.Name, forged, "00"+snapcart.SignCallback(secret, forged)[2:]); action != flow.CallbackContradiction {
 		t.Fatalf("an unauthenticated report contradicting a terminal purchase is still recorded: %q", action)
 	}
 	// The payment job, running now, finds the purchase moved and never calls.
@@ -325,7 +327,7 @@ func TestUnmatchedCallback(t *testing.T) {
 	t.Parallel()
 	b := flowtest.Setup(t, flowtest.Options{NoStart: true})
 	body := []byte(`{"response_code":"200022000","response_message":"Sukses","partner_reference_id":"not-ours","transaction_id":"1","amount":"1000","transaction_status":"SUCCESS","sn":"x","value":"1","product_code":"S10"}`)
-	action, err := b.Svc.HandleCallback(context.Background(), flow.Klikoo, body, "")
+	action, err := b.Svc.HandleCallback(context.Background(), klikoo.Name, body, "")
 	if err != nil || action != flow.CallbackUnmatched {
 		t.Fatalf("%q %v", action, err)
 	}
@@ -364,7 +366,8 @@ func TestSweeperRedrivesLostJobs(t *testing.T) {
 
 // Invariant 12: a call refused before anything happened (here: a wrong
 // client secret, so a bad signature) never fails the purchase early: the
-// step backs off and alerts; it fails only at its deadline.
+// step backs off and alerts; it fails only at its deadline, provider_refused
+// (api.md: every call was refused before anything happened).
 func TestRefusedCallsBackOffUntilTheDeadline(t *testing.T) {
 	t.Parallel()
 	b := flowtest.Setup(t, flowtest.Options{BadKlikooSecret: true})
@@ -381,7 +384,7 @@ func TestRefusedCallsBackOffUntilTheDeadline(t *testing.T) {
 	}
 	b.Clock.Advance(2 * time.Hour)
 	end := waitStatus(t, b, p.ID, flow.StatusFailed)
-	if deref(end.FailureCode) != "provider_rejected" || b.Charges(end) != 0 {
+	if deref(end.FailureCode) != "provider_refused" || b.Charges(end) != 0 {
 		t.Fatalf("failure %q, charges %d", deref(end.FailureCode), b.Charges(end))
 	}
 }
@@ -432,20 +435,31 @@ func TestCallbackCancelsTheSleepingLookup(t *testing.T) {
 	p := create(t, b, "cancel-1", "TELKOM_POSTPAID", "081312349951")
 	done := waitStatus(t, b, p.ID, flow.StatusSucceeded)
 	var states []string
-	rows, err := b.Pool.Query(ctx, `SELECT state::text FROM river_job WHERE kind = 'purchase_lookup' AND args->>'purchase_id' = $1 ORDER BY id`, p.ID.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+	lookupStates := func() []string {
+		var out []string
+		rows, err := b.Pool.Query(ctx, `SELECT state::text FROM river_job WHERE kind = 'purchase_lookup' AND args->>'purchase_id' = $1 ORDER BY id`, p.ID.String())
+		if err != nil {
 			t.Fatal(err)
 		}
-		states = append(states, s)
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		if rows.Err() != nil {
+			t.Fatal(rows.Err())
+		}
+		return out
 	}
-	if rows.Err() != nil {
-		t.Fatal(rows.Err())
-	}
+	// A lookup that was snoozing when the callback came is still recorded
+	// as running until River writes its snooze, which the cancellation
+	// turns into cancelled.
+	flowtest.WaitFor(t, 30*time.Second, func() string { return fmt.Sprintf("lookup jobs %v", states) }, func() bool {
+		states = lookupStates()
+		return !slices.Contains(states, "running")
+	})
 	if len(states) == 0 || states[len(states)-1] != "cancelled" {
 		t.Fatalf("lookup jobs of the purchase ended by a callback: %v, want the last cancelled", states)
 	}

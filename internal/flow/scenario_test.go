@@ -12,6 +12,8 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
@@ -27,15 +29,15 @@ type kind struct {
 }
 
 var kinds = []kind{
-	{name: "klikoo-pln", product: "PLN20", provider: flow.Klikoo, inquiry: true, token: true,
+	{name: "klikoo-pln", product: "PLN20", provider: klikoo.Name, inquiry: true, token: true,
 		ident: func(xx string) (string, string, string) { return "55123499" + xx, "", "" }},
-	{name: "klikoo-pulsa", product: "S10", provider: flow.Klikoo,
+	{name: "klikoo-pulsa", product: "S10", provider: klikoo.Name,
 		ident: func(xx string) (string, string, string) { return "08121199" + xx, "", "" }},
-	{name: "snapcart-bill", product: "TELKOM_POSTPAID", provider: flow.Snapcart, inquiry: true,
+	{name: "snapcart-bill", product: "TELKOM_POSTPAID", provider: snapcart.Name, inquiry: true,
 		ident: func(xx string) (string, string, string) { return "08122299" + xx, "", "" }},
-	{name: "snapcart-pulsa", product: "TSEL10", provider: flow.Snapcart, oneStep: true,
+	{name: "snapcart-pulsa", product: "TSEL10", provider: snapcart.Name, oneStep: true,
 		ident: func(xx string) (string, string, string) { return "08123399" + xx, "", "" }},
-	{name: "snapcart-voucher", product: "ML-DIAMONDS-86", provider: flow.Snapcart, oneStep: true,
+	{name: "snapcart-voucher", product: "ML-DIAMONDS-86", provider: snapcart.Name, oneStep: true,
 		ident: func(xx string) (string, string, string) { return "", "PLAYER99" + xx, "SEA" }},
 }
 

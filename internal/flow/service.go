@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -33,42 +33,17 @@ type BalanceReader interface {
 	Balance(ctx context.Context) (int64, providers.Result)
 }
 
-// The provider names, as stored in products.provider and purchases.provider.
-const (
-	Klikoo   = "klikoo"
-	Snapcart = "snapcart"
-)
-
-// rules are what the flow must know of each provider to keep invariants 1
-// and 3: which reference to send, whether a lost payment can be looked up,
-// and whether a payment may ever be repeated.
-type rules struct {
-	// reference returns the provider reference of a purchase, generated once
-	// before the first payment call and reused on every repeat.
-	reference func(purchaseID uuid.UUID) string
-	// canLookup reports whether a status lookup can find the payment.
-	canLookup func(p *store.Purchase) bool
-	// repeatable reports whether the provider dedupes a repeated payment
-	// with the same reference, so a repeat can never charge twice.
-	repeatable func(p *store.Purchase) bool
-}
-
-var providerRules = map[string]rules{
-	// Klikoo: partner_reference_id is a fresh UUID v4 of ours; Klikoo
-	// dedupes buys by it (409xx6563) and its history search finds it.
-	Klikoo: {
-		reference:  func(uuid.UUID) string { return uuid.NewString() },
-		canLookup:  func(*store.Purchase) bool { return true },
-		repeatable: func(*store.Purchase) bool { return true },
-	},
-	// Snapcart: reference_id is our purchase id. Only a two-step payment
-	// (with the inquiry's request_id) is deduped and can be looked up; a
-	// one-step payment learns its request_id from the answer, if it arrives.
-	Snapcart: {
-		reference:  func(id uuid.UUID) string { return id.String() },
-		canLookup:  func(p *store.Purchase) bool { return p.ProviderRequestID != nil && *p.ProviderRequestID != "" },
-		repeatable: func(p *store.Purchase) bool { return inquiryOf(p).RequestID != "" },
-	},
+// ProviderSetup is one provider as the flow uses it: its client, how its
+// callbacks are authenticated, its policy (what the flow must know of it,
+// as data: the flow never compares a provider's name), and the deposit
+// level below which operators are alerted.
+type ProviderSetup struct {
+	Client Provider
+	// VerifyCallback reports whether a callback's body and signature header
+	// verify. Nil: the provider's callbacks are hints (docs/flow.md#callbacks).
+	VerifyCallback    func(body []byte, signature string) bool
+	Policy            providers.Policy
+	BalanceAlertBelow int64
 }
 
 // Config is what the flow needs. Durations have the meanings of the
@@ -77,13 +52,10 @@ type Config struct {
 	// Pool serves River and the workers. APIPool, if set, serves what API
 	// requests and callbacks call (Create, Confirm, Cancel, Resolve,
 	// HandleCallback), so they never queue behind the workers.
-	Pool      *pgxpool.Pool
-	APIPool   *pgxpool.Pool
-	Providers map[string]Provider
-	// CallbackVerifiers authenticate callbacks by provider: given the raw
-	// body and the signature header, report whether it verifies. A provider
-	// without one sends hints only (flow.md "Callbacks").
-	CallbackVerifiers map[string]func(body []byte, signature string) bool
+	Pool    *pgxpool.Pool
+	APIPool *pgxpool.Pool
+	// Providers are the providers by name (their Policy.Name).
+	Providers map[string]ProviderSetup
 	// Outbox takes the webhook messages of every status change, in its
 	// transaction (nil: no messages).
 	Outbox Outbox
@@ -99,12 +71,13 @@ type Config struct {
 	StatusDeadline      time.Duration
 	PaymentRepeatMinAge time.Duration
 	InquiryTTL          time.Duration
+	InquiryRetryWindow  time.Duration
 	PriceMaxAge         time.Duration
+	PriceRefreshWindow  time.Duration
 	DuplicateWindow     time.Duration
 	JobTimeout          time.Duration
 	RescueAfter         time.Duration
 	Workers             int
-	BalanceAlertBelow   map[string]int64
 
 	// LookupBackoff is the snooze schedule of status lookups (invariant 10);
 	// the last value repeats until STATUS_DEADLINE. Tests shorten it.
@@ -117,9 +90,6 @@ type Config struct {
 	// an unknown inquiry answer; it doubles up to StepBackoffMax.
 	StepBackoff    time.Duration
 	StepBackoffMax time.Duration
-	// InquiryAttempts is how many unknown inquiry answers (timeouts, 5xx) a
-	// purchase tolerates before it fails with provider_unavailable.
-	InquiryAttempts int
 	// SweepEvery and StaleAfter drive the sweeper that re-drives purchases
 	// whose job went missing.
 	SweepEvery time.Duration
@@ -137,6 +107,15 @@ type Config struct {
 
 // defaultFetchCooldown: see the README's "Performance".
 const defaultFetchCooldown = 100 * time.Millisecond
+
+// DefaultInquiryRetryWindow is how long an inquiry that gets no answer (or
+// is refused) is retried before the purchase fails: long enough to ride out
+// a provider's brief outage (docs/configuration.md, INQUIRY_RETRY_WINDOW).
+const DefaultInquiryRetryWindow = 5 * time.Minute
+
+// DefaultPriceRefreshWindow is how long a step with max_price waits for a
+// stale catalog price to be refreshed (invariant 8, PRICE_REFRESH_WINDOW).
+const DefaultPriceRefreshWindow = 2 * time.Minute
 
 // DefaultLookupBackoff is invariant 10's schedule: about 5 s, 10 s, 30 s,
 // 1 min, 2 min, 5 min, then every 15 min.
@@ -167,8 +146,11 @@ func (c *Config) setDefaults() {
 	if c.StepBackoffMax == 0 {
 		c.StepBackoffMax = 5 * time.Minute
 	}
-	if c.InquiryAttempts == 0 {
-		c.InquiryAttempts = 5
+	if c.InquiryRetryWindow == 0 {
+		c.InquiryRetryWindow = DefaultInquiryRetryWindow
+	}
+	if c.PriceRefreshWindow == 0 {
+		c.PriceRefreshWindow = DefaultPriceRefreshWindow
 	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = time.Minute
@@ -198,9 +180,14 @@ func (c *Config) validate() error {
 	case c.JobTimeout <= 0 || c.RescueAfter <= c.JobTimeout:
 		return errors.New("flow: JobTimeout must be positive and shorter than RescueAfter")
 	}
-	for name := range c.Providers {
-		if _, ok := providerRules[name]; !ok {
-			return fmt.Errorf("flow: unknown provider %q", name)
+	for name, p := range c.Providers {
+		switch {
+		case p.Client == nil:
+			return fmt.Errorf("flow: provider %q has no client", name)
+		case !p.Policy.Valid():
+			return fmt.Errorf("flow: provider %q has an incomplete policy", name)
+		case p.Policy.Name != name:
+			return fmt.Errorf("flow: provider %q is configured under the name %q", p.Policy.Name, name)
 		}
 	}
 	return nil
@@ -218,6 +205,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *Metrics
+	rules   Rules
 	refresh singleflight.Group
 }
 
@@ -233,6 +221,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.APIPool != nil {
 		s.apiPool = cfg.APIPool
+	}
+	s.rules = Rules{
+		StatusDeadline: cfg.StatusDeadline, PaymentRepeatMinAge: cfg.PaymentRepeatMinAge, InquiryTTL: cfg.InquiryTTL,
+		InquiryRetryWindow: cfg.InquiryRetryWindow, PriceRefreshWindow: cfg.PriceRefreshWindow,
+		LookupBackoff: cfg.LookupBackoff, ReviewLookupEvery: cfg.ReviewLookupEvery, ReviewLookupFor: cfg.ReviewLookupFor,
+		StepBackoff: cfg.StepBackoff, StepBackoffMax: cfg.StepBackoffMax,
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &inquiryWorker{s: s})
@@ -306,10 +300,28 @@ func (s *Service) Stop(ctx context.Context) error { return s.river.Stop(ctx) }
 // River returns the River client, for the job UI and tests.
 func (s *Service) River() *river.Client[pgx.Tx] { return s.river }
 
-func (s *Service) provider(name string) (Provider, rules, error) {
+// ProviderNames lists the configured providers, sorted.
+func (s *Service) ProviderNames() []string {
+	names := make([]string, 0, len(s.cfg.Providers))
+	for name := range s.cfg.Providers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// SignatureHeader is the header a provider's callbacks carry their
+// signature in ("" for none), and whether the provider is configured.
+func (s *Service) SignatureHeader(provider string) (string, bool) {
+	p, ok := s.cfg.Providers[provider]
+	return p.Policy.SignatureHeader, ok
+}
+
+// provider returns the setup of the named provider.
+func (s *Service) provider(name string) (ProviderSetup, error) {
 	p, ok := s.cfg.Providers[name]
 	if !ok {
-		return nil, rules{}, fmt.Errorf("provider %q is not configured", name)
+		return ProviderSetup{}, fmt.Errorf("provider %q is not configured", name)
 	}
-	return p, providerRules[name], nil
+	return p, nil
 }

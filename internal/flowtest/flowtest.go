@@ -20,8 +20,8 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
-	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -175,19 +175,16 @@ func Setup(t testing.TB, o Options) *Env {
 		o.BalanceAlertBelow = 1000
 	}
 	b.Metrics = flow.NewMetrics(nil)
-	verifiers := map[string]func([]byte, string) bool{}
+	secret := ""
 	if o.Signed {
-		verifiers[flow.Snapcart] = func(body []byte, sig string) bool {
-			return snapcart.VerifyCallback([]byte(creds.SnapcartCallbackSecret), body, sig)
-		}
+		secret = creds.SnapcartCallbackSecret
 	}
 	b.cfg = flow.Config{
-		Pool:              b.Pool,
-		Providers:         map[string]flow.Provider{flow.Klikoo: kc, flow.Snapcart: sc},
-		CallbackVerifiers: verifiers,
-		Logger:            logger,
-		Now:               b.Clock.Now,
-		StatusDeadline:    o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
+		Pool:           b.Pool,
+		Providers:      sandbox.Setups(kc, sc, secret, o.BalanceAlertBelow, o.BalanceAlertBelow),
+		Logger:         logger,
+		Now:            b.Clock.Now,
+		StatusDeadline: o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
 		InquiryTTL: o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
 		JobTimeout: 10 * time.Second, RescueAfter: 15 * time.Second,
 		LookupBackoff:     o.LookupBackoff,
@@ -195,7 +192,6 @@ func Setup(t testing.TB, o Options) *Env {
 		StepBackoff:       100 * time.Millisecond, StepBackoffMax: 500 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		Workers:           40,
-		BalanceAlertBelow: map[string]int64{flow.Klikoo: o.BalanceAlertBelow, flow.Snapcart: o.BalanceAlertBelow},
 		Metrics:           b.Metrics,
 	}
 	s, err := flow.New(b.cfg)
@@ -247,7 +243,7 @@ func (b *Env) Charges(p store.Purchase) int {
 		return 0
 	}
 	var l *simkit.Ledger
-	if p.Provider == flow.Klikoo {
+	if p.Provider == klikoo.Name {
 		l = b.Sims.Klikoo.Ledger()
 	} else {
 		l = b.Sims.Snapcart.Ledger()

@@ -24,24 +24,32 @@ import (
 // callback half-handled.
 const callbackTimeout = 10 * time.Second
 
-// callback is POST /callbacks/{provider}: the raw body and X-Signature go to
-// the flow, which stores, deduplicates and applies them. 200 means stored;
-// 500 makes the provider retry.
-func (a *api) callback(provider string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		body, err := readBody(c)
-		if err != nil {
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), callbackTimeout)
-		defer cancel()
-		action, err := a.cfg.Flow.HandleCallback(ctx, provider, body, c.Request().Header.Get("X-Signature"))
-		if err != nil {
-			return err
-		}
-		a.log.DebugContext(ctx, "callback", "request_id", requestID(c), "provider", provider, "action", action)
-		return c.JSON(http.StatusOK, map[string]string{"status": "received"})
+// callback is POST /callbacks/{provider}: the raw body and the signature
+// header the provider's policy names go to the flow, which stores,
+// deduplicates and applies them. 200 means stored; 500 makes the provider
+// retry; an unknown provider is 404.
+func (a *api) callback(c echo.Context) error {
+	provider := c.Param("provider")
+	header, known := a.cfg.Flow.SignatureHeader(provider)
+	if !known {
+		return errNotFound
 	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), callbackTimeout)
+	defer cancel()
+	signature := ""
+	if header != "" {
+		signature = c.Request().Header.Get(header)
+	}
+	action, err := a.cfg.Flow.HandleCallback(ctx, provider, body, signature)
+	if err != nil {
+		return err
+	}
+	a.log.DebugContext(ctx, "callback", "request_id", requestID(c), "provider", provider, "action", action)
+	return c.JSON(http.StatusOK, map[string]string{"status": "received"})
 }
 
 // resolvePurchase is POST /admin/purchases/{id}/resolve.
@@ -93,7 +101,10 @@ func (a *api) reconciliation(c echo.Context) error {
 		}
 		since = t
 	}
-	report, err := recon.Build(c.Request().Context(), a.cfg.Pool, recon.Options{Since: since, Now: a.now})
+	if a.cfg.Recon == nil {
+		return errors.New("httpapi: Config.Recon is required for the reconciliation report")
+	}
+	report, err := a.cfg.Recon(c.Request().Context(), recon.Options{Since: since, Now: a.now})
 	if err != nil {
 		return fmt.Errorf("reconciliation: %w", err)
 	}

@@ -35,7 +35,7 @@ func setupHardened(t *testing.T) *hardened {
 	h := httpapi.New(httpapi.Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Ready:  func(ctx context.Context) error { return fe.Pool.Ping(ctx) },
-		Pool:   fe.Pool, Flow: fe.Svc, AdminToken: adminToken,
+		Flow:   fe.Svc, AdminToken: adminToken,
 		RateLimitPerClient: 100000, Registry: prometheus.NewRegistry(),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

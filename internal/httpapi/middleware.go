@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
@@ -92,8 +92,8 @@ func (a *api) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // wired refuses, as internal, a route whose dependencies were not given.
 func (a *api) wired(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if a.cfg.Pool == nil || a.cfg.Flow == nil {
-			return errors.New("httpapi: Config.Pool and Config.Flow are required for this route")
+		if a.cfg.Flow == nil {
+			return errors.New("httpapi: Config.Flow is required for this route")
 		}
 		return next(c)
 	}
@@ -113,15 +113,15 @@ func bearer(r *http.Request) string {
 func (a *api) authClient(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		key := bearer(c.Request())
-		if key == "" || a.q == nil {
+		if key == "" || a.cfg.Flow == nil {
 			return errUnauthorized
 		}
 		hash := HashAPIKey(key)
 		cl, ok := a.keys.get(hash, a.now())
 		if !ok {
 			var err error
-			cl, err = a.q.ClientGetByKeyHash(c.Request().Context(), hash)
-			if errors.Is(err, pgx.ErrNoRows) {
+			cl, err = a.cfg.Flow.ClientByKeyHash(c.Request().Context(), hash)
+			if errors.Is(err, flow.ErrNotFound) {
 				return errUnauthorized
 			}
 			if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
@@ -51,7 +50,7 @@ func (a *api) createPurchase(c echo.Context) error {
 			// List the other fields' problems too, in one answer.
 			probe := req
 			probe.Normalize()
-			errs = mergeFieldErrors(errs, probe.Validate(nil))
+			errs = mergeFieldErrors(errs, probe.ValidateFields())
 		}
 		return &flow.ValidationError{Fields: errs}
 	}
@@ -74,12 +73,9 @@ func (a *api) ownPurchase(c echo.Context) (store.Purchase, error) {
 	if err != nil {
 		return store.Purchase{}, err
 	}
-	p, err := a.q.PurchaseGetForClient(c.Request().Context(), store.PurchaseGetForClientParams{ID: id, ClientID: clientOf(c).ID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Purchase{}, fmt.Errorf("purchase %s: %w", id, errNotFound)
-	}
+	p, err := a.cfg.Flow.PurchaseOf(c.Request().Context(), clientOf(c).ID, id)
 	if err != nil {
-		return store.Purchase{}, fmt.Errorf("get purchase %s: %w", id, err)
+		return store.Purchase{}, err
 	}
 	return p, nil
 }
@@ -146,7 +142,7 @@ func (a *api) listPurchases(c echo.Context) error {
 		return &flow.ValidationError{Fields: errs}
 	}
 	params.RowLimit = int32(limit + 1) // one more: is there a next page?
-	rows, err := a.q.PurchaseListForClient(c.Request().Context(), params)
+	rows, err := a.cfg.Flow.Purchases(c.Request().Context(), params)
 	if err != nil {
 		return fmt.Errorf("list purchases: %w", err)
 	}
@@ -169,7 +165,7 @@ func (a *api) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := a.q.EventListByPurchase(c.Request().Context(), p.ID)
+	events, err := a.cfg.Flow.Events(c.Request().Context(), p.ID)
 	if err != nil {
 		return fmt.Errorf("list events of %s: %w", p.ID, err)
 	}
@@ -211,7 +207,7 @@ func (a *api) act(c echo.Context, do func(ctx context.Context, clientID, id uuid
 
 // listProducts is GET /v1/products: the enabled catalog.
 func (a *api) listProducts(c echo.Context) error {
-	products, err := a.q.ProductListEnabled(c.Request().Context())
+	products, err := a.cfg.Flow.Products(c.Request().Context())
 	if err != nil {
 		return fmt.Errorf("list products: %w", err)
 	}

@@ -5,27 +5,29 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
-	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 )
 
-// Config holds what the API needs. Logger, Ready, Pool and Flow are
-// required for the whole API; with Pool or Flow nil only /healthz, /readyz,
-// /metrics and /openapi.json work and the rest answers 500 internal.
+// Config holds what the API needs. Logger, Ready and Flow are required for
+// the whole API; with Flow nil only /healthz, /readyz, /metrics and
+// /openapi.json work and the rest answers 500 internal.
 type Config struct {
-	Logger     *slog.Logger
-	Ready      SchemaCheck
-	Pool       *pgxpool.Pool
-	Flow       *flow.Service
+	Logger *slog.Logger
+	Ready  SchemaCheck
+	Flow   *flow.Service
+	// Recon builds the reconciliation report (recon.Build on the API's
+	// pool); nil answers GET /admin/reconciliation with 500 internal.
+	Recon      func(context.Context, recon.Options) (*recon.Report, error)
 	AdminToken string // empty: every /admin request answers 401
 	// RateLimitPerClient is requests per second per client (burst twice
 	// that); zero or less turns the limit off.
@@ -44,7 +46,6 @@ type Config struct {
 type api struct {
 	cfg     Config
 	log     *slog.Logger
-	q       *store.Queries
 	now     func() time.Time
 	limiter *limiter
 	keys    *keyCache
@@ -68,9 +69,6 @@ func newEcho(cfg Config) *echo.Echo {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	a := &api{cfg: cfg, log: cfg.Logger, now: cfg.Now, limiter: newLimiter(cfg.RateLimitPerClient), keys: newKeyCache(cfg.KeyCacheTTL), metrics: newHTTPMetrics(cfg.Registry)}
-	if cfg.Pool != nil {
-		a.q = store.New(cfg.Pool)
-	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -101,8 +99,7 @@ func newEcho(cfg Config) *echo.Echo {
 
 	// Providers do not send our credentials; a callback is authenticated by
 	// its signature, in the flow.
-	e.POST("/callbacks/klikoo", a.callback(flow.Klikoo), a.wired)
-	e.POST("/callbacks/snapcart", a.callback(flow.Snapcart), a.wired)
+	e.POST("/callbacks/:provider", a.callback, a.wired)
 
 	admin := []echo.MiddlewareFunc{a.authAdmin, a.wired}
 	e.POST("/admin/purchases/:id/resolve", a.resolvePurchase, admin...)

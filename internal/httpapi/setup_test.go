@@ -19,6 +19,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
+	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
@@ -45,10 +46,12 @@ func setup(t testing.TB, o flowtest.Options, cfg func(*httpapi.Config)) *env {
 	e.KeyA, e.A = newClient(t, fe, "shop A")
 	e.KeyB, e.B = newClient(t, fe, "shop B")
 	c := httpapi.Config{
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Ready:              func(ctx context.Context) error { return fe.Pool.Ping(ctx) },
-		Pool:               fe.Pool,
-		Flow:               fe.Svc,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Ready:  func(ctx context.Context) error { return fe.Pool.Ping(ctx) },
+		Flow:   fe.Svc,
+		Recon: func(ctx context.Context, o recon.Options) (*recon.Report, error) {
+			return recon.Build(ctx, fe.Pool, o)
+		},
 		AdminToken:         adminToken,
 		RateLimitPerClient: 100000,
 		Registry:           prometheus.NewRegistry(),

@@ -11,7 +11,9 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 )
 
@@ -23,11 +25,11 @@ type kind struct {
 }
 
 var kinds = []kind{
-	{"klikoo-pln", "PLN20", flow.Klikoo, false, func(xx string) (string, string, string) { return "55123499" + xx, "", "" }},
-	{"klikoo-pulsa", "S10", flow.Klikoo, false, func(xx string) (string, string, string) { return "08121199" + xx, "", "" }},
-	{"snapcart-bill", "TELKOM_POSTPAID", flow.Snapcart, false, func(xx string) (string, string, string) { return "08122299" + xx, "", "" }},
-	{"snapcart-pulsa", "TSEL10", flow.Snapcart, true, func(xx string) (string, string, string) { return "08123399" + xx, "", "" }},
-	{"snapcart-voucher", "ML-DIAMONDS-86", flow.Snapcart, true, func(xx string) (string, string, string) { return "", "PLAYER99" + xx, "SEA" }},
+	{"klikoo-pln", "PLN20", klikoo.Name, false, func(xx string) (string, string, string) { return "55123499" + xx, "", "" }},
+	{"klikoo-pulsa", "S10", klikoo.Name, false, func(xx string) (string, string, string) { return "08121199" + xx, "", "" }},
+	{"snapcart-bill", "TELKOM_POSTPAID", snapcart.Name, false, func(xx string) (string, string, string) { return "08122299" + xx, "", "" }},
+	{"snapcart-pulsa", "TSEL10", snapcart.Name, true, func(xx string) (string, string, string) { return "08123399" + xx, "", "" }},
+	{"snapcart-voucher", "ML-DIAMONDS-86", snapcart.Name, true, func(xx string) (string, string, string) { return "", "PLAYER99" + xx, "SEA" }},
 }
 
 type purchase struct {
@@ -67,7 +69,7 @@ func buyAll(t *testing.T, b *flowtest.Env, scenarios []string) []purchase {
 func ledgers(t *testing.T, b *flowtest.Env) map[string][2]int64 {
 	t.Helper()
 	out := map[string][2]int64{}
-	for provider, l := range map[string]*simkit.Ledger{flow.Klikoo: b.Sims.Klikoo.Ledger(), flow.Snapcart: b.Sims.Snapcart.Ledger()} {
+	for provider, l := range map[string]*simkit.Ledger{klikoo.Name: b.Sims.Klikoo.Ledger(), snapcart.Name: b.Sims.Snapcart.Ledger()} {
 		var n, sum int64
 		for _, c := range l.Snapshot() {
 			if c.Count != 1 {
@@ -82,7 +84,7 @@ func ledgers(t *testing.T, b *flowtest.Env) map[string][2]int64 {
 
 // totals sums the report's daily totals per provider: count and price.
 func totals(r *recon.Report) map[string][2]int64 {
-	out := map[string][2]int64{flow.Klikoo: {}, flow.Snapcart: {}}
+	out := map[string][2]int64{klikoo.Name: {}, snapcart.Name: {}}
 	for _, d := range r.DailyTotals.Rows {
 		t := out[d.Provider]
 		out[d.Provider] = [2]int64{t[0] + d.Succeeded, t[1] + d.PriceTotal}
@@ -122,10 +124,10 @@ func TestCleanRun(t *testing.T) {
 		t.Fatalf("clean run: needs_attention %v, non-empty: %q, alerts %d\n%s", r.NeedsAttention, empty(r), r.Alerts.Count, s.String())
 	}
 	got, want := totals(r), ledgers(t, b)
-	if got[flow.Klikoo] != want[flow.Klikoo] || got[flow.Snapcart] != want[flow.Snapcart] {
+	if got[klikoo.Name] != want[klikoo.Name] || got[snapcart.Name] != want[snapcart.Name] {
 		t.Fatalf("daily totals (count, price) %v, simulators' ledgers %v", got, want)
 	}
-	if n := got[flow.Klikoo][0] + got[flow.Snapcart][0]; n != int64(len(all)) {
+	if n := got[klikoo.Name][0] + got[snapcart.Name][0]; n != int64(len(all)) {
 		t.Fatalf("daily totals count %d succeeded, bought %d", n, len(all))
 	}
 	// Selling totals and margin cover exactly the purchases with a selling price.
@@ -205,7 +207,7 @@ func TestEveryScenarioReconciles(t *testing.T) {
 		t.Errorf("sections needing attention: %s (needs_attention %v)", rest, r.NeedsAttention)
 	}
 	got, want := totals(r), ledgers(t, b)
-	if got[flow.Klikoo] != want[flow.Klikoo] || got[flow.Snapcart] != want[flow.Snapcart] {
+	if got[klikoo.Name] != want[klikoo.Name] || got[snapcart.Name] != want[snapcart.Name] {
 		t.Errorf("daily totals (count, price) %v, simulators' ledgers (references, amount) %v", got, want)
 	}
 	if t.Failed() {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -216,8 +218,8 @@ func TestUnmatchedCallbacks(t *testing.T) {
 		`"reason":"","product_name":"Pulsa 10K","sn":"1234567890","value":"081211223344","customer_name":"",`+
 		`"current_balance":100000,"beginning_balance":110500,"product_code":"S10"}`, unknown)
 	for _, c := range []struct{ provider, body, want string }{
-		{flow.Klikoo, body, flow.CallbackUnmatched},
-		{flow.Snapcart, "this is not JSON", flow.CallbackUnreadable},
+		{klikoo.Name, body, flow.CallbackUnmatched},
+		{snapcart.Name, "this is not JSON", flow.CallbackUnreadable},
 	} {
 		action, err := b.Svc.HandleCallback(ctx, c.provider, []byte(c.body), "")
 		if err != nil || action != c.want {
@@ -229,8 +231,8 @@ func TestUnmatchedCallbacks(t *testing.T) {
 		t.Fatalf("unmatched callbacks %+v", r.UnmatchedCallbacks.Rows)
 	}
 	k, s := r.UnmatchedCallbacks.Rows[0], r.UnmatchedCallbacks.Rows[1]
-	if k.Provider != flow.Klikoo || k.Action != "unmatched" || k.Reference == nil || *k.Reference != unknown ||
-		s.Provider != flow.Snapcart || s.Action != "unreadable" || s.Body != "this is not JSON" {
+	if k.Provider != klikoo.Name || k.Action != "unmatched" || k.Reference == nil || *k.Reference != unknown ||
+		s.Provider != snapcart.Name || s.Action != "unreadable" || s.Body != "this is not JSON" {
 		t.Fatalf("rows %+v %+v", k, s)
 	}
 	if later := build(t, b, b.Clock.Now().Add(time.Second)); later.UnmatchedCallbacks.Count != 0 || later.NeedsAttention {

@@ -149,7 +149,7 @@ func Catalog() []flow.CatalogEntry {
 			inquiry = "required"
 		}
 		out = append(out, flow.CatalogEntry{
-			Code: p.Code, Name: p.Name, Provider: flow.Klikoo, Family: p.Family, Inquiry: inquiry,
+			Code: p.Code, Name: p.Name, Provider: klikoo.Name, Family: p.Family, Inquiry: inquiry,
 			ProviderProductCode: p.Code, Price: p.AgentPrice,
 		})
 	}
@@ -158,9 +158,24 @@ func Catalog() []flow.CatalogEntry {
 			continue
 		}
 		out = append(out, flow.CatalogEntry{
-			Code: p.Code, Name: p.Name, Provider: flow.Snapcart, Family: p.Family, Inquiry: string(p.Inquiry),
+			Code: p.Code, Name: p.Name, Provider: snapcart.Name, Family: p.Family, Inquiry: string(p.Inquiry),
 			ProviderProductCode: p.Code, ItemCode: p.ItemCode, Price: p.Price,
 		})
 	}
 	return out
+}
+
+// Setups returns the flow's setups of the two providers: Snapcart's
+// callbacks verified with callbackSecret (empty: they are hints), and the
+// deposit levels that alert.
+func Setups(k *klikoo.Client, s *snapcart.Client, callbackSecret string, klikooAlertBelow, snapcartAlertBelow int64) map[string]flow.ProviderSetup {
+	sc := flow.ProviderSetup{Client: s, Policy: snapcart.Policy, BalanceAlertBelow: snapcartAlertBelow}
+	if callbackSecret != "" {
+		secret := []byte(callbackSecret)
+		sc.VerifyCallback = func(body []byte, sig string) bool { return snapcart.VerifyCallback(secret, body, sig) }
+	}
+	return map[string]flow.ProviderSetup{
+		klikoo.Name:   {Client: k, Policy: klikoo.Policy, BalanceAlertBelow: klikooAlertBelow},
+		snapcart.Name: sc,
+	}
 }

@@ -44,36 +44,20 @@ func (q *Queries) AlertInsert(ctx context.Context, arg AlertInsertParams) (int64
 	return result.RowsAffected(), nil
 }
 
-const alertListSince = `-- name: AlertListSince :many
-SELECT id, kind, provider, purchase_id, message, data, created_at FROM alerts WHERE created_at >= $1 ORDER BY id
+const callbackHeldFailure = `-- name: CallbackHeldFailure :one
+SELECT EXISTS (
+    SELECT 1 FROM callbacks
+    WHERE purchase_id = $1 AND action = 'held' AND authenticated AND outcome = 'failed'
+) AS held
 `
 
-func (q *Queries) AlertListSince(ctx context.Context, since time.Time) ([]Alert, error) {
-	rows, err := q.db.Query(ctx, alertListSince, since)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Alert
-	for rows.Next() {
-		var i Alert
-		if err := rows.Scan(
-			&i.ID,
-			&i.Kind,
-			&i.Provider,
-			&i.PurchaseID,
-			&i.Message,
-			&i.Data,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+// Whether a signed FAILED callback for the purchase was held during its
+// payment call (applied once the call's answer is known).
+func (q *Queries) CallbackHeldFailure(ctx context.Context, purchaseID *uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, callbackHeldFailure, purchaseID)
+	var held bool
+	err := row.Scan(&held)
+	return held, err
 }
 
 const callbackInsert = `-- name: CallbackInsert :one

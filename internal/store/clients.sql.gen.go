@@ -30,24 +30,6 @@ func (q *Queries) ClientGetByKeyHash(ctx context.Context, keyHash []byte) (Clien
 	return i, err
 }
 
-const clientGetByName = `-- name: ClientGetByName :one
-SELECT id, name, key_hash, key_prefix, created_at, disabled_at FROM clients WHERE name = $1 ORDER BY created_at LIMIT 1
-`
-
-func (q *Queries) ClientGetByName(ctx context.Context, name string) (Client, error) {
-	row := q.db.QueryRow(ctx, clientGetByName, name)
-	var i Client
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.KeyHash,
-		&i.KeyPrefix,
-		&i.CreatedAt,
-		&i.DisabledAt,
-	)
-	return i, err
-}
-
 const clientInsert = `-- name: ClientInsert :one
 INSERT INTO clients (id, name, key_hash, key_prefix, created_at)
 VALUES ($1, $2, $3, $4, $5)

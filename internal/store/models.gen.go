@@ -208,6 +208,7 @@ type Purchase struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	CompletedAt           *time.Time
+	RetrySince            *time.Time
 }
 
 type PurchaseEvent struct {

@@ -53,7 +53,7 @@ func (q *Queries) PurchaseCountByStatus(ctx context.Context) ([]PurchaseCountByS
 }
 
 const purchaseGetByClientReference = `-- name: PurchaseGetByClientReference :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases WHERE client_id = $1 AND reference_id = $2
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE client_id = $1 AND reference_id = $2
 `
 
 type PurchaseGetByClientReferenceParams struct {
@@ -107,12 +107,13 @@ func (q *Queries) PurchaseGetByClientReference(ctx context.Context, arg Purchase
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
 
 const purchaseGetByID = `-- name: PurchaseGetByID :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases WHERE id = $1
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE id = $1
 `
 
 func (q *Queries) PurchaseGetByID(ctx context.Context, id uuid.UUID) (Purchase, error) {
@@ -161,12 +162,13 @@ func (q *Queries) PurchaseGetByID(ctx context.Context, id uuid.UUID) (Purchase, 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
 
 const purchaseGetByProviderReference = `-- name: PurchaseGetByProviderReference :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases WHERE provider = $1 AND provider_reference = $2
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE provider = $1 AND provider_reference = $2
 `
 
 type PurchaseGetByProviderReferenceParams struct {
@@ -220,72 +222,13 @@ func (q *Queries) PurchaseGetByProviderReference(ctx context.Context, arg Purcha
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
-	)
-	return i, err
-}
-
-const purchaseGetByRequestID = `-- name: PurchaseGetByRequestID :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases WHERE provider = $1 AND provider_request_id = $2
-ORDER BY created_at DESC LIMIT 1
-`
-
-type PurchaseGetByRequestIDParams struct {
-	Provider          string
-	ProviderRequestID *string
-}
-
-func (q *Queries) PurchaseGetByRequestID(ctx context.Context, arg PurchaseGetByRequestIDParams) (Purchase, error) {
-	row := q.db.QueryRow(ctx, purchaseGetByRequestID, arg.Provider, arg.ProviderRequestID)
-	var i Purchase
-	err := row.Scan(
-		&i.ID,
-		&i.ClientID,
-		&i.ReferenceID,
-		&i.Fingerprint,
-		&i.Status,
-		&i.ProductCode,
-		&i.Provider,
-		&i.Family,
-		&i.CustomerNumber,
-		&i.Phone,
-		&i.UserID,
-		&i.ZoneID,
-		&i.Period,
-		&i.CustomerKey,
-		&i.MaxPrice,
-		&i.SellingPrice,
-		&i.Confirmation,
-		&i.AllowRepeat,
-		&i.ConfirmedAt,
-		&i.ExpiresAt,
-		&i.Inquiry,
-		&i.InquiryAmount,
-		&i.InquiryTotal,
-		&i.InquiryAttempts,
-		&i.ProviderRequestID,
-		&i.Amount,
-		&i.ProviderReference,
-		&i.PaymentAttempts,
-		&i.PaymentLastSentAt,
-		&i.PaymentInFlight,
-		&i.PaymentUncertain,
-		&i.NotFoundStreak,
-		&i.Lookups,
-		&i.DeadlineAt,
-		&i.ProviderTransactionID,
-		&i.Price,
-		&i.Result,
-		&i.FailureCode,
-		&i.FailureMessage,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
 
 const purchaseGetForClient = `-- name: PurchaseGetForClient :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases WHERE id = $1 AND client_id = $2
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE id = $1 AND client_id = $2
 `
 
 type PurchaseGetForClientParams struct {
@@ -339,6 +282,7 @@ func (q *Queries) PurchaseGetForClient(ctx context.Context, arg PurchaseGetForCl
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
@@ -352,13 +296,13 @@ WITH p AS (
             $8, $9, $10, $11, $12, $13,
             $14, $15, $16, $17, $18, $18)
     ON CONFLICT (client_id, reference_id) DO NOTHING
-    RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at
+    RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since
 ), received AS (
     INSERT INTO purchase_events (purchase_id, seq, kind, name, actor, data, created_at)
     SELECT p.id, 1, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
     FROM p
 )
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM p
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM p
 `
 
 type PurchaseInsertParams struct {
@@ -425,6 +369,7 @@ type PurchaseInsertRow struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	CompletedAt           *time.Time
+	RetrySince            *time.Time
 }
 
 // Inserts a new purchase and its first event (the "received" note, naming
@@ -496,12 +441,13 @@ func (q *Queries) PurchaseInsert(ctx context.Context, arg PurchaseInsertParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
 
 const purchaseListAll = `-- name: PurchaseListAll :many
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases ORDER BY created_at, id
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases ORDER BY created_at, id
 `
 
 // Every purchase, oldest first (verification after a chaos run).
@@ -557,6 +503,7 @@ func (q *Queries) PurchaseListAll(ctx context.Context) ([]Purchase, error) {
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CompletedAt,
+			&i.RetrySince,
 		); err != nil {
 			return nil, err
 		}
@@ -569,7 +516,7 @@ func (q *Queries) PurchaseListAll(ctx context.Context) ([]Purchase, error) {
 }
 
 const purchaseListForClient = `-- name: PurchaseListForClient :many
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases
 WHERE client_id = $1
   AND ($2::purchase_status IS NULL OR status = $2)
   AND ($3::text IS NULL OR reference_id = $3)
@@ -652,6 +599,7 @@ func (q *Queries) PurchaseListForClient(ctx context.Context, arg PurchaseListFor
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CompletedAt,
+			&i.RetrySince,
 		); err != nil {
 			return nil, err
 		}
@@ -664,9 +612,9 @@ func (q *Queries) PurchaseListForClient(ctx context.Context, arg PurchaseListFor
 }
 
 const purchaseListStale = `-- name: PurchaseListStale :many
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases
-WHERE status::text = ANY($1::text[]) AND updated_at < $2
-ORDER BY updated_at
+SELECT p.id, p.client_id, p.reference_id, p.fingerprint, p.status, p.product_code, p.provider, p.family, p.customer_number, p.phone, p.user_id, p.zone_id, p.period, p.customer_key, p.max_price, p.selling_price, p.confirmation, p.allow_repeat, p.confirmed_at, p.expires_at, p.inquiry, p.inquiry_amount, p.inquiry_total, p.inquiry_attempts, p.provider_request_id, p.amount, p.provider_reference, p.payment_attempts, p.payment_last_sent_at, p.payment_in_flight, p.payment_uncertain, p.not_found_streak, p.lookups, p.deadline_at, p.provider_transaction_id, p.price, p.result, p.failure_code, p.failure_message, p.created_at, p.updated_at, p.completed_at, p.retry_since, pr.inquiry FROM purchases p JOIN products pr ON pr.code = p.product_code
+WHERE p.status::text = ANY($1::text[]) AND p.updated_at < $2
+ORDER BY p.updated_at
 LIMIT $3
 `
 
@@ -676,60 +624,67 @@ type PurchaseListStaleParams struct {
 	RowLimit int32
 }
 
-// Open purchases in the given statuses not touched since a moment: the
-// sweeper re-drives them.
-func (q *Queries) PurchaseListStale(ctx context.Context, arg PurchaseListStaleParams) ([]Purchase, error) {
+type PurchaseListStaleRow struct {
+	Purchase Purchase
+	Inquiry  string
+}
+
+// Open purchases in the given statuses not touched since a moment, with
+// their product's inquiry mode: the sweeper re-drives them.
+func (q *Queries) PurchaseListStale(ctx context.Context, arg PurchaseListStaleParams) ([]PurchaseListStaleRow, error) {
 	rows, err := q.db.Query(ctx, purchaseListStale, arg.Statuses, arg.Before, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Purchase
+	var items []PurchaseListStaleRow
 	for rows.Next() {
-		var i Purchase
+		var i PurchaseListStaleRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.ClientID,
-			&i.ReferenceID,
-			&i.Fingerprint,
-			&i.Status,
-			&i.ProductCode,
-			&i.Provider,
-			&i.Family,
-			&i.CustomerNumber,
-			&i.Phone,
-			&i.UserID,
-			&i.ZoneID,
-			&i.Period,
-			&i.CustomerKey,
-			&i.MaxPrice,
-			&i.SellingPrice,
-			&i.Confirmation,
-			&i.AllowRepeat,
-			&i.ConfirmedAt,
-			&i.ExpiresAt,
+			&i.Purchase.ID,
+			&i.Purchase.ClientID,
+			&i.Purchase.ReferenceID,
+			&i.Purchase.Fingerprint,
+			&i.Purchase.Status,
+			&i.Purchase.ProductCode,
+			&i.Purchase.Provider,
+			&i.Purchase.Family,
+			&i.Purchase.CustomerNumber,
+			&i.Purchase.Phone,
+			&i.Purchase.UserID,
+			&i.Purchase.ZoneID,
+			&i.Purchase.Period,
+			&i.Purchase.CustomerKey,
+			&i.Purchase.MaxPrice,
+			&i.Purchase.SellingPrice,
+			&i.Purchase.Confirmation,
+			&i.Purchase.AllowRepeat,
+			&i.Purchase.ConfirmedAt,
+			&i.Purchase.ExpiresAt,
+			&i.Purchase.Inquiry,
+			&i.Purchase.InquiryAmount,
+			&i.Purchase.InquiryTotal,
+			&i.Purchase.InquiryAttempts,
+			&i.Purchase.ProviderRequestID,
+			&i.Purchase.Amount,
+			&i.Purchase.ProviderReference,
+			&i.Purchase.PaymentAttempts,
+			&i.Purchase.PaymentLastSentAt,
+			&i.Purchase.PaymentInFlight,
+			&i.Purchase.PaymentUncertain,
+			&i.Purchase.NotFoundStreak,
+			&i.Purchase.Lookups,
+			&i.Purchase.DeadlineAt,
+			&i.Purchase.ProviderTransactionID,
+			&i.Purchase.Price,
+			&i.Purchase.Result,
+			&i.Purchase.FailureCode,
+			&i.Purchase.FailureMessage,
+			&i.Purchase.CreatedAt,
+			&i.Purchase.UpdatedAt,
+			&i.Purchase.CompletedAt,
+			&i.Purchase.RetrySince,
 			&i.Inquiry,
-			&i.InquiryAmount,
-			&i.InquiryTotal,
-			&i.InquiryAttempts,
-			&i.ProviderRequestID,
-			&i.Amount,
-			&i.ProviderReference,
-			&i.PaymentAttempts,
-			&i.PaymentLastSentAt,
-			&i.PaymentInFlight,
-			&i.PaymentUncertain,
-			&i.NotFoundStreak,
-			&i.Lookups,
-			&i.DeadlineAt,
-			&i.ProviderTransactionID,
-			&i.Price,
-			&i.Result,
-			&i.FailureCode,
-			&i.FailureMessage,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.CompletedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -742,7 +697,7 @@ func (q *Queries) PurchaseListStale(ctx context.Context, arg PurchaseListStalePa
 }
 
 const purchaseLock = `-- name: PurchaseLock :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases WHERE id = $1 FOR UPDATE
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE id = $1 FOR UPDATE
 `
 
 // Reads a purchase and locks its row until the transaction ends.
@@ -792,12 +747,13 @@ func (q *Queries) PurchaseLock(ctx context.Context, id uuid.UUID) (Purchase, err
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
 
 const purchaseRecentDuplicate = `-- name: PurchaseRecentDuplicate :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at FROM purchases
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases
 WHERE client_id = $1 AND product_code = $2 AND customer_key = $3
   AND created_at >= $4
 ORDER BY created_at DESC LIMIT 1
@@ -863,6 +819,7 @@ func (q *Queries) PurchaseRecentDuplicate(ctx context.Context, arg PurchaseRecen
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }
@@ -910,15 +867,16 @@ UPDATE purchases SET
     not_found_streak = $15,
     lookups = $16,
     deadline_at = $17,
-    provider_transaction_id = $18,
-    price = $19,
-    result = $20,
-    failure_code = $21,
-    failure_message = $22,
-    updated_at = $23,
-    completed_at = $24
-WHERE id = $25 AND status = $26
-RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at
+    retry_since = $18,
+    provider_transaction_id = $19,
+    price = $20,
+    result = $21,
+    failure_code = $22,
+    failure_message = $23,
+    updated_at = $24,
+    completed_at = $25
+WHERE id = $26 AND status = $27
+RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since
 `
 
 type PurchaseUpdateParams struct {
@@ -939,6 +897,7 @@ type PurchaseUpdateParams struct {
 	NotFoundStreak        int32
 	Lookups               int32
 	DeadlineAt            *time.Time
+	RetrySince            *time.Time
 	ProviderTransactionID *string
 	Price                 *int64
 	Result                json.RawMessage
@@ -971,6 +930,7 @@ func (q *Queries) PurchaseUpdate(ctx context.Context, arg PurchaseUpdateParams) 
 		arg.NotFoundStreak,
 		arg.Lookups,
 		arg.DeadlineAt,
+		arg.RetrySince,
 		arg.ProviderTransactionID,
 		arg.Price,
 		arg.Result,
@@ -1025,6 +985,7 @@ func (q *Queries) PurchaseUpdate(ctx context.Context, arg PurchaseUpdateParams) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.RetrySince,
 	)
 	return i, err
 }

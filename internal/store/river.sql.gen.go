@@ -13,12 +13,12 @@ import (
 
 const lookupJobsCancel = `-- name: LookupJobsCancel :execrows
 UPDATE river_job
-SET state = 'cancelled',
-    finalized_at = $1::timestamptz,
+SET state = CASE WHEN state = 'running' THEN state ELSE 'cancelled'::river_job_state END,
+    finalized_at = CASE WHEN state = 'running' THEN finalized_at ELSE $1::timestamptz END,
     metadata = jsonb_set(metadata, '{cancel_attempted_at}', to_jsonb($1::timestamptz), true)
 WHERE kind = 'purchase_lookup'
   AND args @> $2::jsonb
-  AND state IN ('available', 'pending', 'retryable', 'scheduled')
+  AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
 `
 
 type LookupJobsCancelParams struct {
@@ -26,12 +26,15 @@ type LookupJobsCancelParams struct {
 	Filter json.RawMessage
 }
 
-// Cancels a purchase's lookup jobs that have not started, as River's own
-// cancel does for a job that is not running (state, finalized_at and
-// cancel_attempted_at), but without River's control notification: that
-// notification exists to interrupt a running job, which we never want, and
-// every listening connection takes it in a transaction of its own. A
-// running lookup finishes, records its call and finds the purchase ended.
+// Cancels a purchase's lookup jobs as River's own cancel does, but without
+// its control notification (which exists to interrupt a running job, which
+// we never want, and which every listening connection takes in a
+// transaction of its own): a job that has not started is cancelled (state,
+// finalized_at, cancel_attempted_at); a running one is only marked
+// (cancel_attempted_at), so it finishes, records its call and finds the
+// purchase ended — and if it was snoozing when the mark came (River
+// records a snooze after the job's own transaction), River cancels it
+// instead of scheduling it again.
 func (q *Queries) LookupJobsCancel(ctx context.Context, arg LookupJobsCancelParams) (int64, error) {
 	result, err := q.db.Exec(ctx, lookupJobsCancel, arg.Now, arg.Filter)
 	if err != nil {

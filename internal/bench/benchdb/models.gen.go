@@ -183,6 +183,7 @@ type Purchase struct {
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 	CompletedAt           *time.Time
+	RetrySince            *time.Time
 }
 
 type PurchaseEvent struct {

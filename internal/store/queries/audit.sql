@@ -38,15 +38,20 @@ INSERT INTO alerts (kind, provider, purchase_id, message, data, created_at)
 VALUES (@kind, @provider, @purchase_id, @message, @data, @created_at)
 ON CONFLICT (kind, purchase_id) WHERE purchase_id IS NOT NULL DO NOTHING;
 
--- name: AlertListSince :many
-SELECT * FROM alerts WHERE created_at >= @since ORDER BY id;
-
 -- name: ProviderBalanceInsert :exec
 INSERT INTO provider_balances (provider, balance, source, observed_at)
 VALUES (@provider, @balance, @source, @observed_at);
 
 -- name: ProviderBalanceLatest :one
 SELECT * FROM provider_balances WHERE provider = @provider ORDER BY observed_at DESC, id DESC LIMIT 1;
+
+-- name: CallbackHeldFailure :one
+-- Whether a signed FAILED callback for the purchase was held during its
+-- payment call (applied once the call's answer is known).
+SELECT EXISTS (
+    SELECT 1 FROM callbacks
+    WHERE purchase_id = @purchase_id AND action = 'held' AND authenticated AND outcome = 'failed'
+) AS held;
 
 -- name: CallbackOutcomesByPurchase :many
 -- The outcomes provider callbacks reported for a purchase, oldest first.

@@ -5,6 +5,3 @@ RETURNING *;
 
 -- name: ClientGetByKeyHash :one
 SELECT * FROM clients WHERE key_hash = @key_hash AND disabled_at IS NULL;
-
--- name: ClientGetByName :one
-SELECT * FROM clients WHERE name = @name ORDER BY created_at LIMIT 1;

@@ -35,10 +35,6 @@ SELECT * FROM purchases WHERE client_id = @client_id AND reference_id = @referen
 -- name: PurchaseGetByProviderReference :one
 SELECT * FROM purchases WHERE provider = @provider AND provider_reference = @provider_reference;
 
--- name: PurchaseGetByRequestID :one
-SELECT * FROM purchases WHERE provider = @provider AND provider_request_id = @provider_request_id
-ORDER BY created_at DESC LIMIT 1;
-
 -- name: PurchaseRecentDuplicate :one
 -- The newest purchase of the same product for the same customer by the same
 -- client since a moment (the duplicate guard of api.md).
@@ -68,6 +64,7 @@ UPDATE purchases SET
     not_found_streak = @not_found_streak,
     lookups = @lookups,
     deadline_at = @deadline_at,
+    retry_since = @retry_since,
     provider_transaction_id = @provider_transaction_id,
     price = @price,
     result = @result,
@@ -92,11 +89,11 @@ ORDER BY created_at DESC, id DESC
 LIMIT @row_limit;
 
 -- name: PurchaseListStale :many
--- Open purchases in the given statuses not touched since a moment: the
--- sweeper re-drives them.
-SELECT * FROM purchases
-WHERE status::text = ANY(@statuses::text[]) AND updated_at < @before
-ORDER BY updated_at
+-- Open purchases in the given statuses not touched since a moment, with
+-- their product's inquiry mode: the sweeper re-drives them.
+SELECT sqlc.embed(p), pr.inquiry FROM purchases p JOIN products pr ON pr.code = p.product_code
+WHERE p.status::text = ANY(@statuses::text[]) AND p.updated_at < @before
+ORDER BY p.updated_at
 LIMIT @row_limit;
 
 -- name: PurchaseCountByStatus :many

@@ -1,0 +1,48 @@
+package flow
+
+import (
+	"time"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// redrive returns the job an open purchase's status calls for, when the
+// sweeper finds it untouched for too long (its job gone missing), and
+// whether there is one (invariant 10). inquiry is its product's inquiry
+// mode. A re-driven paying purchase obeys invariant 2 like any other.
+func redrive(p store.Purchase, inquiry string, now time.Time, r Rules) (Job, bool) {
+	switch Status(p.Status) {
+	case StatusReceived:
+		if inquiry == "none" {
+			return Job{Kind: JobPayment}, true
+		}
+		return Job{Kind: JobInquiry}, true
+	case StatusInquiring:
+		return Job{Kind: JobInquiry}, true
+	case StatusPaying:
+		return Job{Kind: JobPayment}, true
+	case StatusAwaitingConfirmation:
+		return Job{Kind: JobExpire, After: deref(p.ExpiresAt).Sub(now)}, true
+	case StatusProcessing:
+		return Job{Kind: JobLookup}, true
+	case StatusNeedsReview:
+		if p.DeadlineAt != nil && now.After(p.DeadlineAt.Add(r.ReviewLookupFor)) {
+			return Job{}, false
+		}
+		return Job{Kind: JobLookup}, true
+	}
+	return Job{}, false
+}
+
+// staleAfter is how long each open status may go untouched before the
+// sweeper suspects its job: a processing purchase is looked up at least
+// every max(LookupBackoff), a needs_review one every ReviewLookupEvery.
+func staleAfter(s Status, base time.Duration, r Rules) time.Duration {
+	switch s {
+	case StatusProcessing:
+		return base + maxDuration(r.LookupBackoff)
+	case StatusNeedsReview:
+		return base + r.ReviewLookupEvery
+	}
+	return base
+}

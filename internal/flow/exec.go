@@ -1,0 +1,199 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// ErrConflict is returned (wrapped) when a compare-and-set finds the purchase
+// no longer in the status the step read: someone else moved it first.
+var ErrConflict = errors.New("purchase moved concurrently")
+
+// ErrNotFound is returned (wrapped) for a purchase, product or client that
+// does not exist (or that the caller may not see).
+var ErrNotFound = errors.New("not found")
+
+// execute carries out st, decided on cur (locked by tx), in tx: every move
+// a compare-and-set of the status with its audit event and its webhook
+// messages (invariant 5); then the fields the step changed after its last
+// move; its notes and alerts; the contradictions of earlier callbacks when
+// it ended the purchase; and its jobs. It returns the purchase as written.
+// Completing or snoozing the current job is the caller's.
+func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st Step) (store.Purchase, error) {
+	if st.Err != nil {
+		return cur, st.Err
+	}
+	q := store.New(tx)
+	decided := cur // the purchase as the decision last left it in writing
+	for _, m := range st.Moves {
+		row, err := s.applyMove(ctx, tx, cur, m, st)
+		if err != nil {
+			return cur, err
+		}
+		cur, decided = row, m.Purchase
+	}
+	if !reflect.DeepEqual(decided, st.Purchase) {
+		row, err := s.write(ctx, q, st.Purchase, Status(cur.Status))
+		if err != nil {
+			return cur, err
+		}
+		cur = row
+	}
+	for _, n := range st.Notes {
+		if err := s.note(ctx, tx, &cur, n); err != nil {
+			return cur, err
+		}
+	}
+	for _, a := range st.Alerts {
+		if err := s.alert(ctx, tx, a.Kind, cur.Provider, &cur, a.Message, a.Data); err != nil {
+			return cur, err
+		}
+	}
+	if len(st.Moves) > 0 && (Status(cur.Status) == StatusSucceeded || Status(cur.Status) == StatusFailed) {
+		if err := s.earlierReports(ctx, tx, cur, st); err != nil {
+			return cur, err
+		}
+	}
+	for _, j := range st.Jobs {
+		args, delay := s.jobArgs(&cur, j)
+		if err := s.insertAfter(ctx, tx, args, delay); err != nil {
+			return cur, fmt.Errorf("queue %s of %s: %w", j.Kind, cur.ID, err)
+		}
+	}
+	return cur, nil
+}
+
+// applyMove writes one status change of cur: the compare-and-set, its
+// status event, its webhook messages, and — when it ends a purchase that
+// lookups were resolving — the cancellation of its waiting lookups.
+func (s *Service) applyMove(ctx context.Context, tx pgx.Tx, cur store.Purchase, m Move, st Step) (store.Purchase, error) {
+	q := store.New(tx)
+	row, err := s.write(ctx, q, m.Purchase, Status(cur.Status))
+	if err != nil {
+		return cur, err
+	}
+	from, to := Status(cur.Status), Status(row.Status)
+	ev, err := q.EventInsert(ctx, store.EventInsertParams{
+		PurchaseID: row.ID, Kind: "status", Name: m.Name,
+		FromStatus: ptr(store.PurchaseStatus(from)), ToStatus: ptr(store.PurchaseStatus(to)),
+		Actor: m.Actor, Data: mustJSON(m.Data), CreatedAt: st.now,
+	})
+	if err != nil {
+		return cur, fmt.Errorf("insert event for %s: %w", row.ID, err)
+	}
+	if err := s.emit(ctx, tx, row, ev); err != nil {
+		return cur, err
+	}
+	s.metrics.transition(string(from), string(to))
+	if to.Terminal() && (from == StatusProcessing || from == StatusNeedsReview) {
+		if err := s.cancelLookups(ctx, tx, row.ID); err != nil {
+			return cur, err
+		}
+	}
+	return row, nil
+}
+
+// write stores p as a compare-and-set on its status being from.
+func (s *Service) write(ctx context.Context, q *store.Queries, p store.Purchase, from Status) (store.Purchase, error) {
+	p.UpdatedAt = s.now()
+	row, err := q.PurchaseUpdate(ctx, updateParams(&p, from))
+	if isNotFound(err) {
+		return row, fmt.Errorf("purchase %s from %s: %w", p.ID, from, ErrConflict)
+	}
+	if err != nil {
+		return row, fmt.Errorf("update purchase %s: %w", p.ID, err)
+	}
+	return row, nil
+}
+
+// earlierReports records the contradictions of callbacks received before
+// a step ended p (the decision is earlierReports in decide.go).
+func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchase, st Step) error {
+	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, &p.ID)
+	if err != nil {
+		return err
+	}
+	outcomes := make([]providers.Outcome, len(reports))
+	for i, r := range reports {
+		outcomes[i] = providers.Outcome(deref(r.Outcome))
+	}
+	follow := earlierReports(p, outcomes, st.now)
+	for _, n := range follow.Notes {
+		if err := s.note(ctx, tx, &p, n); err != nil {
+			return err
+		}
+	}
+	for _, a := range follow.Alerts {
+		if err := s.alert(ctx, tx, a.Kind, p.Provider, &p, a.Message, a.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jobArgs is the River job of j for p, and its delay.
+func (s *Service) jobArgs(p *store.Purchase, j Job) (river.JobArgs, time.Duration) {
+	switch j.Kind {
+	case JobPayment:
+		return paymentArgs{PurchaseID: p.ID, Repeat: j.Repeat}, j.After
+	case JobLookup:
+		l := lookupFor(p)
+		l.Once = j.Once
+		return l, j.After
+	case JobExpire:
+		return expireArgs{PurchaseID: p.ID}, j.After
+	default:
+		return inquiryArgs{PurchaseID: p.ID}, j.After
+	}
+}
+
+func updateParams(p *store.Purchase, from Status) store.PurchaseUpdateParams {
+	return store.PurchaseUpdateParams{
+		ID: p.ID, FromStatus: store.PurchaseStatus(from), ToStatus: p.Status,
+		ConfirmedAt: p.ConfirmedAt, ExpiresAt: p.ExpiresAt,
+		Inquiry: p.Inquiry, InquiryAmount: p.InquiryAmount, InquiryTotal: p.InquiryTotal,
+		InquiryAttempts: p.InquiryAttempts, ProviderRequestID: p.ProviderRequestID,
+		Amount: p.Amount, ProviderReference: p.ProviderReference,
+		PaymentAttempts: p.PaymentAttempts, PaymentLastSentAt: p.PaymentLastSentAt,
+		PaymentInFlight: p.PaymentInFlight, PaymentUncertain: p.PaymentUncertain,
+		NotFoundStreak: p.NotFoundStreak, Lookups: p.Lookups, DeadlineAt: p.DeadlineAt,
+		RetrySince:            p.RetrySince,
+		ProviderTransactionID: p.ProviderTransactionID, Price: p.Price, Result: p.Result,
+		FailureCode: p.FailureCode, FailureMessage: p.FailureMessage,
+		UpdatedAt: p.UpdatedAt, CompletedAt: p.CompletedAt,
+	}
+}
+
+// complete completes the current job in tx (River's own completion,
+// atomic with the step).
+func complete[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[T]) error {
+	_, err := river.JobCompleteTx[*riverDriver](ctx, tx, job)
+	return err
+}
+
+// finish completes job in tx unless the step snoozes it; the worker
+// returns what finish returns after the transaction commits (snoozed).
+func finish[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[T], st Step) error {
+	if st.Snooze > 0 {
+		return nil
+	}
+	return complete(ctx, tx, job)
+}
+
+// after is what a worker returns once its step committed: a snooze, or
+// nothing (the job completed in the step's transaction).
+func after(st Step) error {
+	if st.Snooze > 0 {
+		return river.JobSnooze(st.Snooze)
+	}
+	return nil
+}

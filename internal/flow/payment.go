@@ -1,0 +1,136 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+type paymentWorker struct {
+	river.WorkerDefaults[paymentArgs]
+	s *Service
+}
+
+// Work makes a purchase's payment call — the first, or the sanctioned
+// repeat — at most once per committed intent (invariants 2, 3, 4, 12): one
+// transaction commits the intent (paymentIntent), the call goes out of any
+// transaction, and one transaction records the answer (afterPayment).
+func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) error {
+	s := w.s
+	p, product, st, err := s.commitIntent(ctx, job)
+	if err != nil || !st.Call {
+		if err == nil {
+			err = after(st)
+		}
+		return err
+	}
+	setup, err := s.provider(p.Provider)
+	if err != nil {
+		return err
+	}
+	ans := setup.Client.Pay(ctx, paymentRequest(&p, &product))
+	cleanPayment(&ans)
+
+	var st2 Step
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		cur, err := q.PurchaseLock(ctx, p.ID)
+		if err != nil {
+			return fmt.Errorf("lock purchase %s: %w", p.ID, store.NotFound(err))
+		}
+		if err := s.recordCalls(ctx, tx, &cur, p.Provider, ans.Result); err != nil {
+			return err
+		}
+		held, err := q.CallbackHeldFailure(ctx, &cur.ID)
+		if err != nil {
+			return fmt.Errorf("held callbacks of %s: %w", cur.ID, err)
+		}
+		st2 = afterPayment(cur, ans, job.Args.Repeat, held, s.now(), s.rules)
+		// The job completes first: a job it queues may be unique with it.
+		if err := finish(ctx, tx, job, st2); err != nil {
+			return err
+		}
+		_, err = s.execute(ctx, tx, cur, st2)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return after(st2)
+}
+
+// commitIntent is the payment job's first transaction: it decides and
+// commits the intent (or what to do instead) and returns the purchase and
+// product the call needs. A purchase still received (a product without
+// inquiry) needs its catalog price; a stale one is refreshed outside any
+// transaction (a provider call), then the transaction runs again.
+func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs]) (store.Purchase, store.Product, Step, error) {
+	var (
+		p       store.Purchase
+		product store.Product
+		st      Step
+	)
+	for refreshed := false; ; refreshed = true {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			q := store.New(tx)
+			cur, err := q.PurchaseLock(ctx, job.Args.PurchaseID)
+			if err != nil {
+				return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
+			}
+			if product, err = q.ProductGet(ctx, cur.ProductCode); err != nil {
+				return fmt.Errorf("product %s: %w", cur.ProductCode, store.NotFound(err))
+			}
+			setup, err := s.provider(cur.Provider)
+			if err != nil {
+				return err
+			}
+			var cat Price
+			if Status(cur.Status) == StatusReceived {
+				if cat = s.priceOf(&product); !cat.Fresh && !refreshed {
+					return errStalePrice
+				}
+			}
+			st = paymentIntent(cur, job.Args.Repeat, cat, uuid.NewString(), s.now(), setup.Policy, s.rules)
+			if !st.Call {
+				// No call: the job ends (or snoozes) here, before any job
+				// the step queues.
+				if err := finish(ctx, tx, job, st); err != nil {
+					return err
+				}
+			}
+			p, err = s.execute(ctx, tx, cur, st)
+			return err
+		})
+		if !errors.Is(err, errStalePrice) {
+			return p, product, st, err
+		}
+		s.price(ctx, &product)
+	}
+}
+
+// errStalePrice rolls back a payment intent whose catalog price must be
+// refreshed first.
+var errStalePrice = errors.New("catalog price is stale")
+
+// paymentRequest builds the payment call from the committed intent: always
+// the same provider reference and amount.
+func paymentRequest(p *store.Purchase, product *store.Product) providers.PaymentRequest {
+	return providers.PaymentRequest{
+		Reference:      deref(p.ProviderReference),
+		ProductCode:    product.ProviderProductCode,
+		Family:         providers.Family(product.Family),
+		CustomerNumber: deref(p.CustomerNumber), Phone: deref(p.Phone),
+		UserID: deref(p.UserID), ZoneID: deref(p.ZoneID), Period: deref(p.Period),
+		ItemCode:     deref(product.ItemCode),
+		Amount:       deref(p.Amount),
+		SellingPrice: sellingPrice(p, deref(p.Amount)),
+		RequestID:    inquiryOf(p).RequestID,
+	}
+}
