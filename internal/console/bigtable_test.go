@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -195,4 +196,52 @@ func containsPurchases(tables []string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkPagesOnAMillionPurchases measures the console's pages on
+// 1,000,000 purchases (docs/console.md "Fast on a big table"): each op is
+// one page, rendered whole over HTTP. Run it alone, on a quiet machine:
+//
+//	go run ./internal/tools/withpg -- go test -run '^$' -bench PagesOnAMillion -benchtime 50x ./internal/console/
+//
+// Filling the table takes about a minute and is not measured.
+func BenchmarkPagesOnAMillionPurchases(b *testing.B) {
+	e := setupBig(b, 1_000_000)
+	br := e.browser(b)
+	br.signIn("admin", adminToken)
+	var p page
+	for p.Status == 0 {
+		p = br.get("/console/purchases?q=big5-77")
+	}
+	m := regexp.MustCompile(`href="(/console/purchases/[0-9a-f-]{36})"`).FindStringSubmatch(p.Body)
+	if m == nil {
+		b.Fatalf("big5-77 not found: %s", p.Body)
+	}
+	for _, c := range []struct{ name, path string }{
+		{"overview", "/console/"},
+		{"purchases", "/console/purchases"},
+		{"purchases_failed_page_2", nextPage(b, br.get("/console/purchases?status=failed"))},
+		{"search_reference", "/console/purchases?q=big3-12345"},
+		{"search_customer", "/console/purchases?q=080000012345"},
+		{"search_token", "/console/purchases?q=" + strings.Repeat("7", 15) + "12345"},
+		{"purchase", m[1]},
+		{"review", "/console/review"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if got := br.get(c.path); got.Status != http.StatusOK {
+					b.Fatalf("%s: %d", c.path, got.Status)
+				}
+			}
+		})
+	}
+}
+
+// nextPage is the "older purchases" link of a list page.
+func nextPage(t testing.TB, p page) string {
+	m := regexp.MustCompile(`id="next" href="([^"]+)"`).FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no next page: %s", p.Body)
+	}
+	return strings.ReplaceAll(m[1], "&amp;", "&")
 }
