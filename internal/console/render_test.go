@@ -29,8 +29,8 @@ func TestRedact(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		`{"client_secret":"abc","data":{"access_token":"xyz","token":"12345678901234567890"}}`: `{"client_secret":"[redacted]","data":{"access_token":"[redacted]","token":"12345678901234567890"}}`,
-		`[{"X-Signature":"deadbeef"},{"n":1.50}]`:                                               `[{"X-Signature":"[redacted]"},{"n":1.50}]`,
-		`{"key":"whsec_abcdef","other":"ppob_abc"}`:                                              `{"key":"[redacted]","other":"[redacted]"}`,
+		`[{"X-Signature":"deadbeef"},{"n":1.50}]`:                                              `[{"X-Signature":"[redacted]"},{"n":1.50}]`,
+		`{"key":"whsec_abcdef","other":"ppob_abc"}`:                                            `{"key":"[redacted]","other":"[redacted]"}`,
 		`Authorization: Bearer abc.def x-api-key=k123&ok=1`:                                    `Authorization: [redacted] x-api-key=[redacted]&ok=1`,
 		`timeout after 700ms`: `timeout after 700ms`,
 	} {

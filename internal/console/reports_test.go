@@ -65,4 +65,3 @@ func TestOverviewReconciliationProviders(t *testing.T) {
 		}
 	}
 }
-

@@ -156,7 +156,9 @@ func (b *browser) do(method, path string, form url.Values, header ...string) pag
 	return page{Status: res.StatusCode, Header: res.Header, Body: string(raw)}
 }
 
-func (b *browser) get(path string, header ...string) page { return b.do(http.MethodGet, path, nil, header...) }
+func (b *browser) get(path string, header ...string) page {
+	return b.do(http.MethodGet, path, nil, header...)
+}
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
