@@ -158,6 +158,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"up", "00001_core.sql"},
 		{"up", "schema is current"},
 		{"status", "applied"},
+		{"down", "00007_console.sql"},
 		{"down", "00003_reconciliation.sql"},
 		{"down", "river"},
 		{"down", "00001_core.sql"},

@@ -86,7 +86,7 @@ func TestSignInRefusals(t *testing.T) {
 			t.Fatalf("a token reached the audit: %+v", a)
 		}
 	}
-	want := "admin/failed/client_api_key (unknown)/failed/not_admin admin/failed/wrong_token"
+	want := "(unknown)/failed/cross_origin admin/failed/form_token admin/failed/client_api_key (unknown)/failed/not_admin admin/failed/wrong_token"
 	if got := strings.Join(reasons, " "); got != want {
 		t.Fatalf("audit %q, want %q", got, want)
 	}

@@ -49,6 +49,9 @@ func (c *Console) sameOrigin(next http.Handler) http.Handler {
 		}
 		c.log.WarnContext(r.Context(), "console: cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "remote_addr", remoteAddr(r))
+		if r.URL.Path == "/console/signin" {
+			c.audit(r.Context(), "(unknown)", remoteAddr(r), "failed", "cross_origin")
+		}
 		c.fail(w, r, nil, http.StatusForbidden, "This request did not come from the console's own pages.")
 	})
 }

@@ -106,6 +106,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	ck, err := r.Cookie(c.signinCookieName())
 	if err != nil || ck.Value == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		c.audit(ctx, auditName(f.Name, c.knownOperator(f.Name)), remoteAddr(r), "failed", "form_token")
 		c.showSignin(w, r, http.StatusForbidden, f, "The sign-in form expired. Try again.")
 		return
 	}
