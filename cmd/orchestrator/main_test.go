@@ -159,6 +159,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"up", "schema is current"},
 		{"status", "applied"},
 		{"down", "00007_console.sql"},
+		{"down", "00004_event_seq.sql"},
 		{"down", "00003_reconciliation.sql"},
 		{"down", "river"},
 		{"down", "00001_core.sql"},

@@ -250,7 +250,7 @@ func (q *Queries) ConsoleSigninListRecent(ctx context.Context, arg ConsoleSignin
 }
 
 const eventTimeline = `-- name: EventTimeline :many
-SELECT e.id, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
+SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
        c.operation AS call_operation, c.reference AS call_reference, c.http_status AS call_http_status,
        c.code AS call_code, c.message AS call_message, c.outcome AS call_outcome,
        c.latency_ms AS call_latency_ms, c.request AS call_request, c.response AS call_response,
@@ -261,11 +261,12 @@ FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id
 LEFT JOIN callbacks cb ON cb.id = e.callback_id
 WHERE e.purchase_id = $1
-ORDER BY e.id
+ORDER BY e.seq
 `
 
 type EventTimelineRow struct {
 	ID                    int64
+	Seq                   int32
 	Kind                  string
 	Name                  string
 	FromStatus            *PurchaseStatus
@@ -302,6 +303,7 @@ func (q *Queries) EventTimeline(ctx context.Context, purchaseID uuid.UUID) ([]Ev
 		var i EventTimelineRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.Seq,
 			&i.Kind,
 			&i.Name,
 			&i.FromStatus,

@@ -210,6 +210,7 @@ type PurchaseEvent struct {
 	CallbackID     *int64
 	Data           []byte
 	CreatedAt      time.Time
+	Seq            int32
 }
 
 type PurchaseTransition struct {

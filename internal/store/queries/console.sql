@@ -138,7 +138,7 @@ ORDER BY x.purchase_id, x.id DESC;
 -- name: EventTimeline :many
 -- A purchase's audit timeline in order, each provider call and callback
 -- with what was exchanged (stored redacted: no secret is ever stored).
-SELECT e.id, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
+SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
        c.operation AS call_operation, c.reference AS call_reference, c.http_status AS call_http_status,
        c.code AS call_code, c.message AS call_message, c.outcome AS call_outcome,
        c.latency_ms AS call_latency_ms, c.request AS call_request, c.response AS call_response,
@@ -149,7 +149,7 @@ FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id
 LEFT JOIN callbacks cb ON cb.id = e.callback_id
 WHERE e.purchase_id = @purchase_id
-ORDER BY e.id;
+ORDER BY e.seq;
 
 -- name: AlertListRecent :many
 -- Alerts since a moment, newest first, with the purchase they concern;
