@@ -14,10 +14,11 @@ import (
 
 // FillOptions say what to insert: N purchases of ClientID buying Product
 // (which must exist), the newest at Newest and one every Step before it.
-// Prefix makes every identifier unique: reference_id Prefix-i, provider
-// reference Prefix-ref-i, transaction id Prefix-tx-i, serial number
-// Prefix-sn-i, token i left-padded with 7 to 20 digits, customer number 08
-// and i on 10 digits.
+// Each chunk of 100,000 rows numbers its rows i from 1 and gets its own
+// prefix, Prefix and the chunk's number (P0, P1, …), so every identifier is
+// unique: reference_id P-i, provider reference P-ref-i, transaction id
+// P-tx-i, serial number P-sn-i; the token (i left-padded with 7 to 20
+// digits) and the customer number (08 and i on 10 digits) repeat per chunk.
 type FillOptions struct {
 	ClientID                  uuid.UUID
 	Prefix                    string
