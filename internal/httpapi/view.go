@@ -17,13 +17,6 @@ import (
 
 func rfc3339(t time.Time) string { return flow.RFC3339(t) }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // eventView is one entry of a purchase's audit timeline. Data is what the
 // flow recorded, which by construction holds no secret (provider bodies
 // with secrets live in provider_calls, not here). Seq numbers the entries
