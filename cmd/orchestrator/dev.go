@@ -85,6 +85,7 @@ func runDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout
 	var apiKey string
 	return serve(ctx, cfg, logger, serveOptions{
 		listener:             apiLn,
+		dev:                  true,
 		snapcartCatalogTypes: []string{"postpaid"},
 		beforeServe: func(ctx context.Context, pool *pgxpool.Pool, _ *flow.Service) error {
 			q := store.New(pool)
@@ -107,9 +108,12 @@ Buy a PLN token from the Klikoo simulator:
     -H 'Content-Type: application/json' \
     -d '{"reference_id":"demo-1","product_code":"PLN20","customer_number":"01105691111"}'
 
+Operator console: %[6]s
+  %[7]s
+
 Ctrl-C stops everything.
 
-`, addr, sims.klikooURL, sims.snapcartURL, apiKey, cfg.AdminToken)
+`, addr, sims.klikooURL, sims.snapcartURL, apiKey, cfg.AdminToken, consoleURL(cfg, addr), consoleSignin(cfg))
 		},
 	})
 }
@@ -241,4 +245,21 @@ func migrateUp(ctx context.Context, dbURL string) error {
 		return fmt.Errorf("migrate up: %w", err)
 	}
 	return nil
+}
+
+// consoleURL is where `dev` serves the console: CONSOLE_ADDR, else the API's
+// listener.
+func consoleURL(cfg *config.Config, apiAddr string) string {
+	if cfg.ConsoleAddr != "" {
+		return "http://" + cfg.ConsoleAddr + "/console/"
+	}
+	return "http://" + apiAddr + "/console/"
+}
+
+// consoleSignin says how to sign in to `dev`'s console.
+func consoleSignin(cfg *config.Config) string {
+	if len(cfg.ConsoleOperators) > 0 {
+		return "sign in with your name and token from CONSOLE_OPERATORS"
+	}
+	return "sign in as admin with token " + cfg.AdminToken
 }

@@ -42,6 +42,8 @@ commands:
   migrate up|down|status   apply, undo one step of, or show the schema migrations
   sim                      serve both provider simulators (SIM_KLIKOO_ADDR, SIM_SNAPCART_ADDR)
   clients create --name N  create an API client and print its key (shown once)
+  operators create --name N
+                           create a console operator: print its token (shown once) and CONSOLE_OPERATORS entry
   catalog demo             insert the simulators' products into the catalog
   keygen --out FILE        write a new Klikoo RSA key (PKCS#8) and print its public key
   reconcile [--since D] [--format table|json]
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 		return runSim(ctx, cfg, args[1:], logger, stdout)
 	case "clients":
 		return runClients(ctx, cfg, args[1:], stdout)
+	case "operators":
+		return runOperators(args[1:], stdout)
 	case "catalog":
 		return runCatalog(ctx, cfg, args[1:], stdout)
 	case "keygen":

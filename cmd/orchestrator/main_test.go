@@ -53,22 +53,35 @@ func TestDevStartsAndStopsCleanly(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-	addrc := make(chan string, 1)
+	addrc, consolec, tokenc := make(chan string, 1), make(chan string, 1), make(chan string, 1)
 	var printed bytes.Buffer
 	go func() {
 		re := regexp.MustCompile(`ready on http://(\S+)`)
+		consoleRe := regexp.MustCompile(`Operator console: (\S+)`)
+		tokenRe := regexp.MustCompile(`sign in as admin with token (\S+)`)
 		sc := bufio.NewScanner(io.TeeReader(stdout, &printed))
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
 			}
+			if m := consoleRe.FindStringSubmatch(sc.Text()); m != nil {
+				consolec <- m[1]
+			}
+			if m := tokenRe.FindStringSubmatch(sc.Text()); m != nil {
+				tokenc <- m[1]
+			}
 		}
 	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("dev never became ready; stderr:\n%s", stderr.String())
+	var addr, consoleURL, token string
+	for _, c := range []struct {
+		ch  chan string
+		dst *string
+	}{{addrc, &addr}, {consolec, &consoleURL}, {tokenc, &token}} {
+		select {
+		case *c.dst = <-c.ch:
+		case <-time.After(90 * time.Second):
+			t.Fatalf("dev never printed its address, console and token; stderr:\n%s", stderr.String())
+		}
 	}
 	res, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
@@ -78,6 +91,11 @@ func TestDevStartsAndStopsCleanly(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz = %d", res.StatusCode)
 	}
+
+	if consoleURL != "http://"+addr+"/console/" {
+		t.Fatalf("dev printed the console at %s, the API is at %s", consoleURL, addr)
+	}
+	checkConsoleWiring(t, consoleURL, token)
 
 	dataDir := filepath.Join(work, ".orchestrator", "pgdata")
 	if _, err := os.Stat(filepath.Join(dataDir, "postmaster.pid")); err != nil {
@@ -141,6 +159,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"up", "schema is current"},
 		{"status", "applied"},
 		{"down", "00008_pure_core.sql"},
+		{"down", "00007_console.sql"},
 		{"down", "00004_event_seq.sql"},
 		{"down", "00003_reconciliation.sql"},
 		{"down", "river"},

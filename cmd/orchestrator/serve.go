@@ -35,6 +35,8 @@ type serveOptions struct {
 	onReady func(addr string)
 	// onPools is called with the workers' and the API's pools once they exist.
 	onPools func(workers, api *pgxpool.Pool)
+	// dev serves the console's cookies without Secure (plain HTTP).
+	dev bool
 }
 
 // serve runs the API and the workers until ctx is done, then shuts down
@@ -105,7 +107,23 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		Recon:              func(ctx context.Context, o recon.Options) (*recon.Report, error) { return recon.Build(ctx, apiPool, o) },
 		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now, KeyCacheTTL: cfg.KeyCacheTTL,
 	})
-	srv := httpapi.NewServer(cfg.HTTPAddr, api)
+	con, err := newConsole(cfg, logger, apiPool, svc, o.dev)
+	if err != nil {
+		return err
+	}
+	if err := con.Start(ctx); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	handler := withConsole(api, con)
+	if cfg.ConsoleAddr != "" {
+		stopConsole, err := serveConsoleAlone(ctx, cfg.ConsoleAddr, con, logger)
+		if err != nil {
+			return err
+		}
+		defer stopConsole()
+		handler = api
+	}
+	srv := httpapi.NewServer(cfg.HTTPAddr, handler)
 	ln := o.listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

@@ -3,10 +3,13 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +57,21 @@ type Config struct {
 	KeyCacheTTL time.Duration // how long a process trusts an API key it found enabled (0: never)
 	LogLevel    string        // debug, info, warn, error
 	LogFormat   string        // text or json
+
+	// ConsoleAddr, when set, serves the operator console on this listener
+	// alone instead of at /console/ on the API's.
+	ConsoleAddr string
+	// ConsoleOperators are the console's operators (CONSOLE_OPERATORS);
+	// empty: ADMIN_TOKEN signs in as "admin".
+	ConsoleOperators  []Operator
+	ConsoleSessionTTL time.Duration // absolute lifetime of a console session
+}
+
+// Operator is one entry of CONSOLE_OPERATORS: a name and the SHA-256 of the
+// operator's token (the token itself is never configured).
+type Operator struct {
+	Name      string
+	TokenHash [32]byte
 }
 
 // Var documents one configuration variable; Vars lists them all, in the
@@ -98,6 +116,9 @@ var Vars = []Var{
 	{"API_DB_MAX_CONNS", "8", "PostgreSQL connections per process for API requests and callbacks, apart from the workers'"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text", "text or json"},
+	{"CONSOLE_ADDR", "unset: `/console/` on the API's listener", "serve the operator console on this listener only (see `docs/console.md`)"},
+	{"CONSOLE_OPERATORS", "unset: `ADMIN_TOKEN` signs in as `admin`", "the console's operators, `name:sha256hex-of-token,…` (`orchestrator operators create --name NAME` prints a token and its entry)"},
+	{"CONSOLE_SESSION_TTL", "12h", "absolute lifetime of a console session (from 5m to 168h; idle sessions end after 30 min)"},
 }
 
 // Load reads and validates every variable through getenv (os.LookupEnv in
@@ -139,6 +160,9 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		KeyCacheTTL:               p.durationUpTo("API_KEY_CACHE_TTL", 10*time.Second, 5*time.Minute),
 		LogLevel:                  p.oneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:                 p.oneOf("LOG_FORMAT", "text", "text", "json"),
+		ConsoleAddr:               p.optionalAddr("CONSOLE_ADDR"),
+		ConsoleOperators:          p.operators("CONSOLE_OPERATORS"),
+		ConsoleSessionTTL:         p.durationIf("CONSOLE_SESSION_TTL", 12*time.Hour, func(d time.Duration) bool { return d >= 5*time.Minute && d <= 168*time.Hour }, "a duration from 5m to 168h like 12h"),
 	}
 	if p.err == nil {
 		p.err = c.checkOrder()
@@ -232,6 +256,49 @@ func (p *parser) addr(name, def string) string {
 		p.fail("%s must be host:port, got %q", name, v)
 	}
 	return v
+}
+
+// optionalAddr reads a host:port that may be unset ("").
+func (p *parser) optionalAddr(name string) string {
+	if _, ok := p.raw(name); !ok {
+		return ""
+	}
+	return p.addr(name, "")
+}
+
+// operatorNameRe is what an operator's name may hold: it is shown in the
+// console and written into audit events.
+var operatorNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// operators reads `name:sha256hex,name2:sha256hex`: unique names, each with
+// the 64 hex digits of its token's SHA-256.
+func (p *parser) operators(name string) []Operator {
+	v, ok := p.raw(name)
+	if !ok {
+		return nil
+	}
+	var out []Operator
+	seen := map[string]bool{}
+	for i, entry := range strings.Split(v, ",") {
+		n, h, found := strings.Cut(strings.TrimSpace(entry), ":")
+		raw, err := hex.DecodeString(h)
+		switch {
+		case !found || !operatorNameRe.MatchString(n):
+			p.fail("%s entry %d must be name:sha256hex with a name of 1-64 of A-Z a-z 0-9 . _ -", name, i+1)
+			return nil
+		case err != nil || len(raw) != sha256.Size:
+			p.fail("%s entry %d (%s) must carry the 64 hex digits of its token's SHA-256", name, i+1, n)
+			return nil
+		case seen[n]:
+			p.fail("%s names %s twice", name, n)
+			return nil
+		}
+		seen[n] = true
+		op := Operator{Name: n}
+		copy(op.TokenHash[:], raw)
+		out = append(out, op)
+	}
+	return out
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {

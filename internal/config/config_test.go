@@ -53,6 +53,13 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"API_KEY_CACHE_TTL": "soon"}, "API_KEY_CACHE_TTL"},
 		{map[string]string{"LOOKUP_BACKOFF": "5s,,1m"}, "LOOKUP_BACKOFF"},
 		{map[string]string{"LOOKUP_BACKOFF": "5s,-1s"}, "LOOKUP_BACKOFF"},
+		{map[string]string{"CONSOLE_ADDR": "9090"}, "CONSOLE_ADDR"},
+		{map[string]string{"CONSOLE_SESSION_TTL": "1m"}, "CONSOLE_SESSION_TTL"},
+		{map[string]string{"CONSOLE_SESSION_TTL": "30d"}, "CONSOLE_SESSION_TTL"},
+		{map[string]string{"CONSOLE_OPERATORS": "ana"}, "CONSOLE_OPERATORS"},
+		{map[string]string{"CONSOLE_OPERATORS": "ana:abc"}, "CONSOLE_OPERATORS"},
+		{map[string]string{"CONSOLE_OPERATORS": "a na:" + strings.Repeat("ab", 32)}, "CONSOLE_OPERATORS"},
+		{map[string]string{"CONSOLE_OPERATORS": "ana:" + strings.Repeat("ab", 32) + ",ana:" + strings.Repeat("cd", 32)}, "CONSOLE_OPERATORS"},
 	}
 	for _, tc := range cases {
 		_, err := Load(env(tc.env))
@@ -95,5 +102,32 @@ func TestVarsDocumentEveryVariable(t *testing.T) {
 		if !documented[k] {
 			t.Errorf("%s is read but not in Vars", k)
 		}
+	}
+}
+
+// CONSOLE_OPERATORS holds names with their tokens' SHA-256; unset, the
+// console has no operators (ADMIN_TOKEN signs in) and sessions last 12h.
+func TestConsoleVariables(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleAddr != "" || c.ConsoleOperators != nil || c.ConsoleSessionTTL != 12*time.Hour {
+		t.Fatalf("console defaults: %q %v %s", c.ConsoleAddr, c.ConsoleOperators, c.ConsoleSessionTTL)
+	}
+	c, err = Load(env(map[string]string{
+		"CONSOLE_ADDR":        "127.0.0.1:9090",
+		"CONSOLE_OPERATORS":   "ana:" + strings.Repeat("ab", 32) + ", budi.s:" + strings.Repeat("0F", 32),
+		"CONSOLE_SESSION_TTL": "8h",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConsoleAddr != "127.0.0.1:9090" || c.ConsoleSessionTTL != 8*time.Hour || len(c.ConsoleOperators) != 2 {
+		t.Fatalf("console settings: %+v", c)
+	}
+	if op := c.ConsoleOperators[1]; op.Name != "budi.s" || op.TokenHash[0] != 0x0f || op.TokenHash[31] != 0x0f {
+		t.Fatalf("second operator: %+v", op)
 	}
 }

@@ -130,7 +130,7 @@ func resolve(p store.Purchase, l Lookup, req ResolveRequest, now time.Time) Step
 		st.Refusal = "the provider's fresh lookup says FAILED; resolve as succeeded only with force and a note"
 	case req.Status == StatusFailed:
 		if said != providers.NotFound && !req.Force {
-			st.Refusal = fmt.Sprintf("the provider's fresh lookup says %s; resolve as failed only with force and a note", said)
+			st.Refusal = fmt.Sprintf("the provider says %s; resolve as failed only with force and a note", said)
 			return st
 		}
 		st.Purchase.FailureCode, st.Purchase.FailureMessage = ptr("resolved_by_operator"), ptr(req.Note)

@@ -137,10 +137,9 @@ type jobErrorView struct {
 var jobKindRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)
 
 // riverJobs is GET /admin/river/jobs?state=&kind=&limit=: a read-only list
-// of River jobs, newest first. It stands in for the River UI (api.md mounts
-// riverui under /admin/river/), which cannot be fetched in this build
-// environment (the Go module proxy refuses every riverui version); when it
-// can, riverui should be mounted beside this route behind the same token.
+// of River jobs, newest first, as JSON for scripts behind the admin token.
+// People browse jobs in River UI, in the operator console
+// (docs/console.md).
 func (a *api) riverJobs(c echo.Context) error {
 	params := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	var errs []flow.FieldError

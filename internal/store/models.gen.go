@@ -125,6 +125,25 @@ type Client struct {
 	DisabledAt *time.Time
 }
 
+type ConsoleSession struct {
+	IDHash     []byte
+	Operator   string
+	Credential []byte
+	RemoteAddr string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+type ConsoleSignin struct {
+	ID         int64
+	Operator   string
+	RemoteAddr string
+	Outcome    string
+	Reason     string
+	CreatedAt  time.Time
+}
+
 type Product struct {
 	Code                string
 	Name                string
