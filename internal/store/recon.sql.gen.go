@@ -339,6 +339,57 @@ func (q *Queries) ReconNowSet(ctx context.Context, now string) error {
 	return err
 }
 
+const reconOpenByStatusList = `-- name: ReconOpenByStatusList :many
+SELECT p.status, count(*)::bigint AS open, count(s.purchase_id)::bigint AS stuck,
+       extract(epoch FROM recon_now() - min(p.created_at))::bigint AS oldest_seconds,
+       coalesce(extract(epoch FROM max(r.waiting)), 0)::bigint AS longest_review_seconds
+FROM purchases p
+LEFT JOIN recon_stuck s ON s.purchase_id = p.id
+LEFT JOIN recon_needs_review r ON r.purchase_id = p.id
+WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
+GROUP BY p.status
+ORDER BY p.status
+`
+
+type ReconOpenByStatusListRow struct {
+	Status               PurchaseStatus
+	Open                 int64
+	Stuck                int64
+	OldestSeconds        int64
+	LongestReviewSeconds int64
+}
+
+// The open purchases by status, for the metrics read at each scrape
+// (internal/recon/collector.go): how many, how many of them are stuck
+// (recon_stuck), the oldest one's age and, for needs_review, the longest
+// wait (recon_needs_review), in whole seconds. Only statuses that have a
+// purchase have a row. purchases_open indexes exactly these rows.
+func (q *Queries) ReconOpenByStatusList(ctx context.Context) ([]ReconOpenByStatusListRow, error) {
+	rows, err := q.db.Query(ctx, reconOpenByStatusList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconOpenByStatusListRow
+	for rows.Next() {
+		var i ReconOpenByStatusListRow
+		if err := rows.Scan(
+			&i.Status,
+			&i.Open,
+			&i.Stuck,
+			&i.OldestSeconds,
+			&i.LongestReviewSeconds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reconPriceAboveMaxList = `-- name: ReconPriceAboveMaxList :many
 SELECT purchase_id, client_id, reference_id, provider, product_code, max_price, amount, price,
        excess::bigint AS excess, completed_at
