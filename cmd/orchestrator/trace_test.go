@@ -183,7 +183,7 @@ func TestPurchaseIsOneTrace(t *testing.T) {
 			"Snapcart API key": cfg.SnapcartAPIKey, "Snapcart callback secret": cfg.SnapcartCallbackSecret,
 		}
 		purchases := map[string]string{ // provider path → purchase id
-			"/klikoo-b2b/": createPurchase(t, s.apiURL, key, `{"reference_id":"trace-k","product_code":"PLN20","customer_number":"01105691111"}`),
+			"/klikoo-b2b/":       createPurchase(t, s.apiURL, key, `{"reference_id":"trace-k","product_code":"PLN20","customer_number":"01105691111"}`),
 			"/api/v1/pre-order/": createPurchase(t, s.apiURL, key, `{"reference_id":"trace-s","product_code":"TELKOM_POSTPAID","customer_number":"081311112222"}`),
 		}
 		for path, id := range purchases {

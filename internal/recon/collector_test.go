@@ -63,7 +63,7 @@ func TestCollectorReadsTheViews(t *testing.T) {
 
 	got := scrape(t, b.Pool, b.Clock.Now)
 	wantGauges(t, got, map[string]float64{
-		"recon_up": 1,
+		"recon_up":                 1,
 		"purchases_open{received}": 0, "purchases_open{inquiring}": 0, "purchases_open{paying}": 0,
 		"purchases_open{awaiting_confirmation}": 1, "purchases_open{processing}": 1, "purchases_open{needs_review}": 0,
 		"purchases_stuck{awaiting_confirmation}": 0, "purchases_stuck{processing}": 0,
