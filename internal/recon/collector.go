@@ -35,7 +35,8 @@ type CollectorOptions struct {
 
 // Collector is a prometheus.Collector that reads the reconciliation views at
 // each scrape: the open purchases by status, the stuck ones, the oldest open
-// purchase's age and the longest needs_review wait (docs/observability.md).
+// purchase's age, the longest needs_review wait and each provider's last
+// observed deposit (docs/observability.md).
 // Every process of the service reports the same database, so alert rules
 // take the max over instances. It is safe for concurrent use.
 type Collector struct {
@@ -44,7 +45,7 @@ type Collector struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	up, open, stuck, oldest, review *prometheus.Desc
+	up, open, stuck, oldest, review, balance *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading through pool; register it with
@@ -69,12 +70,14 @@ func NewCollector(pool *pgxpool.Pool, o CollectorOptions) *Collector {
 			"Age since creation of the oldest purchase in each open status (0 when none).", status, nil),
 		review: prometheus.NewDesc("purchase_needs_review_longest_wait_seconds",
 			"How long the purchase longest in needs_review has waited for an operator (0 when none).", nil, nil),
+		balance: prometheus.NewDesc("provider_balance_observed_rupiah",
+			"Our deposit at each provider as last observed by any process (provider_balances).", []string{"provider"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.open, c.stuck, c.oldest, c.review} {
+	for _, d := range []*prometheus.Desc{c.up, c.open, c.stuck, c.oldest, c.review, c.balance} {
 		ch <- d
 	}
 }
@@ -83,7 +86,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	rows, err := c.read(ctx)
+	rows, balances, err := c.read(ctx)
 	if err != nil {
 		c.log.Warn("reconciliation metrics not read", "err", err.Error())
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
@@ -104,12 +107,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	review := byStatus[store.PurchaseStatusNeedsReview].LongestReviewSeconds
 	ch <- prometheus.MustNewConstMetric(c.review, prometheus.GaugeValue, float64(review))
+	for _, b := range balances {
+		ch <- prometheus.MustNewConstMetric(c.balance, prometheus.GaugeValue, float64(b.Balance), b.Provider)
+	}
 }
 
-// read runs the query in a read-only transaction, with recon_now() set when
-// the collector has a clock of its own.
-func (c *Collector) read(ctx context.Context) ([]store.ReconOpenByStatusListRow, error) {
-	var rows []store.ReconOpenByStatusListRow
+// read runs the queries in a read-only transaction, with recon_now() set
+// when the collector has a clock of its own.
+func (c *Collector) read(ctx context.Context) ([]store.ReconOpenByStatusListRow, []store.ProviderBalanceLatestListRow, error) {
+	var (
+		rows     []store.ReconOpenByStatusListRow
+		balances []store.ProviderBalanceLatestListRow
+	)
 	err := pgx.BeginTxFunc(ctx, c.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		if c.now != nil {
@@ -118,11 +127,16 @@ func (c *Collector) read(ctx context.Context) ([]store.ReconOpenByStatusListRow,
 			}
 		}
 		var err error
-		rows, err = q.ReconOpenByStatusList(ctx)
-		return err
+		if rows, err = q.ReconOpenByStatusList(ctx); err != nil {
+			return fmt.Errorf("open purchases by status: %w", err)
+		}
+		if balances, err = q.ProviderBalanceLatestList(ctx); err != nil {
+			return fmt.Errorf("latest balances: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read open purchases by status: %w", err)
+		return nil, nil, fmt.Errorf("read reconciliation metrics: %w", err)
 	}
-	return rows, nil
+	return rows, balances, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
 // scrape gathers a registry holding only a collector of pool and returns
@@ -94,6 +95,18 @@ func TestCollectorReadsTheViews(t *testing.T) {
 	within("purchase_oldest_open_seconds{awaiting_confirmation}", 150*60, 152*60)
 	within("purchase_oldest_open_seconds{needs_review}", 150*60, 152*60)
 	within("purchase_needs_review_longest_wait_seconds", 30*60, 31*60)
+
+	// The last deposit any process observed, per provider.
+	ctx := context.Background()
+	for _, o := range []struct {
+		balance int64
+		at      time.Time
+	}{{500_000, b.Clock.Now()}, {300_000, b.Clock.Now().Add(time.Second)}, {900_000, b.Clock.Now().Add(-time.Hour)}} {
+		if err := b.Q.ProviderBalanceInsert(ctx, store.ProviderBalanceInsertParams{Provider: flow.Klikoo, Balance: o.balance, Source: "test", ObservedAt: o.at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantGauges(t, scrape(t, b.Pool, b.Clock.Now), map[string]float64{"provider_balance_observed_rupiah{klikoo}": 300_000})
 }
 
 // A database that cannot be read costs the scrape the purchase gauges and

@@ -12,6 +12,40 @@ import (
 	"github.com/google/uuid"
 )
 
+const providerBalanceLatestList = `-- name: ProviderBalanceLatestList :many
+SELECT DISTINCT ON (provider) provider, balance
+FROM provider_balances
+ORDER BY provider, observed_at DESC, id DESC
+`
+
+type ProviderBalanceLatestListRow struct {
+	Provider string
+	Balance  int64
+}
+
+// Each provider's deposit as last observed by any process (the balance
+// endpoint or an answer that carried it), for the metrics: every process
+// reports the same value, unlike its own provider_balance_rupiah.
+func (q *Queries) ProviderBalanceLatestList(ctx context.Context) ([]ProviderBalanceLatestListRow, error) {
+	rows, err := q.db.Query(ctx, providerBalanceLatestList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProviderBalanceLatestListRow
+	for rows.Next() {
+		var i ProviderBalanceLatestListRow
+		if err := rows.Scan(&i.Provider, &i.Balance); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reconAlertList = `-- name: ReconAlertList :many
 SELECT alert_id, kind, provider, purchase_id, reference_id, purchase_status, message, created_at
 FROM recon_alerts

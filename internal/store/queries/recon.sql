@@ -94,3 +94,11 @@ LEFT JOIN recon_needs_review r ON r.purchase_id = p.id
 WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
 GROUP BY p.status
 ORDER BY p.status;
+
+-- name: ProviderBalanceLatestList :many
+-- Each provider's deposit as last observed by any process (the balance
+-- endpoint or an answer that carried it), for the metrics: every process
+-- reports the same value, unlike its own provider_balance_rupiah.
+SELECT DISTINCT ON (provider) provider, balance
+FROM provider_balances
+ORDER BY provider, observed_at DESC, id DESC;
