@@ -105,7 +105,7 @@ func indexSpans(spans tracetest.SpanStubs) spanIndex {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -335,7 +335,7 @@ func spanHolds(s tracetest.SpanStub, secret string) string {
 		return "its name"
 	}
 	for _, kv := range s.Attributes {
-		if in(kv.Value.Emit()) {
+		if in(kv.Value.String()) {
 			return "attribute " + string(kv.Key)
 		}
 	}
@@ -344,7 +344,7 @@ func spanHolds(s tracetest.SpanStub, secret string) string {
 			return "event " + e.Name
 		}
 		for _, kv := range e.Attributes {
-			if in(kv.Value.Emit()) {
+			if in(kv.Value.String()) {
 				return "event " + e.Name + " attribute " + string(kv.Key)
 			}
 		}
@@ -354,14 +354,14 @@ func spanHolds(s tracetest.SpanStub, secret string) string {
 	}
 	for _, l := range s.Links {
 		for _, kv := range l.Attributes {
-			if in(kv.Value.Emit()) {
+			if in(kv.Value.String()) {
 				return "a link's attribute " + string(kv.Key)
 			}
 		}
 	}
 	if s.Resource != nil {
 		for _, kv := range s.Resource.Attributes() {
-			if in(kv.Value.Emit()) {
+			if in(kv.Value.String()) {
 				return "resource attribute " + string(kv.Key)
 			}
 		}
