@@ -70,7 +70,7 @@ func (a *api) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			// Name the request by its route, as http.ServeMux would: a
 			// tracing wrapper (internal/telemetry) names its span by it.
-			c.Request().Pattern = routeParam.ReplaceAllString(route, "{$1}")
+			c.Request().Pattern = a.patterns[route]
 		}
 		a.metrics.observe(route, c.Request().Method, status, took)
 		a.log.DebugContext(c.Request().Context(), "http request", "request_id", requestID(c),

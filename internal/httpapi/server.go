@@ -53,6 +53,9 @@ type api struct {
 	limiter *limiter
 	keys    *keyCache
 	metrics *httpMetrics
+	// patterns are the routes as URI templates ("/v1/purchases/{id}"), by
+	// echo path; read-only once New returns.
+	patterns map[string]string
 }
 
 // maxBody bounds every request body the API reads (api.md: 64 KiB).
@@ -110,6 +113,11 @@ func newEcho(cfg Config) *echo.Echo {
 	e.POST("/admin/purchases/:id/resolve", a.resolvePurchase, admin...)
 	e.GET("/admin/reconciliation", a.reconciliation, admin...)
 	e.GET("/admin/river/jobs", a.riverJobs, admin...)
+
+	a.patterns = map[string]string{}
+	for _, r := range e.Routes() {
+		a.patterns[r.Path] = routeParam.ReplaceAllString(r.Path, "{$1}")
+	}
 	return e
 }
 
