@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -102,7 +103,7 @@ func TestCollectorReadsTheViews(t *testing.T) {
 		balance int64
 		at      time.Time
 	}{{500_000, b.Clock.Now()}, {300_000, b.Clock.Now().Add(time.Second)}, {900_000, b.Clock.Now().Add(-time.Hour)}} {
-		if err := b.Q.ProviderBalanceInsert(ctx, store.ProviderBalanceInsertParams{Provider: flow.Klikoo, Balance: o.balance, Source: "test", ObservedAt: o.at}); err != nil {
+		if err := b.Q.ProviderBalanceInsert(ctx, store.ProviderBalanceInsertParams{Provider: klikoo.Name, Balance: o.balance, Source: "test", ObservedAt: o.at}); err != nil {
 			t.Fatal(err)
 		}
 	}
