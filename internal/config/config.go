@@ -207,13 +207,16 @@ func (c *Config) checkOrder() error {
 }
 
 // checkMetrics keeps pprof off the API's listener: it needs a metrics
-// listener of its own, and that listener is not the API's.
+// listener of its own, and that listener is neither the API's nor the
+// console's.
 func (c *Config) checkMetrics() error {
 	switch {
 	case c.MetricsPprof && c.MetricsAddr == "":
 		return errors.New("METRICS_PPROF needs METRICS_ADDR: pprof is never served on the API's listener")
 	case c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr:
 		return fmt.Errorf("METRICS_ADDR (%s) must differ from HTTP_ADDR", c.MetricsAddr)
+	case c.MetricsAddr != "" && c.MetricsAddr == c.ConsoleAddr:
+		return fmt.Errorf("METRICS_ADDR (%s) must differ from CONSOLE_ADDR", c.MetricsAddr)
 	}
 	return nil
 }

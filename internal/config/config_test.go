@@ -62,6 +62,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"CONSOLE_OPERATORS": "ana:" + strings.Repeat("ab", 32) + ",ana:" + strings.Repeat("cd", 32)}, "CONSOLE_OPERATORS"},
 		{map[string]string{"METRICS_ADDR": "9090"}, "METRICS_ADDR"},
 		{map[string]string{"METRICS_ADDR": "127.0.0.1:8080"}, "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "CONSOLE_ADDR": "127.0.0.1:9090"}, "METRICS_ADDR"},
 		{map[string]string{"METRICS_PPROF": "yes"}, "METRICS_PPROF"},
 		{map[string]string{"METRICS_PPROF": "true"}, "METRICS_PPROF"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
