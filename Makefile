@@ -4,10 +4,10 @@ SQLC        := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WITHPG      := go run ./internal/tools/withpg --
 
-.PHONY: test lint generate check-generated run chaos chaos-large bench
+.PHONY: test lint generate check-generated check-alerts run chaos chaos-large bench
 
-## test: every test, against a real PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster)
-test:
+## test: every test, against a real PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster), and the alert rules
+test: check-alerts
 	go mod download
 	$(WITHPG) go test -race -count=1 -timeout 15m ./...
 
@@ -25,6 +25,15 @@ generate:
 ## check-generated: fail when the committed sqlc code differs from what sqlc generates
 check-generated:
 	$(SQLC) diff
+
+## check-alerts: promtool checks the Prometheus alert rules and runs their tests (deploy/prometheus);
+## without promtool it says so and skips, except in CI (CI set), where it fails
+check-alerts:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+		if [ -n "$$CI" ]; then echo "check-alerts: promtool is missing (Debian: apt-get install prometheus)"; exit 1; fi; \
+		echo "check-alerts: SKIPPED, promtool is not installed (Debian: apt-get install prometheus)"; exit 0; \
+	fi; \
+	promtool check rules deploy/prometheus/alerts.yml && promtool test rules deploy/prometheus/alerts_test.yml
 
 ## run: the product on this machine
 run:

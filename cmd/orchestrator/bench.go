@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,7 +21,6 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
-	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
 // benchRateLimit is the per-client rate limit of the bench's service: the
@@ -186,82 +184,30 @@ func benchLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return newLogger(&c, w)
 }
 
-// benchService runs the service as `dev` does — both simulators in-process
-// with generated credentials, the demo catalog, the API on a free port —
-// and calls run with it; then it stops everything.
+// benchService runs the service in this process (runInProcess), the
+// simulators' callbacks after benchCallbackDelay, and calls run with it.
 func benchService(ctx context.Context, cfg *config.Config, dir string, logger *slog.Logger, obs *bench.Observer, run func(bench.Target) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cfg.HTTPAddr, cfg.SimKlikooAddr, cfg.SimSnapcartAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.AdminToken = randomToken()
-	cfg.KlikooBaseURL, cfg.SnapcartBaseURL, cfg.CallbackBaseURL = "", "", ""
-	cfg.KlikooPrivateKeyFile, cfg.KlikooClientID, cfg.KlikooClientSecret = "", "", ""
-	cfg.SnapcartAPIKey, cfg.SnapcartCallbackSecret = "", ""
-	apiLn, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
-	apiURL := "http://" + apiLn.Addr().String()
-	cfg.CallbackBaseURL = apiURL
-	creds, err := devCredentials(cfg, dir)
-	if err != nil {
-		apiLn.Close()
-		return err
-	}
-	sims, err := startSims(ctx, cfg, creds, sandbox.Options{CallbackBaseURL: apiURL, CallbackDelay: benchCallbackDelay, Logger: logger}, logger)
-	if err != nil {
-		apiLn.Close()
-		return err
-	}
-	defer sims.stop()
-	cfg.KlikooBaseURL = sims.klikooURL + "/klikoo-b2b"
-	cfg.SnapcartBaseURL = sims.snapcartURL
-
-	var q *store.Queries
-	ready := make(chan struct{})
-	served := make(chan error, 1)
-	go func() {
-		served <- serve(ctx, cfg, logger, serveOptions{
-			listener:             apiLn,
-			snapcartCatalogTypes: []string{"postpaid"},
-			beforeServe: func(ctx context.Context, pool *pgxpool.Pool, _ *flow.Service) error {
-				q = store.New(pool)
-				return flow.SeedCatalog(ctx, q, sandbox.Catalog(), time.Now())
+	sim := sandbox.Options{CallbackDelay: benchCallbackDelay, Logger: logger}
+	// Snapshots close their idle connections, so that the service's commits
+	// are all counted when they are read.
+	o := serveOptions{onPools: func(workers, api *pgxpool.Pool) { obs.Watch(workers, api) }}
+	return runInProcess(ctx, cfg, dir, logger, sim, o, func(s *inProcess) error {
+		return run(bench.Target{
+			BaseURL: s.apiURL,
+			NewClient: func(ctx context.Context, name string) (uuid.UUID, string, error) {
+				key, err := createClient(ctx, s.q, name)
+				if err != nil {
+					return uuid.UUID{}, "", err
+				}
+				cl, err := s.q.ClientGetByKeyHash(ctx, httpapi.HashAPIKey(key))
+				return cl.ID, key, err
 			},
-			onReady: func(string) { close(ready) },
-			// Snapshots close their idle connections, so that the
-			// service's commits are all counted when they are read.
-			onPools: func(workers, api *pgxpool.Pool) { obs.Watch(workers, api) },
+			SetLatency: func(latency, jitter time.Duration) {
+				f := simkit.Faults{LatencyMS: int(latency.Milliseconds()), JitterMS: int(jitter.Milliseconds())}
+				s.sims.sims.Klikoo.Faults().Set(f)
+				s.sims.sims.Snapcart.Faults().Set(f)
+			},
+			CallbackDelay: benchCallbackDelay,
 		})
-	}()
-	select {
-	case <-ready:
-	case err := <-served:
-		return fmt.Errorf("service: %w", err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	t := bench.Target{
-		BaseURL: apiURL,
-		NewClient: func(ctx context.Context, name string) (uuid.UUID, string, error) {
-			key, err := createClient(ctx, q, name)
-			if err != nil {
-				return uuid.UUID{}, "", err
-			}
-			cl, err := q.ClientGetByKeyHash(ctx, httpapi.HashAPIKey(key))
-			return cl.ID, key, err
-		},
-		SetLatency: func(latency, jitter time.Duration) {
-			f := simkit.Faults{LatencyMS: int(latency.Milliseconds()), JitterMS: int(jitter.Milliseconds())}
-			sims.sims.Klikoo.Faults().Set(f)
-			sims.sims.Snapcart.Faults().Set(f)
-		},
-		CallbackDelay: benchCallbackDelay,
-	}
-	runErr := run(t)
-	cancel()
-	if err := <-served; err != nil && runErr == nil {
-		runErr = fmt.Errorf("service: %w", err)
-	}
-	return runErr
+	})
 }

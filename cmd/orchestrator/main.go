@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/config"
+	"github.com/ppob-orchestrator/orchestrator/internal/telemetry"
 )
 
 func main() {
@@ -99,8 +100,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(telemetry.LogHandler(h))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/config"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
@@ -21,6 +22,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
+	"github.com/ppob-orchestrator/orchestrator/internal/telemetry"
 )
 
 // serveOptions are what `dev` changes about `serve`.
@@ -37,6 +39,9 @@ type serveOptions struct {
 	onPools func(workers, api *pgxpool.Pool)
 	// dev serves the console's cookies without Secure (plain HTTP).
 	dev bool
+	// traceExporter, when set, receives every span as it ends, in place of
+	// OTEL_EXPORTER_OTLP_ENDPOINT (tests).
+	traceExporter sdktrace.SpanExporter
 }
 
 // serve runs the API and the workers until ctx is done, then shuts down
@@ -47,7 +52,18 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		"KLIKOO_CLIENT_SECRET", "KLIKOO_PRIVATE_KEY_FILE", "SNAPCART_BASE_URL", "SNAPCART_API_KEY"); err != nil {
 		return err
 	}
-	kc, sc, err := providerClients(cfg, logger, o.snapcartCatalogTypes)
+	tracing, err := telemetry.New(ctx, telemetry.Config{Endpoint: cfg.OTLPEndpoint, Exporter: o.traceExporter})
+	if err != nil {
+		return err
+	}
+	defer func() { // last, so it exports the spans of the shutdown too
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(stopCtx); err != nil {
+			logger.Warn("tracing shutdown", "err", err)
+		}
+	}()
+	kc, sc, err := providerClients(cfg, logger, o.snapcartCatalogTypes, tracing.HTTPClient(cfg.ProviderTimeout))
 	if err != nil {
 		return err
 	}
@@ -97,15 +113,18 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		RescueAfter:         cfg.RescueAfter,
 		Workers:             cfg.Workers,
 		Periodic:            true,
+		Middleware:          tracing.RiverMiddleware(),
 	})
 	if err != nil {
 		return err
 	}
+	registerOpsMetrics(reg, cfg, apiPool, logger)
 
 	api := httpapi.New(httpapi.Config{
 		Logger: logger, Ready: check, Flow: svc, AdminToken: cfg.AdminToken,
 		Recon:              func(ctx context.Context, o recon.Options) (*recon.Report, error) { return recon.Build(ctx, apiPool, o) },
 		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now, KeyCacheTTL: cfg.KeyCacheTTL,
+		MetricsElsewhere: cfg.MetricsAddr != "",
 	})
 	con, err := newConsole(cfg, logger, apiPool, svc, o.dev)
 	if err != nil {
@@ -123,15 +142,20 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		defer stopConsole()
 		handler = api
 	}
-	srv := httpapi.NewServer(cfg.HTTPAddr, handler)
+	srv := httpapi.NewServer(cfg.HTTPAddr, tracing.Handler(handler))
 	ln := o.listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	stopMetrics, err := serveMetrics(cfg, reg, logger, errc)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	go func() { errc <- fmt.Errorf("http server: %w", srv.Serve(ln)) }()
 	defer func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -149,7 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
-			return fmt.Errorf("http server: %w", err)
+			return err
 		case <-time.After(2 * time.Second):
 		}
 	}
@@ -174,7 +198,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
+		return err
 	case <-ctx.Done():
 		logger.Info("shutting down")
 		return nil
@@ -195,8 +219,9 @@ func providerSetups(cfg *config.Config, kc *klikoo.Client, sc *snapcart.Client) 
 	}
 }
 
-// providerClients builds the Klikoo and Snapcart clients from configuration.
-func providerClients(cfg *config.Config, logger *slog.Logger, extraTypes []string) (*klikoo.Client, *snapcart.Client, error) {
+// providerClients builds the Klikoo and Snapcart clients from configuration;
+// both call through hc.
+func providerClients(cfg *config.Config, logger *slog.Logger, extraTypes []string, hc *http.Client) (*klikoo.Client, *snapcart.Client, error) {
 	pemBytes, err := os.ReadFile(cfg.KlikooPrivateKeyFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("KLIKOO_PRIVATE_KEY_FILE: %w", err)
@@ -207,13 +232,13 @@ func providerClients(cfg *config.Config, logger *slog.Logger, extraTypes []strin
 	}
 	kc, err := klikoo.New(klikoo.Config{
 		BaseURL: cfg.KlikooBaseURL, ClientID: cfg.KlikooClientID, ClientSecret: cfg.KlikooClientSecret,
-		PrivateKey: key, Timeout: cfg.ProviderTimeout, Logger: logger,
+		PrivateKey: key, HTTPClient: hc, Logger: logger,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("klikoo: %w", err)
 	}
 	sc, err := snapcart.New(snapcart.Config{
-		BaseURL: cfg.SnapcartBaseURL, APIKey: cfg.SnapcartAPIKey, Timeout: cfg.ProviderTimeout, Logger: logger,
+		BaseURL: cfg.SnapcartBaseURL, APIKey: cfg.SnapcartAPIKey, HTTPClient: hc, Logger: logger,
 		CatalogTypes: append(append([]string{}, snapcart.CatalogTypes...), extraTypes...),
 	})
 	if err != nil {

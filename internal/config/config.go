@@ -65,6 +65,14 @@ type Config struct {
 	// empty: ADMIN_TOKEN signs in as "admin".
 	ConsoleOperators  []Operator
 	ConsoleSessionTTL time.Duration // absolute lifetime of a console session
+
+	// MetricsAddr, when set, is the only listener of /metrics (and of pprof
+	// when MetricsPprof): the API's listener no longer serves them.
+	MetricsAddr  string
+	MetricsPprof bool
+	// OTLPEndpoint is OTEL_EXPORTER_OTLP_ENDPOINT: traces are exported there
+	// (OTLP over HTTP) when set, and not made at all otherwise.
+	OTLPEndpoint string
 }
 
 // Operator is one entry of CONSOLE_OPERATORS: a name and the SHA-256 of the
@@ -119,6 +127,9 @@ var Vars = []Var{
 	{"CONSOLE_ADDR", "unset: `/console/` on the API's listener", "serve the operator console on this listener only (see `docs/console.md`)"},
 	{"CONSOLE_OPERATORS", "unset: `ADMIN_TOKEN` signs in as `admin`", "the console's operators, `name:sha256hex-of-token,…` (`orchestrator operators create --name NAME` prints a token and its entry)"},
 	{"CONSOLE_SESSION_TTL", "12h", "absolute lifetime of a console session (from 5m to 168h; idle sessions end after 30 min)"},
+	{"METRICS_ADDR", "unset: on the API's listener", "serve `/metrics` (and pprof when `METRICS_PPROF`) on this listener only; keep it private (docs/deployment.md)"},
+	{"METRICS_PPROF", "false", "`true` serves Go's pprof under `/debug/pprof/` on `METRICS_ADDR` (never on the API's listener)"},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "unset: no traces", "OTLP/HTTP collector base URL traces are exported to (docs/observability.md); the SDK's other `OTEL_*` variables apply"},
 }
 
 // Load reads and validates every variable through getenv (os.LookupEnv in
@@ -163,9 +174,15 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		ConsoleAddr:               p.optionalAddr("CONSOLE_ADDR"),
 		ConsoleOperators:          p.operators("CONSOLE_OPERATORS"),
 		ConsoleSessionTTL:         p.durationIf("CONSOLE_SESSION_TTL", 12*time.Hour, func(d time.Duration) bool { return d >= 5*time.Minute && d <= 168*time.Hour }, "a duration from 5m to 168h like 12h"),
+		MetricsAddr:               p.optionalAddr("METRICS_ADDR"),
+		MetricsPprof:              p.oneOf("METRICS_PPROF", "false", "true", "false") == "true",
+		OTLPEndpoint:              p.url("OTEL_EXPORTER_OTLP_ENDPOINT"),
 	}
 	if p.err == nil {
 		p.err = c.checkOrder()
+	}
+	if p.err == nil {
+		p.err = c.checkMetrics()
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -185,6 +202,21 @@ func (c *Config) checkOrder() error {
 		return fmt.Errorf("RESCUE_AFTER (%s) must be at most 1m, so a killed worker's job is picked up quickly", c.RescueAfter)
 	case c.PaymentRepeatMinAge >= c.StatusDeadline:
 		return fmt.Errorf("PAYMENT_REPEAT_MIN_AGE (%s) must be shorter than STATUS_DEADLINE (%s)", c.PaymentRepeatMinAge, c.StatusDeadline)
+	}
+	return nil
+}
+
+// checkMetrics keeps pprof off the API's listener: it needs a metrics
+// listener of its own, and that listener is neither the API's nor the
+// console's.
+func (c *Config) checkMetrics() error {
+	switch {
+	case c.MetricsPprof && c.MetricsAddr == "":
+		return errors.New("METRICS_PPROF needs METRICS_ADDR: pprof is never served on the API's listener")
+	case c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr:
+		return fmt.Errorf("METRICS_ADDR (%s) must differ from HTTP_ADDR", c.MetricsAddr)
+	case c.MetricsAddr != "" && c.MetricsAddr == c.ConsoleAddr:
+		return fmt.Errorf("METRICS_ADDR (%s) must differ from CONSOLE_ADDR", c.MetricsAddr)
 	}
 	return nil
 }

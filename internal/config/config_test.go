@@ -60,6 +60,12 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"CONSOLE_OPERATORS": "ana:abc"}, "CONSOLE_OPERATORS"},
 		{map[string]string{"CONSOLE_OPERATORS": "a na:" + strings.Repeat("ab", 32)}, "CONSOLE_OPERATORS"},
 		{map[string]string{"CONSOLE_OPERATORS": "ana:" + strings.Repeat("ab", 32) + ",ana:" + strings.Repeat("cd", 32)}, "CONSOLE_OPERATORS"},
+		{map[string]string{"METRICS_ADDR": "9090"}, "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": "127.0.0.1:8080"}, "METRICS_ADDR"},
+		{map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "CONSOLE_ADDR": "127.0.0.1:9090"}, "METRICS_ADDR"},
+		{map[string]string{"METRICS_PPROF": "yes"}, "METRICS_PPROF"},
+		{map[string]string{"METRICS_PPROF": "true"}, "METRICS_PPROF"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
 	}
 	for _, tc := range cases {
 		_, err := Load(env(tc.env))
@@ -69,6 +75,26 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.name) {
 			t.Fatalf("%v: error %q does not name %s", tc.env, err, tc.name)
 		}
+	}
+}
+
+// The metrics listener and tracing are off unless asked for, and read when set.
+func TestMetricsAndTracing(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "" || c.MetricsPprof || c.OTLPEndpoint != "" {
+		t.Fatalf("metrics listener, pprof or tracing on by default: %+v", c)
+	}
+	c, err = Load(env(map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "METRICS_PPROF": "true",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "127.0.0.1:9090" || !c.MetricsPprof || c.OTLPEndpoint != "http://collector:4318" {
+		t.Fatalf("not read: %+v", c)
 	}
 }
 

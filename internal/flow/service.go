@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
@@ -103,6 +104,9 @@ type Config struct {
 	// With LISTEN/NOTIFY waking the producer on every insert, it bounds the
 	// throughput: at most Workers jobs per cooldown.
 	FetchCooldown time.Duration
+	// Middleware wraps River's job inserts and work, outermost first
+	// (cmd/orchestrator passes the tracing's, internal/telemetry).
+	Middleware []rivertype.Middleware
 }
 
 // defaultFetchCooldown: see the README's "Performance".
@@ -288,6 +292,7 @@ func riverConfig(cfg *Config) *river.Config {
 		FetchCooldown:        min(cfg.FetchCooldown, cfg.FetchPollInterval),
 		MaxAttempts:          100,
 		Logger:               cfg.Logger,
+		Middleware:           cfg.Middleware,
 	}
 }
 

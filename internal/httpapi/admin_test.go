@@ -97,8 +97,8 @@ func TestAdminResolve(t *testing.T) {
 
 // The River job list: newest first, filtered by state and kind; bad
 // filters are 422. The reconciliation report: its auth, its since
-// parameter, and that it answers JSON with needs_attention (its sections
-// are package recon's to test).
+// parameter, and that it answers JSON with needs_attention and its
+// sections (their contents are package recon's to test).
 func TestAdminRiverJobsAndReconciliationAuth(t *testing.T) {
 	t.Parallel()
 	e := setup(t, flowtest.Options{NoStart: true}, nil)
@@ -130,5 +130,13 @@ func TestAdminRiverJobsAndReconciliationAuth(t *testing.T) {
 	want(t, rec, http.StatusOK)
 	if _, ok := rec.json(t)["needs_attention"].(bool); !ok {
 		t.Fatalf("report without needs_attention: %s", rec)
+	}
+	// Untouched for 11 minutes (the workers are stopped), the purchase is
+	// stuck: the report holds a row, which the contract checks too.
+	e.Clock.Advance(11 * time.Minute)
+	rec = e.call(t, http.MethodGet, "/admin/reconciliation", adminToken, nil)
+	want(t, rec, http.StatusOK)
+	if stuck := rec.json(t)["stuck"].(map[string]any); stuck["count"] != float64(1) || !strings.Contains(string(rec.Body), id) {
+		t.Fatalf("the purchase is not reported stuck: %s", rec)
 	}
 }

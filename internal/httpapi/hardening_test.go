@@ -30,14 +30,15 @@ type hardened struct {
 
 func setupHardened(t *testing.T) *hardened {
 	t.Helper()
+	ct := newContract(t)
 	fe := flowtest.Setup(t, flowtest.Options{NoStart: true})
 	key, _ := newClient(t, fe, "hardening")
-	h := httpapi.New(httpapi.Config{
+	h := ct.wrap(httpapi.New(httpapi.Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Ready:  func(ctx context.Context) error { return fe.Pool.Ping(ctx) },
 		Flow:   fe.Svc, AdminToken: adminToken,
 		RateLimitPerClient: 100000, Registry: prometheus.NewRegistry(),
-	})
+	}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

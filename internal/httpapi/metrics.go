@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -52,4 +53,22 @@ func (m *httpMetrics) observe(route, method string, status int, took time.Durati
 func (a *api) serveMetrics(c echo.Context) error {
 	a.metrics.handler.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// MetricsHandler serves reg at /metrics, and Go's profiler under
+// /debug/pprof/ when withPprof, for the private metrics listener
+// (METRICS_ADDR, docs/deployment.md); every other path is 404. It carries no
+// authentication: whoever reaches the listener reads deposit balances and,
+// with pprof, the process's memory profile.
+func MetricsHandler(reg *prometheus.Registry, withPprof bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }

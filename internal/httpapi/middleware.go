@@ -27,6 +27,9 @@ const (
 	ctxClient    = "client"
 )
 
+// routeParam is a path parameter of an echo route (":id").
+var routeParam = regexp.MustCompile(`:([A-Za-z_]+)`)
+
 // requestIDRe is what an incoming X-Request-Id must look like to be kept;
 // anything else is replaced, so logs never carry a caller's arbitrary text.
 var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
@@ -64,6 +67,10 @@ func (a *api) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		route := c.Path()
 		if route == "" || strings.HasSuffix(route, "/*") {
 			route = "unmatched"
+		} else {
+			// Name the request by its route, as http.ServeMux would: a
+			// tracing wrapper (internal/telemetry) names its span by it.
+			c.Request().Pattern = a.patterns[route]
 		}
 		a.metrics.observe(route, c.Request().Method, status, took)
 		a.log.DebugContext(c.Request().Context(), "http request", "request_id", requestID(c),

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/httpapi/contracttest"
 )
 
 // The OpenAPI document and the registered routes agree: every route is
@@ -28,13 +30,12 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" {
 		t.Fatalf("openapi = %q, want 3.1.0", doc.OpenAPI)
 	}
-	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	routes := map[string]bool{}
 	for _, r := range newEcho(Config{}).Routes() {
 		if r.Method == echo.RouteNotFound {
 			continue
 		}
-		routes[strings.ToLower(r.Method)+" "+param.ReplaceAllString(r.Path, "{$1}")] = true
+		routes[strings.ToLower(r.Method)+" "+routeParam.ReplaceAllString(r.Path, "{$1}")] = true
 	}
 	described := map[string]bool{}
 	for path, ops := range doc.Paths {
@@ -85,7 +86,7 @@ func TestPanicBecomesInternalProblem(t *testing.T) {
 	t.Parallel()
 	e := newEcho(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e.GET("/boom", func(echo.Context) error { panic("secret internal detail") })
-	srv := httptest.NewServer(e)
+	srv := httptest.NewServer(contracttest.Handler(t, openAPI, e))
 	t.Cleanup(srv.Close)
 	res, err := http.Get(srv.URL + "/boom")
 	if err != nil {

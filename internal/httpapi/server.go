@@ -36,7 +36,10 @@ type Config struct {
 	// everything else registered there (the flow's metrics, Go's). Nil: a
 	// registry of the API's own.
 	Registry *prometheus.Registry
-	Now      func() time.Time // time.Now when nil
+	// MetricsElsewhere leaves /metrics out of the API's routes: the metrics
+	// are served on a listener of their own (METRICS_ADDR, MetricsHandler).
+	MetricsElsewhere bool
+	Now              func() time.Time // time.Now when nil
 	// KeyCacheTTL is how long a process trusts an API key it found enabled
 	// (API_KEY_CACHE_TTL); zero reads the key's client on every request.
 	KeyCacheTTL time.Duration
@@ -50,6 +53,9 @@ type api struct {
 	limiter *limiter
 	keys    *keyCache
 	metrics *httpMetrics
+	// patterns are the routes as URI templates ("/v1/purchases/{id}"), by
+	// echo path; read-only once New returns.
+	patterns map[string]string
 }
 
 // maxBody bounds every request body the API reads (api.md: 64 KiB).
@@ -85,7 +91,9 @@ func newEcho(cfg Config) *echo.Echo {
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "no readiness check configured"})
 		})
 	}
-	e.GET("/metrics", a.serveMetrics)
+	if !cfg.MetricsElsewhere {
+		e.GET("/metrics", a.serveMetrics)
+	}
 	e.GET("/openapi.json", serveOpenAPI)
 
 	client := []echo.MiddlewareFunc{a.wired, a.authClient, a.rateLimit}
@@ -105,6 +113,11 @@ func newEcho(cfg Config) *echo.Echo {
 	e.POST("/admin/purchases/:id/resolve", a.resolvePurchase, admin...)
 	e.GET("/admin/reconciliation", a.reconciliation, admin...)
 	e.GET("/admin/river/jobs", a.riverJobs, admin...)
+
+	a.patterns = map[string]string{}
+	for _, r := range e.Routes() {
+		a.patterns[r.Path] = routeParam.ReplaceAllString(r.Path, "{$1}")
+	}
 	return e
 }
 

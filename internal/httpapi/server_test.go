@@ -80,7 +80,7 @@ func TestUnreadyAndUnwired(t *testing.T) {
 	t.Parallel()
 	e := setup(t, flowtest.Options{NoStart: true}, nil)
 	h := httpapi.New(httpapi.Config{Ready: func(context.Context) error { return errors.New("schema version 1, want 3") }, AdminToken: adminToken})
-	srv := httpTestServer(t, h)
+	srv := e.httpTestServer(t, h)
 	r := e.call(t, http.MethodGet, "/readyz", "", nil)
 	want(t, r, http.StatusOK)
 	e.URL = srv
@@ -114,5 +114,17 @@ func TestNewAPIKey(t *testing.T) {
 		if string(hash) != string(httpapi.HashAPIKey(key)) || len(hash) != 32 || string(httpapi.HashAPIKey(key+"x")) == string(hash) {
 			t.Fatal("hash is not SHA-256 of the key")
 		}
+	}
+}
+
+// With the metrics served elsewhere (METRICS_ADDR), the API answers
+// /metrics with a 404 problem, as its document says.
+func TestMetricsElsewhere(t *testing.T) {
+	t.Parallel()
+	e := setup(t, flowtest.Options{NoStart: true}, func(c *httpapi.Config) { c.MetricsElsewhere = true })
+	r := e.call(t, http.MethodGet, "/metrics", "", nil)
+	wantProblem(t, r, http.StatusNotFound, "not_found")
+	if strings.Contains(string(r.Body), "http_request_duration_seconds") {
+		t.Fatalf("metrics served: %s", r)
 	}
 }

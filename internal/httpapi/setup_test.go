@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
+	"github.com/ppob-orchestrator/orchestrator/internal/httpapi/contracttest"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -33,16 +36,66 @@ type env struct {
 	URL        string
 	KeyA, KeyB string
 	A, B       uuid.UUID
+	contract   *contract
+}
+
+// contract holds every exchange the API under test serves to
+// openapi.json (contracttest): the disagreements wait here until a call
+// of the test reports them, or the test's cleanup does (for callbacks
+// and other requests no call made).
+type contract struct {
+	checker    *contracttest.Checker
+	mu         sync.Mutex
+	violations []string
+}
+
+// newContract starts a contract for t. Call it before anything that
+// registers cleanups serving requests, so its report comes after them.
+func newContract(t testing.TB) *contract {
+	t.Helper()
+	doc, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chk, err := contracttest.For(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &contract{checker: chk}
+	t.Cleanup(func() { c.report(t) })
+	return c
+}
+
+// wrap returns h with every exchange validated.
+func (c *contract) wrap(h http.Handler) http.Handler {
+	return c.checker.Handler(h, func(v string) {
+		c.mu.Lock()
+		c.violations = append(c.violations, v)
+		c.mu.Unlock()
+	})
+}
+
+// report fails t with every disagreement found so far.
+func (c *contract) report(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	vs := c.violations
+	c.violations = nil
+	c.mu.Unlock()
+	for _, v := range vs {
+		t.Error(v)
+	}
 }
 
 // setup starts the API on top of flowtest.Setup. cfg, when given, changes
 // the API's configuration before it is built.
 func setup(t testing.TB, o flowtest.Options, cfg func(*httpapi.Config)) *env {
 	t.Helper()
+	ct := newContract(t)
 	var cb atomic.Pointer[http.Handler]
 	o.CallbackHandler = &cb
 	fe := flowtest.Setup(t, o)
-	e := &env{Env: fe}
+	e := &env{Env: fe, contract: ct}
 	e.KeyA, e.A = newClient(t, fe, "shop A")
 	e.KeyB, e.B = newClient(t, fe, "shop B")
 	c := httpapi.Config{
@@ -60,7 +113,7 @@ func setup(t testing.TB, o flowtest.Options, cfg func(*httpapi.Config)) *env {
 	if cfg != nil {
 		cfg(&c)
 	}
-	h := httpapi.New(c)
+	h := ct.wrap(httpapi.New(c))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cb.Store(&h)
@@ -68,8 +121,9 @@ func setup(t testing.TB, o flowtest.Options, cfg func(*httpapi.Config)) *env {
 	return e
 }
 
-func httpTestServer(t testing.TB, h http.Handler) string {
-	srv := httptest.NewServer(h)
+// httpTestServer serves h, its exchanges held to the contract of e.
+func (e *env) httpTestServer(t testing.TB, h http.Handler) string {
+	srv := httptest.NewServer(e.contract.wrap(h))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -149,6 +203,7 @@ func (e *env) call(t testing.TB, method, path, token string, body any, header ..
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.contract.report(t)
 	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 

@@ -12,6 +12,40 @@ import (
 	"github.com/google/uuid"
 )
 
+const providerBalanceLatestList = `-- name: ProviderBalanceLatestList :many
+SELECT DISTINCT ON (provider) provider, balance
+FROM provider_balances
+ORDER BY provider, observed_at DESC, id DESC
+`
+
+type ProviderBalanceLatestListRow struct {
+	Provider string
+	Balance  int64
+}
+
+// Each provider's deposit as last observed by any process (the balance
+// endpoint or an answer that carried it), for the metrics: every process
+// reports the same value, unlike its own provider_balance_rupiah.
+func (q *Queries) ProviderBalanceLatestList(ctx context.Context) ([]ProviderBalanceLatestListRow, error) {
+	rows, err := q.db.Query(ctx, providerBalanceLatestList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProviderBalanceLatestListRow
+	for rows.Next() {
+		var i ProviderBalanceLatestListRow
+		if err := rows.Scan(&i.Provider, &i.Balance); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reconAlertList = `-- name: ReconAlertList :many
 SELECT alert_id, kind, provider, purchase_id, reference_id, purchase_status, message, created_at
 FROM recon_alerts
@@ -337,6 +371,57 @@ SELECT set_config('recon.now', $1::text, true)
 func (q *Queries) ReconNowSet(ctx context.Context, now string) error {
 	_, err := q.db.Exec(ctx, reconNowSet, now)
 	return err
+}
+
+const reconOpenByStatusList = `-- name: ReconOpenByStatusList :many
+SELECT p.status, count(*)::bigint AS open, count(s.purchase_id)::bigint AS stuck,
+       extract(epoch FROM recon_now() - min(p.created_at))::bigint AS oldest_seconds,
+       coalesce(extract(epoch FROM max(r.waiting)), 0)::bigint AS longest_review_seconds
+FROM purchases p
+LEFT JOIN recon_stuck s ON s.purchase_id = p.id
+LEFT JOIN recon_needs_review r ON r.purchase_id = p.id
+WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
+GROUP BY p.status
+ORDER BY p.status
+`
+
+type ReconOpenByStatusListRow struct {
+	Status               PurchaseStatus
+	Open                 int64
+	Stuck                int64
+	OldestSeconds        int64
+	LongestReviewSeconds int64
+}
+
+// The open purchases by status, for the metrics read at each scrape
+// (internal/recon/collector.go): how many, how many of them are stuck
+// (recon_stuck), the oldest one's age and, for needs_review, the longest
+// wait (recon_needs_review), in whole seconds. Only statuses that have a
+// purchase have a row. purchases_open indexes exactly these rows.
+func (q *Queries) ReconOpenByStatusList(ctx context.Context) ([]ReconOpenByStatusListRow, error) {
+	rows, err := q.db.Query(ctx, reconOpenByStatusList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconOpenByStatusListRow
+	for rows.Next() {
+		var i ReconOpenByStatusListRow
+		if err := rows.Scan(
+			&i.Status,
+			&i.Open,
+			&i.Stuck,
+			&i.OldestSeconds,
+			&i.LongestReviewSeconds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const reconPriceAboveMaxList = `-- name: ReconPriceAboveMaxList :many

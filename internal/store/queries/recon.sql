@@ -78,3 +78,27 @@ SELECT alert_id, kind, provider, purchase_id, reference_id, purchase_status, mes
 FROM recon_alerts
 WHERE created_at >= @since::timestamptz
 ORDER BY created_at, alert_id;
+
+-- name: ReconOpenByStatusList :many
+-- The open purchases by status, for the metrics read at each scrape
+-- (internal/recon/collector.go): how many, how many of them are stuck
+-- (recon_stuck), the oldest one's age and, for needs_review, the longest
+-- wait (recon_needs_review), in whole seconds. Only statuses that have a
+-- purchase have a row. purchases_open indexes exactly these rows.
+SELECT p.status, count(*)::bigint AS open, count(s.purchase_id)::bigint AS stuck,
+       extract(epoch FROM recon_now() - min(p.created_at))::bigint AS oldest_seconds,
+       coalesce(extract(epoch FROM max(r.waiting)), 0)::bigint AS longest_review_seconds
+FROM purchases p
+LEFT JOIN recon_stuck s ON s.purchase_id = p.id
+LEFT JOIN recon_needs_review r ON r.purchase_id = p.id
+WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
+GROUP BY p.status
+ORDER BY p.status;
+
+-- name: ProviderBalanceLatestList :many
+-- Each provider's deposit as last observed by any process (the balance
+-- endpoint or an answer that carried it), for the metrics: every process
+-- reports the same value, unlike its own provider_balance_rupiah.
+SELECT DISTINCT ON (provider) provider, balance
+FROM provider_balances
+ORDER BY provider, observed_at DESC, id DESC;
