@@ -196,7 +196,7 @@ func Setup(t testing.TB, o Options) *Env {
 	wcfg := webhook.Config{
 		Pool: b.Pool, SecretKey: randomKey(t), Timeout: 2 * time.Second, AllowInsecure: true, AllowPrivate: true,
 		Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
-		Workers: 10, Logger: logger, Now: b.Clock.Now,
+		Workers:  10, Logger: logger, Now: b.Clock.Now,
 	}
 	if o.Webhook != nil {
 		o.Webhook(&wcfg)

@@ -124,14 +124,14 @@ func (c *Config) setDefaults() {
 // Service is the webhooks: the outbox the flow writes to, the client API's
 // operations and the delivery jobs. It is safe for concurrent use.
 type Service struct {
-	cfg     Config
-	pool    *pgxpool.Pool
-	q       *store.Queries
-	sealer  *sealer // nil without a secret key
-	sender  *sender
+	cfg      Config
+	pool     *pgxpool.Pool
+	q        *store.Queries
+	sealer   *sealer // nil without a secret key
+	sender   *sender
 	inserter *river.Client[pgx.Tx]
-	log     *slog.Logger
-	metrics *Metrics
+	log      *slog.Logger
+	metrics  *Metrics
 }
 
 // New builds the service. It inserts its jobs with an insert-only River
