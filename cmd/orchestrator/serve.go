@@ -21,6 +21,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // serveOptions are what `dev` changes about `serve`.
@@ -37,7 +38,14 @@ type serveOptions struct {
 	onPools func(workers, api *pgxpool.Pool)
 	// dev serves the console's cookies without Secure (plain HTTP).
 	dev bool
+	// onWebhooks is called with the webhook service once it exists.
+	onWebhooks func(*webhook.Service)
 }
+
+// webhookConns is the size of the webhook deliveries' own pool: a bulkhead,
+// so that attempts to slow endpoints never wait for, or hold, a connection
+// the purchase steps or the API need.
+const webhookConns = 2
 
 // serve runs the API and the workers until ctx is done, then shuts down
 // cleanly: the API stops taking requests, running jobs finish (or are left
@@ -79,6 +87,25 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	whPool, err := newPoolSized(ctx, cfg, webhookConns)
+	if err != nil {
+		return err
+	}
+	defer whPool.Close()
+	if cfg.WebhookSecretKey == nil {
+		logger.Warn("WEBHOOK_SECRET_KEY is not set: webhook endpoints cannot be created (the API answers 503) until it is")
+	}
+	wh, err := webhook.New(webhook.Config{
+		Pool: whPool, SecretKey: cfg.WebhookSecretKey, Timeout: cfg.WebhookTimeout, Retention: cfg.WebhookRetention,
+		AllowInsecure: cfg.WebhookAllowInsecure, AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookRetrySchedule,
+		Workers: cfg.WebhookWorkers, Lease: cfg.JobTimeout, Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	if o.onWebhooks != nil {
+		o.onWebhooks(wh)
+	}
 	svc, err := flow.New(flow.Config{
 		Pool:                pool,
 		APIPool:             apiPool,
@@ -97,15 +124,20 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		RescueAfter:         cfg.RescueAfter,
 		Workers:             cfg.Workers,
 		Periodic:            true,
+		Outbox:              wh,
+		Queues:              wh.Queues(),
+		AddWorkers:          wh.AddWorkers,
 	})
 	if err != nil {
 		return err
 	}
+	svc.River().PeriodicJobs().AddMany(wh.PeriodicJobs())
 
 	api := httpapi.New(httpapi.Config{
 		Logger: logger, Ready: check, Flow: svc, AdminToken: cfg.AdminToken,
 		Recon:              func(ctx context.Context, o recon.Options) (*recon.Report, error) { return recon.Build(ctx, apiPool, o) },
 		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now, KeyCacheTTL: cfg.KeyCacheTTL,
+		Webhooks: wh,
 	})
 	con, err := newConsole(cfg, logger, apiPool, svc, o.dev)
 	if err != nil {

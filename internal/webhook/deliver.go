@@ -41,7 +41,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	}
 	a := s.sender.send(ctx, t.request)
 	s.metrics.AttemptDuration.Observe(a.Latency.Seconds())
-	wait, err := s.record(ctx, job, t, a)
+	// The attempt was made: record it even if the job is being stopped.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	wait, err := s.record(recordCtx, job, t, a)
 	if err != nil {
 		return err
 	}

@@ -54,8 +54,9 @@ type EndpointInput struct {
 	Disabled    *bool
 }
 
-// validate returns the complaints about in, each naming its field.
-func (s *Service) validate(in EndpointInput, create bool) []flow.FieldError {
+// Validate returns the complaints about an endpoint request (create or
+// update), each naming its field; none when it is valid.
+func (s *Service) Validate(in EndpointInput, create bool) []flow.FieldError {
 	var errs []flow.FieldError
 	bad := func(field, msg string) { errs = append(errs, flow.FieldError{Field: field, Message: msg}) }
 	if in.URL == nil {
@@ -133,7 +134,7 @@ func checkEvents(events []string) string {
 // secret, which is shown this once. Errors: *flow.ValidationError,
 // ErrTooManyEndpoints, ErrNotConfigured.
 func (s *Service) CreateEndpoint(ctx context.Context, clientID uuid.UUID, in EndpointInput) (Endpoint, string, error) {
-	if errs := s.validate(in, true); len(errs) > 0 {
+	if errs := s.Validate(in, true); len(errs) > 0 {
 		return Endpoint{}, "", &flow.ValidationError{Fields: errs}
 	}
 	if s.sealer == nil {
@@ -206,7 +207,7 @@ func (s *Service) GetEndpoint(ctx context.Context, clientID, id uuid.UUID) (Endp
 // UpdateEndpoint changes the fields in sets. Disabling cancels the
 // endpoint's pending deliveries; enabling starts its failure clock afresh.
 func (s *Service) UpdateEndpoint(ctx context.Context, clientID, id uuid.UUID, in EndpointInput) (Endpoint, error) {
-	if errs := s.validate(in, false); len(errs) > 0 {
+	if errs := s.Validate(in, false); len(errs) > 0 {
 		return Endpoint{}, &flow.ValidationError{Fields: errs}
 	}
 	var row store.WebhookEndpoint
