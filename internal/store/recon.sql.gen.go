@@ -536,25 +536,25 @@ func (q *Queries) ReconUnmatchedCallbackList(ctx context.Context, since time.Tim
 
 const reconWebhookFailureList = `-- name: ReconWebhookFailureList :many
 SELECT message_id, endpoint_id, client_id, purchase_id, reference_id, event_type, seq, attempts,
-       created_at, failed_at::timestamptz AS failed_at, last_http_status, last_error::text AS last_error
+       created_at, failed_at::timestamptz AS failed_at, last_http_status AS last_status, last_error::text AS last_error
 FROM recon_webhook_failures
 WHERE failed_at >= $1::timestamptz
 ORDER BY failed_at, message_id
 `
 
 type ReconWebhookFailureListRow struct {
-	MessageID      uuid.UUID
-	EndpointID     uuid.UUID
-	ClientID       uuid.UUID
-	PurchaseID     uuid.UUID
-	ReferenceID    string
-	EventType      string
-	Seq            int32
-	Attempts       int32
-	CreatedAt      time.Time
-	FailedAt       time.Time
-	LastHttpStatus *int32
-	LastError      string
+	MessageID   uuid.UUID
+	EndpointID  uuid.UUID
+	ClientID    uuid.UUID
+	PurchaseID  uuid.UUID
+	ReferenceID string
+	EventType   string
+	Seq         int32
+	Attempts    int32
+	CreatedAt   time.Time
+	FailedAt    time.Time
+	LastStatus  *int32
+	LastError   string
 }
 
 func (q *Queries) ReconWebhookFailureList(ctx context.Context, since time.Time) ([]ReconWebhookFailureListRow, error) {
@@ -577,7 +577,7 @@ func (q *Queries) ReconWebhookFailureList(ctx context.Context, since time.Time) 
 			&i.Attempts,
 			&i.CreatedAt,
 			&i.FailedAt,
-			&i.LastHttpStatus,
+			&i.LastStatus,
 			&i.LastError,
 		); err != nil {
 			return nil, err
