@@ -603,6 +603,52 @@ func (q *Queries) WebhookMessageLease(ctx context.Context, arg WebhookMessageLea
 	return result.RowsAffected(), nil
 }
 
+const webhookMessageListAll = `-- name: WebhookMessageListAll :many
+SELECT id, endpoint_id, client_id, purchase_id, event_type, seq, status, attempts
+FROM webhook_messages ORDER BY created_at, id
+`
+
+type WebhookMessageListAllRow struct {
+	ID         uuid.UUID
+	EndpointID uuid.UUID
+	ClientID   uuid.UUID
+	PurchaseID uuid.UUID
+	EventType  string
+	Seq        int32
+	Status     WebhookMessageStatus
+	Attempts   int32
+}
+
+// Every message, without its body (the chaos run's checks).
+func (q *Queries) WebhookMessageListAll(ctx context.Context) ([]WebhookMessageListAllRow, error) {
+	rows, err := q.db.Query(ctx, webhookMessageListAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WebhookMessageListAllRow
+	for rows.Next() {
+		var i WebhookMessageListAllRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.EndpointID,
+			&i.ClientID,
+			&i.PurchaseID,
+			&i.EventType,
+			&i.Seq,
+			&i.Status,
+			&i.Attempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const webhookMessageListForClient = `-- name: WebhookMessageListForClient :many
 SELECT id, endpoint_id, client_id, purchase_id, event_type, seq, status, attempts, round_attempts,
        next_attempt_at, created_at, updated_at, finished_at

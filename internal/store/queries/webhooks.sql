@@ -203,3 +203,8 @@ FROM webhook_messages WHERE status = 'pending';
 
 -- name: WebhookEndpointLock :one
 SELECT * FROM webhook_endpoints WHERE id = @id FOR NO KEY UPDATE;
+
+-- name: WebhookMessageListAll :many
+-- Every message, without its body (the chaos run's checks).
+SELECT id, endpoint_id, client_id, purchase_id, event_type, seq, status, attempts
+FROM webhook_messages ORDER BY created_at, id;
