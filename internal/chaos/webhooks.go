@@ -3,8 +3,8 @@ package chaos
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
 	"crypto/hmac"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"

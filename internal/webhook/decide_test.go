@@ -109,7 +109,9 @@ func TestGate(t *testing.T) {
 		wait          time.Duration
 	}{
 		{"due, a slot free: send", func(*store.WebhookMessage, *store.WebhookEndpoint) {}, 4, 10, gateSend, 0},
-		{"delivered: done", func(m *store.WebhookMessage, _ *store.WebhookEndpoint) { m.Status = store.WebhookMessageStatusDelivered }, 0, 0, gateDone, 0},
+		{"delivered: done", func(m *store.WebhookMessage, _ *store.WebhookEndpoint) {
+			m.Status = store.WebhookMessageStatusDelivered
+		}, 0, 0, gateDone, 0},
 		{"canceled: done", func(m *store.WebhookMessage, _ *store.WebhookEndpoint) { m.Status = store.WebhookMessageStatusCanceled }, 0, 0, gateDone, 0},
 		{"deleted endpoint: cancel", func(_ *store.WebhookMessage, e *store.WebhookEndpoint) { e.DeletedAt = at(0) }, 0, 0, gateCancel, 0},
 		{"disabled endpoint: cancel", func(_ *store.WebhookMessage, e *store.WebhookEndpoint) { e.DisabledAt = at(0) }, 0, 0, gateCancel, 0},
