@@ -50,6 +50,17 @@ func deliveryID(c echo.Context) (uuid.UUID, error) {
 	return id, nil
 }
 
+// routeOf returns the webhook service and the route's id read by parse
+// (endpointID or deliveryID).
+func (a *api) routeOf(c echo.Context, parse func(echo.Context) (uuid.UUID, error)) (*webhook.Service, uuid.UUID, error) {
+	w, err := a.webhooks()
+	if err != nil {
+		return nil, uuid.UUID{}, err
+	}
+	id, err := parse(c)
+	return w, id, err
+}
+
 // optText decodes a string member into a pointer (set even when empty);
 // null is absent.
 func optText(dst **string) fieldDecoder {
@@ -171,11 +182,7 @@ func (a *api) listEndpoints(c echo.Context) error {
 
 // getEndpoint is GET /v1/webhook_endpoints/{id}.
 func (a *api) getEndpoint(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := endpointID(c)
+	w, id, err := a.routeOf(c, endpointID)
 	if err != nil {
 		return err
 	}
@@ -188,11 +195,7 @@ func (a *api) getEndpoint(c echo.Context) error {
 
 // updateEndpoint is PATCH /v1/webhook_endpoints/{id}.
 func (a *api) updateEndpoint(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := endpointID(c)
+	w, id, err := a.routeOf(c, endpointID)
 	if err != nil {
 		return err
 	}
@@ -209,11 +212,7 @@ func (a *api) updateEndpoint(c echo.Context) error {
 
 // deleteEndpoint is DELETE /v1/webhook_endpoints/{id}.
 func (a *api) deleteEndpoint(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := endpointID(c)
+	w, id, err := a.routeOf(c, endpointID)
 	if err != nil {
 		return err
 	}
@@ -225,11 +224,7 @@ func (a *api) deleteEndpoint(c echo.Context) error {
 
 // rotateSecret is POST /v1/webhook_endpoints/{id}/rotate_secret.
 func (a *api) rotateSecret(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := endpointID(c)
+	w, id, err := a.routeOf(c, endpointID)
 	if err != nil {
 		return err
 	}
@@ -242,11 +237,7 @@ func (a *api) rotateSecret(c echo.Context) error {
 
 // recoverEndpoint is POST /v1/webhook_endpoints/{id}/recover {"since": …}.
 func (a *api) recoverEndpoint(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := endpointID(c)
+	w, id, err := a.routeOf(c, endpointID)
 	if err != nil {
 		return err
 	}
@@ -342,11 +333,7 @@ func (a *api) listDeliveries(c echo.Context) error {
 
 // getDelivery is GET /v1/webhook_deliveries/{id}.
 func (a *api) getDelivery(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := deliveryID(c)
+	w, id, err := a.routeOf(c, deliveryID)
 	if err != nil {
 		return err
 	}
@@ -359,11 +346,7 @@ func (a *api) getDelivery(c echo.Context) error {
 
 // retryDelivery is POST /v1/webhook_deliveries/{id}/retry.
 func (a *api) retryDelivery(c echo.Context) error {
-	w, err := a.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := deliveryID(c)
+	w, id, err := a.routeOf(c, deliveryID)
 	if err != nil {
 		return err
 	}

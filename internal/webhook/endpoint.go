@@ -145,11 +145,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, clientID uuid.UUID, in End
 		events = flow.MessageTypes()
 	}
 	id := uuid.New()
-	key, secret, err := newSecret()
-	if err != nil {
-		return Endpoint{}, "", err
-	}
-	sealed, err := s.sealer.seal(id, key)
+	sealed, secret, err := s.newSealedSecret(id)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
@@ -288,11 +284,7 @@ func (s *Service) RotateSecret(ctx context.Context, clientID, id uuid.UUID) (End
 	if s.sealer == nil {
 		return Endpoint{}, "", ErrNotConfigured
 	}
-	key, secret, err := newSecret()
-	if err != nil {
-		return Endpoint{}, "", err
-	}
-	sealed, err := s.sealer.seal(id, key)
+	sealed, secret, err := s.newSealedSecret(id)
 	if err != nil {
 		return Endpoint{}, "", err
 	}
@@ -317,6 +309,17 @@ func (s *Service) RotateSecret(ctx context.Context, clientID, id uuid.UUID) (End
 	}
 	s.log.Info("webhook secret rotated", "endpoint_id", id, "client_id", clientID)
 	return viewEndpoint(row), secret, nil
+}
+
+// newSealedSecret makes a secret for the endpoint: sealed to store, and as
+// the client is shown it.
+func (s *Service) newSealedSecret(endpoint uuid.UUID) ([]byte, string, error) {
+	key, secret, err := newSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	sealed, err := s.sealer.seal(endpoint, key)
+	return sealed, secret, err
 }
 
 // cancelPending ends every pending delivery of an endpoint canceled, and
