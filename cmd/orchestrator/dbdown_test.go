@@ -196,7 +196,7 @@ func newProcEnv(t *testing.T, dir, dbURL string, extra ...string) procEnv {
 		"SNAPCART_BASE_URL=http://" + e.simS, "SNAPCART_API_KEY=" + creds.SnapcartAPIKey,
 		"SNAPCART_CALLBACK_SECRET=" + creds.SnapcartCallbackSecret,
 		"SIM_KLIKOO_ADDR=" + e.simK, "SIM_SNAPCART_ADDR=" + e.simS, "CALLBACK_BASE_URL=http://" + e.api,
-		"PROVIDER_TIMEOUT=1s", "JOB_TIMEOUT=4s", "RESCUE_AFTER=6s", "LOOKUP_BACKOFF=1s,2s,3s",
+		"PROVIDER_TIMEOUT=1s", "JOB_TIMEOUT=4s", "RESCUE_AFTER=6s", "LOOKUP_BACKOFF=1s,2s,3s", "WEBHOOK_TIMEOUT=2s",
 	}, extra...)
 	return e
 }

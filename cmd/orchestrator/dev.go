@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,9 +21,11 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/config"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
 	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 	"github.com/ppob-orchestrator/orchestrator/migrations"
 )
 
@@ -34,7 +37,21 @@ const devDir = ".orchestrator"
 // DATABASE_URL is unset, the migrations, both provider simulators in-process
 // with generated credentials, the demo catalog, a demo client, and the
 // service. Ctrl-C stops all of it.
-func runDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+//
+// With --webhook-url URL it registers URL as a webhook endpoint of the demo
+// client and prints its secret. dev allows plain http and private
+// addresses for webhooks, and generates WEBHOOK_SECRET_KEY unless it is
+// set (kept in the dev directory, so endpoints outlive a restart).
+func runDev(ctx context.Context, cfg *config.Config, args []string, logger *slog.Logger, stdout io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	webhookURL := fs.String("webhook-url", "", "")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("dev: %w (usage: orchestrator dev [--webhook-url URL])", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("dev: unexpected argument %q (usage: orchestrator dev [--webhook-url URL])", fs.Arg(0))
+	}
 	dir, err := filepath.Abs(devDir)
 	if err != nil {
 		return err
@@ -66,6 +83,12 @@ func runDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout
 	if cfg.AdminToken == "" {
 		cfg.AdminToken = randomToken()
 	}
+	cfg.WebhookAllowInsecure, cfg.WebhookAllowPrivate = true, true
+	if cfg.WebhookSecretKey == nil {
+		if cfg.WebhookSecretKey, err = devWebhookKey(filepath.Join(dir, "webhook-secret-key")); err != nil {
+			return err
+		}
+	}
 	creds, err := devCredentials(cfg, dir)
 	if err != nil {
 		return err
@@ -82,17 +105,25 @@ func runDev(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout
 		cfg.SnapcartBaseURL = sims.snapcartURL
 	}
 
-	var apiKey string
+	var apiKey, hookNote string
+	var wh *webhook.Service
 	return serve(ctx, cfg, logger, serveOptions{
 		listener:             apiLn,
 		dev:                  true,
 		snapcartCatalogTypes: []string{"postpaid"},
+		onWebhooks:           func(w *webhook.Service) { wh = w },
 		beforeServe: func(ctx context.Context, pool *pgxpool.Pool, _ *flow.Service) error {
 			q := store.New(pool)
 			if err := flow.SeedCatalog(ctx, q, sandbox.Catalog(), time.Now()); err != nil {
 				return err
 			}
-			apiKey, err = createClient(ctx, q, "demo")
+			if apiKey, err = createClient(ctx, q, "demo"); err != nil {
+				return err
+			}
+			if *webhookURL == "" {
+				return nil
+			}
+			hookNote, err = devEndpoint(ctx, q, wh, apiKey, *webhookURL)
 			return err
 		},
 		onReady: func(addr string) {
@@ -111,11 +142,47 @@ Buy a PLN token from the Klikoo simulator:
 Operator console: %[6]s
   %[7]s
 
-Ctrl-C stops everything.
+%[8]sCtrl-C stops everything.
 
-`, addr, sims.klikooURL, sims.snapcartURL, apiKey, cfg.AdminToken, consoleURL(cfg, addr), consoleSignin(cfg))
+`, addr, sims.klikooURL, sims.snapcartURL, apiKey, cfg.AdminToken, consoleURL(cfg, addr), consoleSignin(cfg), hookNote)
 		},
 	})
+}
+
+// devWebhookKey reads the dev directory's WEBHOOK_SECRET_KEY, or writes a
+// new one there.
+func devWebhookKey(file string) ([]byte, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		return webhook.ParseSecretKey(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("WEBHOOK_SECRET_KEY: %w", err)
+	}
+	key, err := webhook.NewSecretKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("WEBHOOK_SECRET_KEY: %w", err)
+	}
+	return webhook.ParseSecretKey(key)
+}
+
+// devEndpoint registers url as a webhook endpoint of the client of apiKey
+// and returns the lines that tell the developer about it, with its secret.
+func devEndpoint(ctx context.Context, q *store.Queries, wh *webhook.Service, apiKey, url string) (string, error) {
+	cl, err := q.ClientGetByKeyHash(ctx, httpapi.HashAPIKey(apiKey))
+	if err != nil {
+		return "", fmt.Errorf("--webhook-url: find the demo client: %w", err)
+	}
+	ep, secret, err := wh.CreateEndpoint(ctx, cl.ID, webhook.EndpointInput{URL: &url})
+	if err != nil {
+		return "", fmt.Errorf("--webhook-url %s: %w", url, err)
+	}
+	return fmt.Sprintf(`Webhooks: endpoint %s receives every status change of the demo client's purchases
+  url:    %s
+  secret: %s   (shown once; verify messages with it: docs/webhooks.md)
+
+`, ep.ID, url, secret), nil
 }
 
 // devCredentials uses the configured provider credentials, or generates

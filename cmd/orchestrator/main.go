@@ -38,7 +38,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 const usage = `usage: orchestrator COMMAND
 
 commands:
-  dev                      run everything on this machine (throwaway PostgreSQL when no DATABASE_URL)
+  dev [--webhook-url URL]  run everything on this machine (throwaway PostgreSQL when no DATABASE_URL);
+                           URL receives the demo client's webhooks
   serve                    API and workers against DATABASE_URL
   migrate up|down|status   apply, undo one step of, or show the schema migrations
   sim                      serve both provider simulators (SIM_KLIKOO_ADDR, SIM_SNAPCART_ADDR)
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) (string, bool),
 	logger := newLogger(cfg, stderr)
 	switch args[0] {
 	case "dev":
-		return runDev(ctx, cfg, logger, stdout)
+		return runDev(ctx, cfg, args[1:], logger, stdout)
 	case "serve":
 		return serve(ctx, cfg, logger, serveOptions{})
 	case "migrate":

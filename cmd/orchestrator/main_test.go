@@ -160,6 +160,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"status", "applied"},
 		{"down", "00008_pure_core.sql"},
 		{"down", "00007_console.sql"},
+		{"down", "00005_webhooks.sql"},
 		{"down", "00004_event_seq.sql"},
 		{"down", "00003_reconciliation.sql"},
 		{"down", "river"},

@@ -23,6 +23,8 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
 	"github.com/ppob-orchestrator/orchestrator/internal/telemetry"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // serveOptions are what `dev` changes about `serve`.
@@ -42,7 +44,15 @@ type serveOptions struct {
 	// traceExporter, when set, receives every span as it ends, in place of
 	// OTEL_EXPORTER_OTLP_ENDPOINT (tests).
 	traceExporter sdktrace.SpanExporter
+
+	// onWebhooks is called with the webhook service once it exists.
+	onWebhooks func(*webhook.Service)
 }
+
+// webhookConns is the size of the webhook deliveries' own pool: a bulkhead,
+// so that attempts to slow endpoints never wait for, or hold, a connection
+// the purchase steps or the API need.
+const webhookConns = 2
 
 // serve runs the API and the workers until ctx is done, then shuts down
 // cleanly: the API stops taking requests, running jobs finish (or are left
@@ -95,6 +105,26 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	whPool, err := newPoolSized(ctx, cfg, webhookConns)
+	if err != nil {
+		return err
+	}
+	defer whPool.Close()
+	if cfg.WebhookSecretKey == nil {
+		logger.Warn("WEBHOOK_SECRET_KEY is not set: webhook endpoints cannot be created (the API answers 503) until it is")
+	}
+	wh, err := webhook.New(webhook.Config{
+		Pool: whPool, SecretKey: cfg.WebhookSecretKey, Timeout: cfg.WebhookTimeout, Retention: cfg.WebhookRetention,
+		AllowInsecure: cfg.WebhookAllowInsecure, AllowPrivate: cfg.WebhookAllowPrivate, Schedule: cfg.WebhookRetrySchedule,
+		Workers: cfg.WebhookWorkers, Lease: cfg.JobTimeout, Logger: logger, Registerer: reg,
+		WrapTransport: tracing.Transport,
+	})
+	if err != nil {
+		return err
+	}
+	if o.onWebhooks != nil {
+		o.onWebhooks(wh)
+	}
 	svc, err := flow.New(flow.Config{
 		Pool:                pool,
 		APIPool:             apiPool,
@@ -114,17 +144,25 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		Workers:             cfg.Workers,
 		Periodic:            true,
 		Middleware:          tracing.RiverMiddleware(),
+
+		Outbox:     wh,
+		Queues:     wh.Queues(),
+		AddWorkers: wh.AddWorkers,
 	})
 	if err != nil {
 		return err
 	}
 	registerOpsMetrics(reg, cfg, apiPool, logger)
 
+	svc.River().PeriodicJobs().AddMany(wh.PeriodicJobs())
+
 	api := httpapi.New(httpapi.Config{
 		Logger: logger, Ready: check, Flow: svc, AdminToken: cfg.AdminToken,
 		Recon:              func(ctx context.Context, o recon.Options) (*recon.Report, error) { return recon.Build(ctx, apiPool, o) },
 		RateLimitPerClient: cfg.RateLimitPerClient, Registry: reg, Now: time.Now, KeyCacheTTL: cfg.KeyCacheTTL,
 		MetricsElsewhere: cfg.MetricsAddr != "",
+
+		Webhooks: wh,
 	})
 	con, err := newConsole(cfg, logger, apiPool, svc, o.dev)
 	if err != nil {

@@ -112,11 +112,14 @@ type Result struct {
 	// margin says a slower machine could turn a resolvable purchase into
 	// needs_review.
 	SlowestEnd, DeadlineMargin time.Duration
+	// Webhooks is what the webhook checks found (webhooks.go).
+	Webhooks *WebhookFindings
 }
 
 // OK reports whether the run found nothing wrong.
 func (r *Result) OK() bool {
-	return r.Findings != nil && r.Findings.OK() && r.Missing == 0 && r.APICount == 0 && len(r.Reconcile) == 0 && len(r.SelfExits) == 0
+	return r.Findings != nil && r.Findings.OK() && r.Missing == 0 && r.APICount == 0 && len(r.Reconcile) == 0 && len(r.SelfExits) == 0 &&
+		r.Webhooks != nil && r.Webhooks.OK()
 }
 
 // Line is the run's summary line (issue 7's format).
@@ -125,9 +128,13 @@ func (r *Result) Line() string {
 	if f == nil {
 		f = &Findings{ByStatus: map[flow.Status]int{}}
 	}
-	return fmt.Sprintf("chaos: purchases=%d kills=%d db_restarts=%d succeeded=%d failed=%d canceled=%d needs_review=%d double_charges=%d lost=%d invalid_paths=%d",
+	w := r.Webhooks
+	if w == nil {
+		w = &WebhookFindings{}
+	}
+	return fmt.Sprintf("chaos: purchases=%d kills=%d db_restarts=%d succeeded=%d failed=%d canceled=%d needs_review=%d double_charges=%d lost=%d invalid_paths=%d webhooks_lost=%d bad_signatures=%d",
 		f.Purchases, r.Kills, r.DBRestarts, f.ByStatus[flow.StatusSucceeded], f.ByStatus[flow.StatusFailed], f.ByStatus[flow.StatusCanceled],
-		f.ByStatus[flow.StatusNeedsReview], f.DoubleCharges, f.Lost+r.Missing, f.InvalidPaths)
+		f.ByStatus[flow.StatusNeedsReview], f.DoubleCharges, f.Lost+r.Missing, f.InvalidPaths, w.Lost, w.BadSignatures)
 }
 
 // Details are the lines printed before the summary line: what else was
@@ -160,6 +167,12 @@ func (r *Result) Details() []string {
 	for _, p := range r.SelfExits {
 		lines = append(lines, "process: "+p)
 	}
+	if w := r.Webhooks; w != nil {
+		lines = append(lines, fmt.Sprintf("chaos: webhook_messages=%d phantoms=%d misdirected=%d differing_bodies=%d", w.Messages, w.Phantoms, w.Misdirected, w.Differing))
+		for _, p := range w.Problems {
+			lines = append(lines, "webhook: "+p)
+		}
+	}
 	return lines
 }
 
@@ -188,6 +201,8 @@ type run struct {
 	exits   []string
 	proxy   *Proxy
 	pool    *pgxpool.Pool
+	// hookEndpoints are the webhook endpoints' ids, by client index.
+	hookEndpoints []string
 }
 
 // Run performs a chaos run: its own PostgreSQL cluster, the simulators and
@@ -266,6 +281,8 @@ func (r *run) setUp(ctx context.Context) error {
 		"PAYMENT_REPEAT_MIN_AGE=" + repeatMinAge.String(), "LOOKUP_BACKOFF=" + lookupBackoff,
 		"INQUIRY_RETRY_WINDOW=" + inquiryWindow.String(),
 		"STATUS_DEADLINE=" + r.o.StatusDeadline.String(), "RATE_LIMIT_PER_CLIENT=100000",
+		"WEBHOOK_SECRET_KEY=" + webhookKey(), "WEBHOOK_ALLOW_INSECURE=true", "WEBHOOK_ALLOW_PRIVATE=true",
+		"WEBHOOK_TIMEOUT=" + webhookTimeout.String(), "WEBHOOK_RETRY_SCHEDULE=" + webhookSchedule,
 		"LOG_LEVEL=info", "LOG_FORMAT=text",
 	}
 	if out, err := r.command(ctx, "migrate", "up"); err != nil {
@@ -324,6 +341,15 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 		}
 		keys[i], clientIDs[i] = key, cl.ID
 	}
+	hooks, err := startHookReceiver(r.o.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("webhook receiver: %w", err)
+	}
+	defer hooks.close()
+	if err := r.registerEndpoints(ctx, hooks, keys); err != nil {
+		return nil, err
+	}
+	r.say("webhook endpoints registered at %s, failing %.0f%%, timing out %.0f%%, slow %.0f%% of requests", hooks.url, 100*hookFailRate, 100*hookTimeoutRate, 100*hookSlowRate)
 	orders := Plan(r.o.Purchases, apiClients, r.rng)
 	planned := map[string]Order{}
 	expect := map[string]Expectation{}
@@ -392,6 +418,14 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 		}()
 	}()
 	go func() { defer close(watchDone); r.watch(loadCtx) }()
+	rotated := make(chan error, 1)
+	go func() {
+		if !sleepCtx(loadCtx, window/3) {
+			rotated <- nil
+			return
+		}
+		rotated <- r.rotateSecret(loadCtx, hooks, keys)
+	}()
 
 	api := newClient("http://"+r.proxy.Addr(), keys)
 	createCtx, cancelCreate := context.WithTimeout(ctx, window+r.o.Deadline)
@@ -402,7 +436,10 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("buying: %w", err)
 	}
 	r.say("all %d purchases created at +%s", r.o.Purchases, time.Since(begin).Round(time.Second))
-	err := <-chaosDone
+	if err := <-rotated; err != nil {
+		return nil, err
+	}
+	err = <-chaosDone
 	chaosOver = true
 	if err != nil {
 		return nil, fmt.Errorf("chaos: %w", err)
@@ -427,6 +464,14 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err := r.setFaults(ctx, simkit.Faults{}); err != nil {
+		return nil, err
+	}
+	pending, err := r.waitWebhooks(ctx, 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	r.say("webhooks settled at +%s (%d still pending)", time.Since(begin).Round(time.Second), pending)
+	if res.Webhooks, err = r.verifyWebhooks(ctx, hooks, clientIDs); err != nil {
 		return nil, err
 	}
 
@@ -652,6 +697,9 @@ func (r *run) reconcile(ctx context.Context, f *Findings, planned map[string]Ord
 	for _, u := range rep.UnmatchedCallbacks.Rows {
 		b, _ := json.Marshal(u)
 		add("unmatched callback: %s", b)
+	}
+	for _, w := range rep.WebhookFailures.Rows {
+		add("webhook delivery failed: msg_%s (%s of %s) after %d attempts: %s", w.MessageID, w.EventType, w.ReferenceID, w.Attempts, w.LastError)
 	}
 	return bad, nil
 }

@@ -4,6 +4,7 @@ package config
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -50,6 +51,14 @@ type Config struct {
 
 	KlikooBalanceAlertBelow   int64
 	SnapcartBalanceAlertBelow int64
+
+	WebhookTimeout       time.Duration   // one delivery attempt (< JobTimeout)
+	WebhookWorkers       int             // River workers for the webhook queue
+	WebhookSecretKey     []byte          // 32 bytes sealing the endpoints' secrets; nil when unset
+	WebhookRetention     time.Duration   // how long finished messages and attempts are kept
+	WebhookAllowInsecure bool            // plain http endpoint URLs are accepted
+	WebhookAllowPrivate  bool            // deliveries may connect to private, loopback and reserved addresses
+	WebhookRetrySchedule []time.Duration // delays between attempts after the first
 
 	Workers     int           // River workers for the purchase queue
 	DBMaxConns  int32         // the workers' pgx pool size (River and purchase steps)
@@ -120,6 +129,13 @@ var Vars = []Var{
 	{"KLIKOO_BALANCE_ALERT_BELOW", "1000000", "Klikoo deposit level (rupiah) that raises an alert"},
 	{"SNAPCART_BALANCE_ALERT_BELOW", "1000000", "Snapcart deposit level (rupiah) that raises an alert"},
 	{"WORKERS", "50", "River workers per process for purchase steps"},
+	{"WEBHOOK_TIMEOUT", "15s", "one webhook delivery attempt (< `JOB_TIMEOUT`); no 2xx within it is a failed attempt"},
+	{"WEBHOOK_WORKERS", "50", "River workers per process for webhook deliveries, a queue apart from the purchase steps'"},
+	{"WEBHOOK_SECRET_KEY", "`dev`: generated (kept in `.orchestrator/`); otherwise unset: `serve` starts, says so, and endpoint creation answers 503", "32 bytes in standard base64 that seal the endpoints' signing secrets (AES-256-GCM)"},
+	{"WEBHOOK_RETENTION", "720h", "how long finished webhook messages and their attempts are kept (bounds `recover`)"},
+	{"WEBHOOK_ALLOW_INSECURE", "`dev`: true; otherwise false", "accept plain `http` endpoint URLs"},
+	{"WEBHOOK_ALLOW_PRIVATE", "`dev`: true; otherwise false", "let deliveries connect to loopback, private, link-local and reserved addresses (the SSRF guard is off)"},
+	{"WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,14h,20h,24h", "delays between a message's attempts after the first (each ±10 %); after the last the delivery is failed"},
 	{"DB_MAX_CONNS", "3", "PostgreSQL connections per process for the workers (River, which keeps one for LISTEN, and purchase steps); about the database's cores, see Performance"},
 	{"API_DB_MAX_CONNS", "8", "PostgreSQL connections per process for API requests and callbacks, apart from the workers'"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -165,6 +181,13 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		RateLimitPerClient:        int(p.int("RATE_LIMIT_PER_CLIENT", 50, 1, 100_000)),
 		KlikooBalanceAlertBelow:   p.int("KLIKOO_BALANCE_ALERT_BELOW", 1_000_000, 0, 1<<53),
 		SnapcartBalanceAlertBelow: p.int("SNAPCART_BALANCE_ALERT_BELOW", 1_000_000, 0, 1<<53),
+		WebhookTimeout:            p.duration("WEBHOOK_TIMEOUT", 15*time.Second),
+		WebhookWorkers:            int(p.int("WEBHOOK_WORKERS", 50, 1, 10_000)),
+		WebhookSecretKey:          p.key32("WEBHOOK_SECRET_KEY"),
+		WebhookRetention:          p.duration("WEBHOOK_RETENTION", 720*time.Hour),
+		WebhookAllowInsecure:      p.bool("WEBHOOK_ALLOW_INSECURE", false),
+		WebhookAllowPrivate:       p.bool("WEBHOOK_ALLOW_PRIVATE", false),
+		WebhookRetrySchedule:      p.durations("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,14h,20h,24h"),
 		Workers:                   int(p.int("WORKERS", 50, 1, 10_000)),
 		DBMaxConns:                int32(p.int("DB_MAX_CONNS", 3, 2, 1000)),
 		APIMaxConns:               int32(p.int("API_DB_MAX_CONNS", 8, 1, 1000)),
@@ -200,6 +223,8 @@ func (c *Config) checkOrder() error {
 		return fmt.Errorf("JOB_TIMEOUT (%s) must be shorter than RESCUE_AFTER (%s)", c.JobTimeout, c.RescueAfter)
 	case c.RescueAfter > time.Minute:
 		return fmt.Errorf("RESCUE_AFTER (%s) must be at most 1m, so a killed worker's job is picked up quickly", c.RescueAfter)
+	case c.WebhookTimeout >= c.JobTimeout:
+		return fmt.Errorf("WEBHOOK_TIMEOUT (%s) must be shorter than JOB_TIMEOUT (%s)", c.WebhookTimeout, c.JobTimeout)
 	case c.PaymentRepeatMinAge >= c.StatusDeadline:
 		return fmt.Errorf("PAYMENT_REPEAT_MIN_AGE (%s) must be shorter than STATUS_DEADLINE (%s)", c.PaymentRepeatMinAge, c.StatusDeadline)
 	}
@@ -382,6 +407,34 @@ func (p *parser) int(name string, def, min, max int64) int64 {
 		return def
 	}
 	return n
+}
+
+func (p *parser) bool(name string, def bool) bool {
+	v, ok := p.raw(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail("%s must be true or false, got %q", name, v)
+		return def
+	}
+	return b
+}
+
+// key32 reads 32 bytes in standard base64; unset is nil. The value is a
+// secret: an error never repeats it.
+func (p *parser) key32(name string) []byte {
+	v, ok := p.raw(name)
+	if !ok {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(b) != 32 {
+		p.fail("%s must be 32 bytes in standard base64 (e.g. the output of `openssl rand -base64 32`)", name)
+		return nil
+	}
+	return b
 }
 
 func (p *parser) oneOf(name, def string, allowed ...string) string {

@@ -66,6 +66,15 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"METRICS_PPROF": "yes"}, "METRICS_PPROF"},
 		{map[string]string{"METRICS_PPROF": "true"}, "METRICS_PPROF"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{map[string]string{"WEBHOOK_TIMEOUT": "0s"}, "WEBHOOK_TIMEOUT"},
+		{map[string]string{"WEBHOOK_TIMEOUT": "30s"}, "WEBHOOK_TIMEOUT"}, // not shorter than JOB_TIMEOUT
+		{map[string]string{"WEBHOOK_WORKERS": "0"}, "WEBHOOK_WORKERS"},
+		{map[string]string{"WEBHOOK_SECRET_KEY": "c2hvcnQ="}, "WEBHOOK_SECRET_KEY"},
+		{map[string]string{"WEBHOOK_SECRET_KEY": "not base64!"}, "WEBHOOK_SECRET_KEY"},
+		{map[string]string{"WEBHOOK_RETENTION": "forever"}, "WEBHOOK_RETENTION"},
+		{map[string]string{"WEBHOOK_ALLOW_INSECURE": "yes please"}, "WEBHOOK_ALLOW_INSECURE"},
+		{map[string]string{"WEBHOOK_ALLOW_PRIVATE": "2"}, "WEBHOOK_ALLOW_PRIVATE"},
+		{map[string]string{"WEBHOOK_RETRY_SCHEDULE": "5s,0s"}, "WEBHOOK_RETRY_SCHEDULE"},
 	}
 	for _, tc := range cases {
 		_, err := Load(env(tc.env))
@@ -155,5 +164,32 @@ func TestConsoleVariables(t *testing.T) {
 	}
 	if op := c.ConsoleOperators[1]; op.Name != "budi.s" || op.TokenHash[0] != 0x0f || op.TokenHash[31] != 0x0f {
 		t.Fatalf("second operator: %+v", op)
+	}
+}
+
+// The webhook variables' defaults are docs/webhooks.md's, and a key is
+// read as 32 bytes without ever being repeated in an error.
+func TestWebhookVariables(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WebhookTimeout != 15*time.Second || c.WebhookWorkers != 50 || c.WebhookSecretKey != nil ||
+		c.WebhookRetention != 720*time.Hour || c.WebhookAllowInsecure || c.WebhookAllowPrivate ||
+		len(c.WebhookRetrySchedule) != 9 || c.WebhookRetrySchedule[0] != 5*time.Second || c.WebhookRetrySchedule[8] != 24*time.Hour {
+		t.Fatalf("webhook defaults: %+v", c)
+	}
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	c, err = Load(env(map[string]string{"WEBHOOK_SECRET_KEY": key, "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_ALLOW_INSECURE": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.WebhookSecretKey) != 32 || c.WebhookSecretKey[31] != 31 || !c.WebhookAllowPrivate || !c.WebhookAllowInsecure {
+		t.Fatalf("webhook settings not read: %+v", c)
+	}
+	bad := key[:20] + "!" + key[21:]
+	if _, err := Load(env(map[string]string{"WEBHOOK_SECRET_KEY": bad})); err == nil || strings.Contains(err.Error(), bad) {
+		t.Fatalf("a bad key is refused without being repeated: %v", err)
 	}
 }

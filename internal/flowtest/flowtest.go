@@ -6,6 +6,7 @@ package flowtest
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // Clock is the flow's injected clock: real time plus an offset a test can
@@ -52,6 +54,10 @@ type Env struct {
 	ClientID uuid.UUID // a client, "test shop"
 	Creds    sandbox.Credentials
 	Metrics  *flow.Metrics // the service's metrics (not registered anywhere)
+	// Webhooks is the flow's outbox and runs its deliveries on the flow's
+	// River client: private addresses and plain http allowed (receivers
+	// are httptest servers), a short retry schedule.
+	Webhooks *webhook.Service
 	// CallbackURL is where the simulators send callbacks: a server that
 	// hands them to Svc.HandleCallback (tests of the API may point the
 	// simulators elsewhere by setting Options.CallbackHandler).
@@ -90,6 +96,11 @@ type Options struct {
 	CallbackHandler *atomic.Pointer[http.Handler]
 	// LookupBackoff is the lookup schedule (default 100ms, 200ms, 300ms).
 	LookupBackoff []time.Duration
+	// Webhook changes the webhook service's configuration before it is
+	// built (default: see Env.Webhooks).
+	Webhook func(*webhook.Config)
+	// Logger receives the flow's and the webhooks' logs (default: discarded).
+	Logger *slog.Logger
 }
 
 // Setup builds an Env for t; everything stops at t's cleanup.
@@ -102,7 +113,10 @@ func Setup(t testing.TB, o Options) *Env {
 	ctx := context.Background()
 	b := &Env{Pool: dbtest.NewPool(t), Clock: &Clock{}, Creds: creds}
 	b.Q = store.New(b.Pool)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 
 	// Callbacks reach the flow over real HTTP.
 	var svc atomic.Pointer[flow.Service]
@@ -179,6 +193,17 @@ func Setup(t testing.TB, o Options) *Env {
 	if o.Signed {
 		secret = creds.SnapcartCallbackSecret
 	}
+	wcfg := webhook.Config{
+		Pool: b.Pool, SecretKey: randomKey(t), Timeout: 2 * time.Second, AllowInsecure: true, AllowPrivate: true,
+		Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
+		Workers:  10, Logger: logger, Now: b.Clock.Now,
+	}
+	if o.Webhook != nil {
+		o.Webhook(&wcfg)
+	}
+	if b.Webhooks, err = webhook.New(wcfg); err != nil {
+		t.Fatal(err)
+	}
 	b.cfg = flow.Config{
 		Pool:           b.Pool,
 		Providers:      sandbox.Setups(kc, sc, secret, o.BalanceAlertBelow, o.BalanceAlertBelow),
@@ -193,6 +218,9 @@ func Setup(t testing.TB, o Options) *Env {
 		FetchPollInterval: 50 * time.Millisecond,
 		Workers:           40,
 		Metrics:           b.Metrics,
+		Outbox:            b.Webhooks,
+		Queues:            b.Webhooks.Queues(),
+		AddWorkers:        b.Webhooks.AddWorkers,
 	}
 	s, err := flow.New(b.cfg)
 	if err != nil {
@@ -213,6 +241,14 @@ func Setup(t testing.TB, o Options) *Env {
 		})
 	}
 	return b
+}
+
+func randomKey(t testing.TB) []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // WaitFor polls cond until it holds, failing t with what() when d passes.

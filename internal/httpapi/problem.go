@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // Errors the API itself raises; the flow's errors come from package flow.
@@ -67,12 +68,16 @@ var codes = []mapping{
 	{is(errUnauthorized), http.StatusUnauthorized, "unauthorized"},
 	{is(errNotFound), http.StatusNotFound, "not_found"},
 	{is(flow.ErrNotFound), http.StatusNotFound, "not_found"},
+	{is(webhook.ErrNotFound), http.StatusNotFound, "not_found"},
 	{echoStatus(http.StatusNotFound), http.StatusNotFound, "not_found"},
 	{as[*flow.ValidationError](), http.StatusUnprocessableEntity, "validation_failed"},
 	{is(flow.ErrUnknownProduct), http.StatusUnprocessableEntity, "unknown_product"},
 	{as[*flow.ReferenceReusedError](), http.StatusConflict, "reference_id_reused"},
 	{as[*flow.DuplicateError](), http.StatusConflict, "possible_duplicate"},
 	{is(flow.ErrInvalidState), http.StatusConflict, "invalid_state"},
+	{is(webhook.ErrInvalidState), http.StatusConflict, "invalid_state"},
+	{is(webhook.ErrTooManyEndpoints), http.StatusUnprocessableEntity, "too_many_endpoints"},
+	{is(webhook.ErrNotConfigured), http.StatusServiceUnavailable, "webhooks_not_configured"},
 	// A compare-and-set lost to a concurrent change: the client may read
 	// the purchase again and decide.
 	{is(flow.ErrConflict), http.StatusConflict, "invalid_state"},

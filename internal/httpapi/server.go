@@ -16,6 +16,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // Config holds what the API needs. Logger, Ready and Flow are required for
@@ -43,6 +44,9 @@ type Config struct {
 	// KeyCacheTTL is how long a process trusts an API key it found enabled
 	// (API_KEY_CACHE_TTL); zero reads the key's client on every request.
 	KeyCacheTTL time.Duration
+	// Webhooks serves the /v1/webhook_… routes (nil: they answer 500
+	// internal).
+	Webhooks *webhook.Service
 }
 
 // api is the handlers' shared state.
@@ -104,6 +108,16 @@ func newEcho(cfg Config) *echo.Echo {
 	e.POST("/v1/purchases/:id/confirm", a.confirmPurchase, client...)
 	e.POST("/v1/purchases/:id/cancel", a.cancelPurchase, client...)
 	e.GET("/v1/products", a.listProducts, client...)
+	e.POST("/v1/webhook_endpoints", a.createEndpoint, client...)
+	e.GET("/v1/webhook_endpoints", a.listEndpoints, client...)
+	e.GET("/v1/webhook_endpoints/:id", a.getEndpoint, client...)
+	e.PATCH("/v1/webhook_endpoints/:id", a.updateEndpoint, client...)
+	e.DELETE("/v1/webhook_endpoints/:id", a.deleteEndpoint, client...)
+	e.POST("/v1/webhook_endpoints/:id/rotate_secret", a.rotateSecret, client...)
+	e.POST("/v1/webhook_endpoints/:id/recover", a.recoverEndpoint, client...)
+	e.GET("/v1/webhook_deliveries", a.listDeliveries, client...)
+	e.GET("/v1/webhook_deliveries/:id", a.getDelivery, client...)
+	e.POST("/v1/webhook_deliveries/:id/retry", a.retryDelivery, client...)
 
 	// Providers do not send our credentials; a callback is authenticated by
 	// its signature, in the flow.

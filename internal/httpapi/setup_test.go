@@ -109,6 +109,7 @@ func setup(t testing.TB, o flowtest.Options, cfg func(*httpapi.Config)) *env {
 		RateLimitPerClient: 100000,
 		Registry:           prometheus.NewRegistry(),
 		Now:                fe.Clock.Now,
+		Webhooks:           fe.Webhooks,
 	}
 	if cfg != nil {
 		cfg(&c)

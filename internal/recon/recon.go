@@ -36,8 +36,8 @@ type Section[T any] struct {
 
 // Report is the reconciliation report, read from the views in one
 // repeatable-read snapshot. NeedsAttention is true when any of Stuck,
-// NeedsReview, Contradictions, DoublePayments, PriceAboveMax, PriceMismatch
-// or UnmatchedCallbacks holds a row; Alerts, DailyTotals and DailyBalance
+// NeedsReview, Contradictions, DoublePayments, PriceAboveMax, PriceMismatch,
+// UnmatchedCallbacks or WebhookFailures holds a row; Alerts, DailyTotals and DailyBalance
 // are for reading, never a reason to alert by themselves.
 type Report struct {
 	GeneratedAt    time.Time `json:"generated_at"`
@@ -51,6 +51,7 @@ type Report struct {
 	PriceAboveMax      Section[PriceAboveMax]     `json:"price_above_max"`
 	PriceMismatch      Section[PriceMismatch]     `json:"price_mismatch"`
 	UnmatchedCallbacks Section[UnmatchedCallback] `json:"unmatched_callbacks"`
+	WebhookFailures    Section[WebhookFailure]    `json:"webhook_failures"`
 	Alerts             Section[Alert]             `json:"alerts"`
 	DailyTotals        Section[DailyTotal]        `json:"daily_totals"`
 	DailyBalance       Section[DailyBalance]      `json:"daily_balance"`
@@ -79,6 +80,7 @@ func Build(ctx context.Context, pool *pgxpool.Pool, o Options) (*Report, error) 
 			read(&r.PriceAboveMax, "price_above_max", func(x store.ReconPriceAboveMaxListRow) PriceAboveMax { return PriceAboveMax(x) })(q.ReconPriceAboveMaxList(ctx, since)),
 			read(&r.PriceMismatch, "price_mismatch", func(x store.ReconPriceMismatchListRow) PriceMismatch { return PriceMismatch(x) })(q.ReconPriceMismatchList(ctx, since)),
 			read(&r.UnmatchedCallbacks, "unmatched_callbacks", func(x store.ReconUnmatchedCallback) UnmatchedCallback { return UnmatchedCallback(x) })(q.ReconUnmatchedCallbackList(ctx, since)),
+			read(&r.WebhookFailures, "webhook_failures", func(x store.ReconWebhookFailureListRow) WebhookFailure { return WebhookFailure(x) })(q.ReconWebhookFailureList(ctx, since)),
 			read(&r.Alerts, "alerts", func(x store.ReconAlert) Alert { return Alert(x) })(q.ReconAlertList(ctx, since)),
 			read(&r.DailyTotals, "daily_totals", func(x store.ReconDailyTotalListRow) DailyTotal { return DailyTotal(x) })(q.ReconDailyTotalList(ctx, since)),
 			read(&r.DailyBalance, "daily_balance", func(x store.ReconDailyBalanceListRow) DailyBalance { return DailyBalance(x) })(q.ReconDailyBalanceList(ctx, since)),
@@ -92,7 +94,7 @@ func Build(ctx context.Context, pool *pgxpool.Pool, o Options) (*Report, error) 
 		return nil, fmt.Errorf("reconciliation: %w", err)
 	}
 	r.NeedsAttention = r.Stuck.Count+r.NeedsReview.Count+r.Contradictions.Count+r.DoublePayments.Count+
-		r.PriceAboveMax.Count+r.PriceMismatch.Count+r.UnmatchedCallbacks.Count > 0
+		r.PriceAboveMax.Count+r.PriceMismatch.Count+r.UnmatchedCallbacks.Count+r.WebhookFailures.Count > 0
 	return r, nil
 }
 

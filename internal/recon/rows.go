@@ -125,6 +125,23 @@ type UnmatchedCallback struct {
 	Body          string    `json:"body"`
 }
 
+// WebhookFailure is a webhook delivery that ran out of retries: the client
+// was never told of that status change (recon_webhook_failures).
+type WebhookFailure struct {
+	MessageID   uuid.UUID `json:"message_id"`
+	EndpointID  uuid.UUID `json:"endpoint_id"`
+	ClientID    uuid.UUID `json:"client_id"`
+	PurchaseID  uuid.UUID `json:"purchase_id"`
+	ReferenceID string    `json:"reference_id"`
+	EventType   string    `json:"event_type"`
+	Seq         int32     `json:"seq"`
+	Attempts    int32     `json:"attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+	FailedAt    time.Time `json:"failed_at"`
+	LastStatus  *int32    `json:"last_http_status"`
+	LastError   string    `json:"last_error"`
+}
+
 // Alert is an operator alert without a section of its own (recon_alerts).
 type Alert struct {
 	AlertID        int64                 `json:"alert_id"`

@@ -42,6 +42,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		{"price_above_max", r.PriceAboveMax.Count, true},
 		{"price_mismatch", r.PriceMismatch.Count, true},
 		{"unmatched_callbacks", r.UnmatchedCallbacks.Count, true},
+		{"webhook_failures", r.WebhookFailures.Count, true},
 		{"alerts", r.Alerts.Count, false},
 		{"daily_totals", r.DailyTotals.Count, false},
 		{"daily_balance", r.DailyBalance.Count, false},
@@ -105,6 +106,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if section("unmatched_callbacks", r.UnmatchedCallbacks.Count, "CALLBACK_ID\tPROVIDER\tACTION\tREFERENCE\tAUTHENTICATED\tRECEIVED") {
 		for _, x := range r.UnmatchedCallbacks.Rows {
 			p("%d\t%s\t%s\t%s\t%t\t%s", x.CallbackID, x.Provider, x.Action, str(x.Reference), x.Authenticated, clock(x.ReceivedAt))
+		}
+	}
+	if section("webhook_failures", r.WebhookFailures.Count, "REFERENCE_ID\tPURCHASE_ID\tEVENT\tWEBHOOK_ID\tENDPOINT_ID\tATTEMPTS\tFAILED\tLAST") {
+		for _, x := range r.WebhookFailures.Rows {
+			last := x.LastError
+			if x.LastStatus != nil {
+				last = fmt.Sprintf("HTTP %d", *x.LastStatus)
+			}
+			p("%s\t%s\t%s\tmsg_%s\t%s\t%d\t%s\t%s", x.ReferenceID, x.PurchaseID, x.EventType, x.MessageID, x.EndpointID,
+				x.Attempts, clock(x.FailedAt), oneLine(last))
 		}
 	}
 	if section("alerts", r.Alerts.Count, "KIND\tPROVIDER\tREFERENCE_ID\tPURCHASE_STATUS\tCREATED\tMESSAGE") {

@@ -618,3 +618,59 @@ func (q *Queries) ReconUnmatchedCallbackList(ctx context.Context, since time.Tim
 	}
 	return items, nil
 }
+
+const reconWebhookFailureList = `-- name: ReconWebhookFailureList :many
+SELECT message_id, endpoint_id, client_id, purchase_id, reference_id, event_type, seq, attempts,
+       created_at, failed_at::timestamptz AS failed_at, last_http_status AS last_status, last_error::text AS last_error
+FROM recon_webhook_failures
+WHERE failed_at >= $1::timestamptz
+ORDER BY failed_at, message_id
+`
+
+type ReconWebhookFailureListRow struct {
+	MessageID   uuid.UUID
+	EndpointID  uuid.UUID
+	ClientID    uuid.UUID
+	PurchaseID  uuid.UUID
+	ReferenceID string
+	EventType   string
+	Seq         int32
+	Attempts    int32
+	CreatedAt   time.Time
+	FailedAt    time.Time
+	LastStatus  *int32
+	LastError   string
+}
+
+func (q *Queries) ReconWebhookFailureList(ctx context.Context, since time.Time) ([]ReconWebhookFailureListRow, error) {
+	rows, err := q.db.Query(ctx, reconWebhookFailureList, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconWebhookFailureListRow
+	for rows.Next() {
+		var i ReconWebhookFailureListRow
+		if err := rows.Scan(
+			&i.MessageID,
+			&i.EndpointID,
+			&i.ClientID,
+			&i.PurchaseID,
+			&i.ReferenceID,
+			&i.EventType,
+			&i.Seq,
+			&i.Attempts,
+			&i.CreatedAt,
+			&i.FailedAt,
+			&i.LastStatus,
+			&i.LastError,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

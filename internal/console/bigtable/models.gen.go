@@ -62,6 +62,50 @@ func (ns NullPurchaseStatus) Value() (driver.Value, error) {
 	return string(ns.PurchaseStatus), nil
 }
 
+type WebhookMessageStatus string
+
+const (
+	WebhookMessageStatusPending   WebhookMessageStatus = "pending"
+	WebhookMessageStatusDelivered WebhookMessageStatus = "delivered"
+	WebhookMessageStatusFailed    WebhookMessageStatus = "failed"
+	WebhookMessageStatusCanceled  WebhookMessageStatus = "canceled"
+)
+
+func (e *WebhookMessageStatus) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = WebhookMessageStatus(s)
+	case string:
+		*e = WebhookMessageStatus(s)
+	default:
+		return fmt.Errorf("unsupported scan type for WebhookMessageStatus: %T", src)
+	}
+	return nil
+}
+
+type NullWebhookMessageStatus struct {
+	WebhookMessageStatus WebhookMessageStatus
+	Valid                bool // Valid is true if WebhookMessageStatus is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullWebhookMessageStatus) Scan(value interface{}) error {
+	if value == nil {
+		ns.WebhookMessageStatus, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.WebhookMessageStatus.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullWebhookMessageStatus) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.WebhookMessageStatus), nil
+}
+
 type Alert struct {
 	ID         int64
 	Kind       string
@@ -362,6 +406,22 @@ type ReconUnmatchedCallback struct {
 	Body          string
 }
 
+// Webhook deliveries that ran out of retries (status failed), with the last attempt's answer
+type ReconWebhookFailure struct {
+	MessageID      uuid.UUID
+	EndpointID     uuid.UUID
+	ClientID       uuid.UUID
+	PurchaseID     uuid.UUID
+	ReferenceID    string
+	EventType      string
+	Seq            int32
+	Attempts       int32
+	CreatedAt      time.Time
+	FailedAt       pgtype.Timestamptz
+	LastHttpStatus *int32
+	LastError      string
+}
+
 type RiverJob struct {
 	ID          int64
 	State       string
@@ -370,4 +430,58 @@ type RiverJob struct {
 	Args        []byte
 	Metadata    []byte
 	FinalizedAt pgtype.Timestamptz
+}
+
+type WebhookAttempt struct {
+	ID           int64
+	MessageID    uuid.UUID
+	EndpointID   uuid.UUID
+	HttpStatus   *int32
+	Error        string
+	LatencyMs    int32
+	ResponseBody string
+	AttemptedAt  time.Time
+}
+
+type WebhookEndpoint struct {
+	ID             uuid.UUID
+	ClientID       uuid.UUID
+	Url            string
+	Description    string
+	Events         []string
+	DisabledAt     pgtype.Timestamptz
+	DisabledReason *string
+	FailingSince   pgtype.Timestamptz
+	ThrottledUntil pgtype.Timestamptz
+	LastLatencyMs  int32
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      pgtype.Timestamptz
+}
+
+type WebhookMessage struct {
+	ID            uuid.UUID
+	EndpointID    uuid.UUID
+	ClientID      uuid.UUID
+	PurchaseID    uuid.UUID
+	EventType     string
+	Seq           int32
+	Body          []byte
+	Status        WebhookMessageStatus
+	Attempts      int32
+	RoundAttempts int32
+	NextAttemptAt pgtype.Timestamptz
+	LeaseID       pgtype.UUID
+	LeaseUntil    pgtype.Timestamptz
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	FinishedAt    pgtype.Timestamptz
+}
+
+type WebhookSecret struct {
+	ID           int64
+	EndpointID   uuid.UUID
+	Sealed       []byte
+	CreatedAt    time.Time
+	SupersededAt pgtype.Timestamptz
 }

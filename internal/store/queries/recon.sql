@@ -102,3 +102,10 @@ ORDER BY p.status;
 SELECT DISTINCT ON (provider) provider, balance
 FROM provider_balances
 ORDER BY provider, observed_at DESC, id DESC;
+
+-- name: ReconWebhookFailureList :many
+SELECT message_id, endpoint_id, client_id, purchase_id, reference_id, event_type, seq, attempts,
+       created_at, failed_at::timestamptz AS failed_at, last_http_status AS last_status, last_error::text AS last_error
+FROM recon_webhook_failures
+WHERE failed_at >= @since::timestamptz
+ORDER BY failed_at, message_id;
