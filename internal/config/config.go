@@ -43,9 +43,13 @@ type Config struct {
 	InquiryTTL          time.Duration
 	InquiryRetryWindow  time.Duration
 	PriceRefreshWindow  time.Duration
-	PriceMaxAge         time.Duration
-	DuplicateWindow     time.Duration
-	LookupBackoff       []time.Duration
+
+	FailoverRefusedAfter time.Duration // routing: refusals this long move a purchase to the next offer
+	ProviderTripAfter    int           // routing's health rule: consecutive unanswered calls that trip a provider
+	ProviderTripFor      time.Duration // and for how long it is left out of new routes
+	PriceMaxAge          time.Duration
+	DuplicateWindow      time.Duration
+	LookupBackoff        []time.Duration
 
 	RateLimitPerClient int
 
@@ -121,6 +125,9 @@ var Vars = []Var{
 	{"INQUIRY_TTL", "10m", "how long a purchase may wait for confirmation"},
 	{"INQUIRY_RETRY_WINDOW", "5m", "how long an inquiry without an answer (timeouts, 5xx) or refused is retried before the purchase fails `provider_unavailable` (or `provider_refused`); an inquiry moves no money, so it rides out a provider's brief outage"},
 	{"PRICE_MAX_AGE", "1h", "catalog prices older than this are refreshed before use"},
+	{"FAILOVER_REFUSED_AFTER", "2m", "how long every call of a purchase's step may be refused (clock, signature, token, IP) before the next offer of its route is tried ([docs/routing.md](docs/routing.md))"},
+	{"PROVIDER_TRIP_AFTER", "5", "consecutive calls a provider answers with nothing usable (timeouts, 5xx, refusals) before it is left out of new routes"},
+	{"PROVIDER_TRIP_FOR", "1m", "how long a tripped provider is left out of new routes before it is tried again"},
 	{"PRICE_REFRESH_WINDOW", "2m", "how long a step with `max_price` keeps trying to refresh a stale catalog price before failing `provider_unavailable` (invariant 8)"},
 	{"DUPLICATE_WINDOW", "2m", "the duplicate guard of api.md"},
 	{"LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m", "status lookup schedule (flow.md invariant 10); the last value repeats until `STATUS_DEADLINE`"},
@@ -176,6 +183,9 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		InquiryRetryWindow:        p.duration("INQUIRY_RETRY_WINDOW", 5*time.Minute),
 		PriceMaxAge:               p.duration("PRICE_MAX_AGE", time.Hour),
 		PriceRefreshWindow:        p.duration("PRICE_REFRESH_WINDOW", 2*time.Minute),
+		FailoverRefusedAfter:      p.duration("FAILOVER_REFUSED_AFTER", 2*time.Minute),
+		ProviderTripAfter:         int(p.int("PROVIDER_TRIP_AFTER", 5, 1, 1000)),
+		ProviderTripFor:           p.duration("PROVIDER_TRIP_FOR", time.Minute),
 		DuplicateWindow:           p.duration("DUPLICATE_WINDOW", 2*time.Minute),
 		LookupBackoff:             p.durations("LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m"),
 		RateLimitPerClient:        int(p.int("RATE_LIMIT_PER_CLIENT", 50, 1, 100_000)),

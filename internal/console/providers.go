@@ -20,8 +20,15 @@ type providersData struct {
 // recent alerts.
 type providerView struct {
 	Balance  balanceView
-	Products []store.Product
+	Products []offerRow
 	Alerts   []store.AlertListRecentRow
+}
+
+// offerRow is one product as a provider sells it: the product (ours) with
+// the provider's offer of it.
+type offerRow struct {
+	store.Offer
+	Code, Name, Family string
 }
 
 // providers is GET /console/providers.
@@ -37,12 +44,22 @@ func (c *Console) providers(w http.ResponseWriter, r *http.Request, s *session) 
 		c.internal(w, r, s, fmt.Errorf("list products: %w", err))
 		return
 	}
+	offers, err := c.q.OfferList(ctx)
+	if err != nil {
+		c.internal(w, r, s, fmt.Errorf("list offers: %w", err))
+		return
+	}
+	byCode := map[string]store.Product{}
+	for _, p := range products {
+		byCode[p.Code] = p
+	}
 	var data providersData
 	for _, b := range balances {
 		pv := providerView{Balance: b}
-		for _, p := range products {
-			if p.Provider == b.Provider {
-				pv.Products = append(pv.Products, p)
+		for _, o := range offers {
+			if o.Provider == b.Provider {
+				p := byCode[o.ProductCode]
+				pv.Products = append(pv.Products, offerRow{Offer: o, Code: p.Code, Name: p.Name, Family: p.Family})
 			}
 		}
 		name := b.Provider

@@ -148,9 +148,14 @@ func (c *Console) purchases(w http.ResponseWriter, r *http.Request, s *session) 
 		c.internal(w, r, s, fmt.Errorf("list products: %w", err))
 		return
 	}
-	for _, p := range data.Products {
-		if !slices.Contains(data.Providers, p.Provider) {
-			data.Providers = append(data.Providers, p.Provider)
+	offers, err := c.q.OfferList(ctx)
+	if err != nil {
+		c.internal(w, r, s, fmt.Errorf("list offers: %w", err))
+		return
+	}
+	for _, o := range offers {
+		if !slices.Contains(data.Providers, o.Provider) {
+			data.Providers = append(data.Providers, o.Provider)
 		}
 	}
 	q, problems := f.parse()

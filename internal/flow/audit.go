@@ -17,6 +17,12 @@ import (
 // answer can make these inserts fail (invariant 5).
 func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Purchase, provider string, r providers.Result) error {
 	q := store.New(tx)
+	if len(r.Calls) > 0 && s.health.observe(provider, r.Outcome, s.now()) {
+		if err := s.alert(ctx, tx, "provider_tripped", provider, nil,
+			fmt.Sprintf("%s answered nothing usable to %d calls in a row: left out of new routes for %s", provider, s.cfg.ProviderTripAfter, s.cfg.ProviderTripFor), nil); err != nil {
+			return err
+		}
+	}
 	for _, c := range r.Calls {
 		s.metrics.providerCall(provider, c, r.Outcome)
 		if c.Provider == "" {

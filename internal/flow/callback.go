@@ -73,8 +73,18 @@ func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string,
 	p, err := q.PurchaseGetByProviderReference(ctx, store.PurchaseGetByProviderReferenceParams{
 		Provider: provider, ProviderReference: &rep.Reference,
 	})
+	var ended *store.PurchaseAttempt
 	if isNotFound(err) {
-		return p, CallbackUnmatched, nil
+		// Not the current attempt's reference: perhaps one the purchase
+		// moved on from (docs/routing.md): such a report is never ignored.
+		a, aerr := q.PurchaseAttemptGetByReference(ctx, store.PurchaseAttemptGetByReferenceParams{Provider: provider, ProviderReference: &rep.Reference})
+		if isNotFound(aerr) {
+			return p, CallbackUnmatched, nil
+		}
+		if aerr != nil {
+			return p, "", aerr
+		}
+		ended, p.ID, err = &a, a.PurchaseID, nil
 	}
 	if err != nil {
 		return p, "", err
@@ -91,6 +101,9 @@ func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string,
 		return p, "", err
 	}
 	st, action := afterCallback(p, rep, authenticated, s.now())
+	if ended != nil {
+		st, action = afterAttemptCallback(p, *ended, rep, authenticated, s.now())
+	}
 	if p, err = s.execute(ctx, tx, p, st); err != nil {
 		return p, "", err
 	}

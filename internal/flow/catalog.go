@@ -12,40 +12,40 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// price returns product's catalog price as a decision sees it (Price),
-// refreshing the provider's catalog first when the price is older than
-// PRICE_MAX_AGE — one refresh per provider at a time, however many purchases
-// wait. product is updated to what the catalog holds afterwards. A refresh
-// that fails leaves the price stale (Fresh false): invariant 8 then decides
-// whether it may be used.
-func (s *Service) price(ctx context.Context, product *store.Product) Price {
-	if p := s.priceOf(product); p.Fresh {
+// price returns an offer's catalog price as a decision sees it (Price),
+// refreshing its provider's catalog first when the price is older than
+// PRICE_MAX_AGE — one refresh per provider at a time, however many
+// purchases wait. o is updated to what the catalog holds afterwards. A
+// refresh that fails leaves the price stale (Fresh false): invariant 8 then
+// decides whether it may be used.
+func (s *Service) price(ctx context.Context, o *store.Offer) Price {
+	if p := s.priceOf(o); p.Fresh {
 		return p
 	}
-	_, _, _ = s.refresh.Do(product.Provider, func() (any, error) {
-		return nil, s.RefreshCatalog(ctx, product.Provider)
+	_, _, _ = s.refresh.Do(o.Provider, func() (any, error) {
+		return nil, s.RefreshCatalog(ctx, o.Provider)
 	})
-	if p, err := s.q.ProductGet(ctx, product.Code); err == nil {
-		*product = p
+	if row, err := s.q.OfferGet(ctx, store.OfferGetParams{ProductCode: o.ProductCode, Provider: o.Provider}); err == nil {
+		*o = row.Offer
 	}
-	p := s.priceOf(product)
+	p := s.priceOf(o)
 	if !p.Fresh {
-		s.log.Warn("the catalog price is stale: its refresh failed", "product", product.Code)
+		s.log.Warn("the catalog price is stale: its refresh failed", "product", o.ProductCode, "provider", o.Provider)
 	}
 	return p
 }
 
-// priceOf returns product's price as it is, without refreshing it.
-func (s *Service) priceOf(product *store.Product) Price {
-	if product.Price == nil {
+// priceOf returns an offer's price as it is, without refreshing it.
+func (s *Service) priceOf(o *store.Offer) Price {
+	if o.Price == nil {
 		return Price{}
 	}
-	fresh := product.PriceFetchedAt != nil && s.now().Sub(*product.PriceFetchedAt) <= s.cfg.PriceMaxAge
-	return Price{Amount: *product.Price, Fresh: fresh}
+	fresh := o.PriceFetchedAt != nil && s.now().Sub(*o.PriceFetchedAt) <= s.cfg.PriceMaxAge
+	return Price{Amount: *o.Price, Fresh: fresh}
 }
 
-// RefreshCatalog reads a provider's product list and updates the prices of
-// the catalog's products it sells.
+// RefreshCatalog reads a provider's product list and updates the prices
+// (and whether the provider lists them as available) of its offers.
 func (s *Service) RefreshCatalog(ctx context.Context, provider string) error {
 	setup, err := s.provider(provider)
 	if err != nil {
@@ -64,14 +64,14 @@ func (s *Service) RefreshCatalog(ctx context.Context, provider string) error {
 			if it.Price <= 0 {
 				continue
 			}
-			params := store.ProductSetPriceParams{
+			params := store.OfferSetPriceParams{
 				Price: ptr(it.Price), FetchedAt: ptr(s.now()), Enabled: it.Enabled,
 				Provider: provider, ProviderProductCode: it.Code,
 			}
 			if it.ItemCode != "" {
 				params.ItemCode = ptr(it.ItemCode)
 			}
-			if _, err := q.ProductSetPrice(ctx, params); err != nil {
+			if _, err := q.OfferSetPrice(ctx, params); err != nil {
 				return err
 			}
 		}
@@ -156,15 +156,18 @@ func (s *Service) CheckBalances(ctx context.Context) {
 	}
 }
 
-// CatalogEntry is one product of the catalog.
+// CatalogEntry is one offer of the catalog: a product (ours) and one
+// provider's way to sell it. Entries with the same Code are offers of one
+// product.
 type CatalogEntry struct {
 	Code                string // our product code (what clients send)
 	Name                string
-	Provider            string // the provider's name (its Policy.Name)
 	Family              providers.Family
+	Provider            string // the provider's name (its Policy.Name)
 	Inquiry             string // required, optional or none
 	ProviderProductCode string
 	ItemCode            string
+	Priority            int32 // smaller first in routes; 0 means the default, 100
 	Price               int64 // the provider's price to us; 0: unknown until refreshed
 }
 
@@ -172,15 +175,21 @@ type CatalogEntry struct {
 // operator's product list), with prices as of now.
 func SeedCatalog(ctx context.Context, q *store.Queries, entries []CatalogEntry, now time.Time) error {
 	for _, e := range entries {
-		params := store.ProductUpsertParams{
-			Code: e.Code, Name: e.Name, Provider: e.Provider, Family: string(e.Family), Inquiry: e.Inquiry,
-			ProviderProductCode: e.ProviderProductCode, ItemCode: nonEmpty(e.ItemCode), Enabled: true, UpdatedAt: now,
+		if _, err := q.ProductUpsert(ctx, store.ProductUpsertParams{Code: e.Code, Name: e.Name, Family: string(e.Family), UpdatedAt: now}); err != nil {
+			return fmt.Errorf("seed product %s: %w", e.Code, err)
+		}
+		o := store.OfferUpsertParams{
+			ProductCode: e.Code, Provider: e.Provider, ProviderProductCode: e.ProviderProductCode,
+			ItemCode: nonEmpty(e.ItemCode), Inquiry: e.Inquiry, Priority: e.Priority, Enabled: true, Active: true, UpdatedAt: now,
+		}
+		if o.Priority == 0 {
+			o.Priority = 100
 		}
 		if e.Price > 0 {
-			params.Price, params.PriceFetchedAt = ptr(e.Price), ptr(now)
+			o.Price, o.PriceFetchedAt = ptr(e.Price), ptr(now)
 		}
-		if _, err := q.ProductUpsert(ctx, params); err != nil {
-			return fmt.Errorf("seed product %s: %w", e.Code, err)
+		if _, err := q.OfferUpsert(ctx, o); err != nil {
+			return fmt.Errorf("seed offer %s at %s: %w", e.Code, e.Provider, err)
 		}
 	}
 	return nil

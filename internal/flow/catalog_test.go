@@ -10,6 +10,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
 // The balance check records Klikoo's deposit, sets the gauge, and alerts
@@ -43,19 +44,20 @@ func TestStalePriceIsRefreshedBeforeUse(t *testing.T) {
 	t.Parallel()
 	b := flowtest.Setup(t, flowtest.Options{})
 	ctx := context.Background()
-	if _, err := b.Pool.Exec(ctx, "UPDATE products SET price = 1, price_fetched_at = now() - interval '2 hours' WHERE code = 'S10'"); err != nil {
+	if _, err := b.Pool.Exec(ctx, "UPDATE offers SET price = 1, price_fetched_at = now() - interval '2 hours' WHERE product_code = 'S10'"); err != nil {
 		t.Fatal(err)
 	}
 	p := create(t, b, "stale-1", "S10", "081211115555")
 	end := waitStatus(t, b, p.ID, flow.StatusSucceeded)
-	product, err := b.Q.ProductGet(ctx, "S10")
+	row, err := b.Q.OfferGet(ctx, store.OfferGetParams{ProductCode: "S10", Provider: end.Provider})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if deref(product.Price) <= 1 || time.Since(*product.PriceFetchedAt) > time.Minute {
-		t.Fatalf("price not refreshed: %v at %v", deref(product.Price), product.PriceFetchedAt)
+	offer := row.Offer
+	if deref(offer.Price) <= 1 || time.Since(*offer.PriceFetchedAt) > time.Minute {
+		t.Fatalf("price not refreshed: %v at %v", deref(offer.Price), offer.PriceFetchedAt)
 	}
-	if deref(end.Amount) != deref(product.Price) {
-		t.Fatalf("paid %d, the refreshed price is %d", deref(end.Amount), deref(product.Price))
+	if deref(end.Amount) != deref(offer.Price) {
+		t.Fatalf("paid %d, the refreshed price is %d", deref(end.Amount), deref(offer.Price))
 	}
 }

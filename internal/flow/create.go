@@ -50,8 +50,20 @@ func (e *ValidationError) Error() string {
 	return "validation failed: " + strings.Join(parts, "; ")
 }
 
-// ErrUnknownProduct is returned for a product_code not in the catalog (or disabled).
+// ErrUnknownProduct is returned for a product_code not in the catalog.
 var ErrUnknownProduct = errors.New("unknown product")
+
+// ProductUnavailableError is returned when no offer of the product can be
+// used now (docs/routing.md): Why names what kept each out (paused,
+// inactive, disabled, tripped). Nothing is created.
+type ProductUnavailableError struct {
+	Product string
+	Why     string
+}
+
+func (e *ProductUnavailableError) Error() string {
+	return fmt.Sprintf("no offer of %s can be used now: %s", e.Product, e.Why)
+}
 
 // ErrInvalidState is returned (wrapped) for an action the purchase's status
 // does not allow.
@@ -265,20 +277,20 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 			out = seen.existing
 			return nil
 		}
-		if seen.productErr != nil || !seen.product.Enabled {
+		if seen.productErr != nil {
 			return fmt.Errorf("%w: %s", ErrUnknownProduct, req.ProductCode)
 		}
-		setup, err := s.provider(seen.product.Provider)
-		if err != nil {
-			return fmt.Errorf("%w: %s (%v)", ErrUnknownProduct, req.ProductCode, err)
-		}
-		if err := req.Validate(&seen.product, setup.Policy); err != nil {
+		if err := req.Validate(&seen.product, s.policies(seen.offers)...); err != nil {
 			return err
 		}
 		if !req.AllowRepeat && seen.dupErr == nil {
 			return &DuplicateError{Purchase: seen.dup}
 		}
-		out, created, err = s.insertPurchase(ctx, tx, req, &seen.product, fp)
+		route, why := s.route(seen)
+		if len(route) == 0 {
+			return &ProductUnavailableError{Product: req.ProductCode, Why: why}
+		}
+		out, created, err = s.insertPurchase(ctx, tx, req, &seen.product, offerOf(seen.offers, route[0]), route, fp)
 		return err
 	})
 	if err != nil {
@@ -290,11 +302,15 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Purchase
 	return sameOrReused(out, fp)
 }
 
-// seenAtCreate is what Create reads under its lock: the product, a purchase
-// already holding the reference_id, and one the duplicate guard names. An
-// error that is not "not found" fails the read itself.
+// seenAtCreate is what Create reads under its lock: the product and its
+// offers, the providers' pause states and last deposits (for the route), a
+// purchase already holding the reference_id, and one the duplicate guard
+// names. An error that is not "not found" fails the read itself.
 type seenAtCreate struct {
 	product                    store.Product
+	offers                     []store.Offer
+	providers                  []store.Provider
+	deposits                   []store.ProviderBalanceLatestAllRow
 	existing, dup              store.Purchase
 	productErr, refErr, dupErr error
 }
@@ -311,6 +327,12 @@ func (s *Service) readForCreate(ctx context.Context, tx pgx.Tx, req CreateReques
 			return err
 		}
 		seen.product, seen.productErr = q.ProductGet(ctx, req.ProductCode)
+		// Every statement is called before any error is looked at: the
+		// pipeline queues them on a first call whose answers are all errors.
+		var offersErr, providersErr, depositsErr error
+		seen.offers, offersErr = q.OfferListByProduct(ctx, req.ProductCode)
+		seen.providers, providersErr = q.ProviderList(ctx)
+		seen.deposits, depositsErr = q.ProviderBalanceLatestAll(ctx)
 		seen.existing, seen.refErr = q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: req.ClientID, ReferenceID: req.ReferenceID})
 		if !req.AllowRepeat {
 			seen.dup, seen.dupErr = q.PurchaseRecentDuplicate(ctx, store.PurchaseRecentDuplicateParams{
@@ -322,7 +344,7 @@ func (s *Service) readForCreate(ctx context.Context, tx pgx.Tx, req CreateReques
 				return err
 			}
 		}
-		return nil
+		return errors.Join(offersErr, providersErr, depositsErr)
 	})
 	return seen, err
 }
@@ -330,7 +352,7 @@ func (s *Service) readForCreate(ctx context.Context, tx pgx.Tx, req CreateReques
 // insertPurchase inserts a new purchase with its received event and its
 // first job. created is false when another request with the same
 // reference_id won the race: the purchase returned is that one.
-func (s *Service) insertPurchase(ctx context.Context, tx pgx.Tx, req CreateRequest, product *store.Product, fp string) (store.Purchase, bool, error) {
+func (s *Service) insertPurchase(ctx context.Context, tx pgx.Tx, req CreateRequest, product *store.Product, first *store.Offer, route []string, fp string) (store.Purchase, bool, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return store.Purchase{}, false, err
@@ -338,7 +360,8 @@ func (s *Service) insertPurchase(ctx context.Context, tx pgx.Tx, req CreateReque
 	q := store.New(tx)
 	row, err := q.PurchaseInsert(ctx, store.PurchaseInsertParams{
 		ID: id, ClientID: req.ClientID, ReferenceID: req.ReferenceID, Fingerprint: fp,
-		ProductCode: product.Code, Provider: product.Provider, Family: product.Family,
+		ProductCode: product.Code, Provider: first.Provider, Family: product.Family,
+		Route: route, ProviderProductCode: first.ProviderProductCode,
 		CustomerNumber: nonEmpty(req.CustomerNumber), Phone: nonEmpty(req.Phone),
 		UserID: nonEmpty(req.UserID), ZoneID: nonEmpty(req.ZoneID), Period: nonEmpty(req.Period),
 		CustomerKey: req.customerKey(), MaxPrice: req.MaxPrice, SellingPrice: req.SellingPrice,
@@ -352,14 +375,56 @@ func (s *Service) insertPurchase(ctx context.Context, tx pgx.Tx, req CreateReque
 		return store.Purchase{}, false, err
 	}
 	p := store.Purchase(row)
-	var first river.JobArgs = inquiryFor(&p, product)
-	if product.Inquiry == "none" {
-		first = paymentArgs{PurchaseID: p.ID}
+	var job river.JobArgs = inquiryFor(&p, first)
+	if first.Inquiry == "none" {
+		job = paymentArgs{PurchaseID: p.ID, Attempt: p.Attempt}
 	}
-	if _, err := s.river.InsertTx(ctx, tx, first, nil); err != nil {
+	if _, err := s.river.InsertTx(ctx, tx, job, nil); err != nil {
 		return store.Purchase{}, false, err
 	}
 	return p, true, nil
+}
+
+// route fixes a new purchase's route from what Create read (Route in
+// decide_route.go): offers of providers this process does not know are
+// left out, and the health rule's tripped providers too.
+func (s *Service) route(seen seenAtCreate) ([]string, string) {
+	paused := map[string]bool{}
+	for _, p := range seen.providers {
+		paused[p.Name] = p.Paused
+	}
+	deposits := map[string]int64{}
+	for _, d := range seen.deposits {
+		deposits[d.Provider] = d.Balance
+	}
+	var known []store.Offer
+	for _, o := range seen.offers {
+		if _, ok := s.cfg.Providers[o.Provider]; ok {
+			known = append(known, o)
+		}
+	}
+	return Route(known, paused, s.health.tripped(s.now()), deposits)
+}
+
+// policies are the policies of the providers of offers (those configured).
+func (s *Service) policies(offers []store.Offer) []providers.Policy {
+	var out []providers.Policy
+	for _, o := range offers {
+		if setup, ok := s.cfg.Providers[o.Provider]; ok {
+			out = append(out, setup.Policy)
+		}
+	}
+	return out
+}
+
+// offerOf returns the offer of provider among offers.
+func offerOf(offers []store.Offer, provider string) *store.Offer {
+	for i := range offers {
+		if offers[i].Provider == provider {
+			return &offers[i]
+		}
+	}
+	return nil
 }
 
 func sameOrReused(existing store.Purchase, fp string) (store.Purchase, bool, error) {

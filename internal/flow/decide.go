@@ -25,6 +25,9 @@ type Rules struct {
 	InquiryTTL          time.Duration
 	InquiryRetryWindow  time.Duration
 	PriceRefreshWindow  time.Duration
+	// FailoverRefusedAfter is how long a step refused before anything
+	// happened (invariant 12) waits before another offer is tried.
+	FailoverRefusedAfter time.Duration
 	// LookupBackoff is the snooze schedule of status lookups; its last
 	// value repeats until the status deadline.
 	LookupBackoff []time.Duration
@@ -63,6 +66,14 @@ type Step struct {
 	// Refusal says why an action (confirm, cancel, resolve) was refused;
 	// the Step may still change things (an expiry, a provider's word).
 	Refusal string
+	// AskNext: the decision would fail over and needs the next offer
+	// (NextOffer); the shell reads it and decides again. Nothing else of such a
+	// Step is carried out.
+	AskNext bool
+	// Ended is the attempt a failover ended, to record; Failover says what
+	// the failover was.
+	Ended    *EndedAttempt
+	Failover *Failover
 	// Err is a decision that asked for an impossible move: a bug, which
 	// the executor refuses to carry out.
 	Err error
@@ -87,11 +98,13 @@ type Note struct {
 	Data  map[string]any
 }
 
-// Alert is something an operator must look at.
+// Alert is something an operator must look at. Provider is the provider
+// it concerns when not the purchase's current one.
 type Alert struct {
-	Kind    string
-	Message string
-	Data    map[string]any
+	Kind     string
+	Provider string
+	Message  string
+	Data     map[string]any
 }
 
 // JobKind is a step the flow can queue.
@@ -106,13 +119,16 @@ const (
 )
 
 // Job is a job to queue: its kind, how long from now it runs, and for a
-// lookup whether it is a single look (a callback's hint) and for a payment
-// whether it is the sanctioned repeat (of which attempt).
+// lookup whether it is a single look (a callback's hint) or the check of an
+// attempt the purchase moved on from, and for a payment whether it is the
+// sanctioned repeat (of which payment attempt). Every job carries the
+// purchase's attempt as the step leaves it.
 type Job struct {
 	Kind   JobKind
 	After  time.Duration
 	Once   bool
 	Repeat int // a payment job that repeats as this payment attempt (0: not a repeat)
+	Check  int // a lookup of this ended attempt (0: of the current one)
 }
 
 // Price is the catalog's price of a product as a decision sees it: Amount

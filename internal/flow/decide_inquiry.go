@@ -23,7 +23,7 @@ import (
 //     window of time decides, not a count a crash could also spend.
 //
 // cat is the catalog price, fresh a new random payment reference.
-func afterInquiry(p store.Purchase, ans providers.Inquiry, cat Price, fresh string, now time.Time, pol providers.Policy, r Rules) Step {
+func afterInquiry(p store.Purchase, ans providers.Inquiry, cat Price, fresh string, next NextOffer, now time.Time, pol providers.Policy, r Rules) Step {
 	st := newStep(p, now)
 	switch Status(p.Status) {
 	case StatusReceived:
@@ -36,27 +36,31 @@ func afterInquiry(p store.Purchase, ans providers.Inquiry, cat Price, fresh stri
 	}
 	switch ans.Outcome {
 	case providers.Succeeded:
-		inquired(&st, ans, cat, fresh, pol, r)
+		inquired(&st, ans, cat, fresh, next, pol, r)
 	case providers.Failed:
-		st.fail(string(ans.Reason), ans.Detail, nil)
+		st.endOrFailOver(string(ans.Reason), ans.Detail, nil, next, pol, r)
 		if ans.Reason == providers.ReasonInsufficientBal {
 			st.alert("insufficient_balance", "provider reports insufficient deposit", nil)
 		}
 	case providers.Rejected:
 		st.alert("provider_refused", fmt.Sprintf("%s refused an inquiry: %s", p.Provider, ans.Reason), map[string]any{"reason": ans.Reason})
-		retryInquiry(&st, "provider_refused", "the provider kept refusing the inquiry: "+string(ans.Reason), r)
+		retryInquiry(&st, "provider_refused", "the provider kept refusing the inquiry: "+string(ans.Reason), next, pol, r)
 	default:
-		retryInquiry(&st, "provider_unavailable", "the provider did not answer the inquiry: "+ans.Detail, r)
+		retryInquiry(&st, "provider_unavailable", "the provider did not answer the inquiry: "+ans.Detail, next, pol, r)
 	}
 	return st
 }
 
-// retryInquiry backs off for another inquiry call, or fails with code once
-// INQUIRY_RETRY_WINDOW has passed since the first answer that did not do.
-func retryInquiry(st *Step, code, message string, r Rules) {
+// retryInquiry backs off for another inquiry call, or ends the attempt
+// with code once INQUIRY_RETRY_WINDOW has passed since the first answer that
+// did not do (a refusal, FAILOVER_REFUSED_AFTER when another offer remains).
+func retryInquiry(st *Step, code, message string, next NextOffer, pol providers.Policy, r Rules) {
 	waited := st.retrying()
+	if code == "provider_refused" && waited >= r.FailoverRefusedAfter && st.failOver(code, message, next, pol, r) {
+		return
+	}
 	if waited >= r.InquiryRetryWindow {
-		st.fail(code, message, map[string]any{"retried_for": waited.String()})
+		st.endOrFailOver(code, message, map[string]any{"retried_for": waited.String()}, next, pol, r)
 		return
 	}
 	st.Snooze = min(backoff(r.StepBackoff, r.StepBackoffMax, int(st.Purchase.InquiryAttempts)), max(r.InquiryRetryWindow-waited, time.Millisecond))
@@ -65,7 +69,7 @@ func retryInquiry(st *Step, code, message string, r Rules) {
 // inquired applies a successful inquiry: its answer is stored, the price
 // guard runs, and the purchase awaits confirmation or commits its payment
 // intent.
-func inquired(st *Step, ans providers.Inquiry, cat Price, fresh string, pol providers.Policy, r Rules) {
+func inquired(st *Step, ans providers.Inquiry, cat Price, fresh string, next NextOffer, pol providers.Policy, r Rules) {
 	p := &st.Purchase
 	amount := ans.Amount
 	if amount <= 0 {
@@ -78,7 +82,7 @@ func inquired(st *Step, ans providers.Inquiry, cat Price, fresh string, pol prov
 	if ans.RequestID != "" {
 		p.ProviderRequestID = ptr(ans.RequestID)
 	}
-	amount, ok := st.guardPrice(amount, ans.Total, cat, r)
+	amount, ok := st.guardPrice(amount, ans.Total, cat, next, pol, r)
 	if !ok {
 		return
 	}
@@ -105,14 +109,14 @@ func inquired(st *Step, ans providers.Inquiry, cat Price, fresh string, pol prov
 //     inquiry total and the catalog price — above max_price fails
 //     price_exceeds_max;
 //   - without max_price the client accepted any price: a stale one is used.
-func (st *Step) guardPrice(inquiryAmount, inquiryTotal int64, cat Price, r Rules) (int64, bool) {
+func (st *Step) guardPrice(inquiryAmount, inquiryTotal int64, cat Price, next NextOffer, pol providers.Policy, r Rules) (int64, bool) {
 	p := &st.Purchase
 	amount := inquiryAmount
 	if amount <= 0 {
 		amount = cat.Amount
 	}
 	if amount <= 0 {
-		st.fail("product_unavailable", "no price is known for "+p.ProductCode+": the inquiry gave none and the catalog has none", nil)
+		st.endOrFailOver("product_unavailable", "no price is known for "+p.ProductCode+" at "+p.Provider+": the inquiry gave none and the catalog has none", nil, next, pol, r)
 		return 0, false
 	}
 	if p.MaxPrice == nil {
@@ -121,8 +125,8 @@ func (st *Step) guardPrice(inquiryAmount, inquiryTotal int64, cat Price, r Rules
 	if !cat.Fresh || cat.Amount <= 0 {
 		waited := st.retrying()
 		if waited >= r.PriceRefreshWindow {
-			st.fail("provider_unavailable", fmt.Sprintf("the catalog price of %s could not be refreshed within %s, and max_price needs a known price", p.ProductCode, r.PriceRefreshWindow),
-				map[string]any{"waited": waited.String()})
+			st.endOrFailOver("provider_unavailable", fmt.Sprintf("the catalog price of %s at %s could not be refreshed within %s, and max_price needs a known price", p.ProductCode, p.Provider, r.PriceRefreshWindow),
+				map[string]any{"waited": waited.String()}, next, pol, r)
 			return 0, false
 		}
 		st.note("price_unknown", map[string]any{"why": "the catalog price is stale and its refresh failed; max_price needs a known price", "waited": waited.String()})
@@ -130,7 +134,7 @@ func (st *Step) guardPrice(inquiryAmount, inquiryTotal int64, cat Price, r Rules
 		return 0, false
 	}
 	if highest := max(amount, inquiryTotal, cat.Amount); highest > *p.MaxPrice {
-		st.fail("price_exceeds_max", fmt.Sprintf("price %d exceeds max_price %d", highest, *p.MaxPrice), nil)
+		st.endOrFailOver("price_exceeds_max", fmt.Sprintf("price %d at %s exceeds max_price %d", highest, p.Provider, *p.MaxPrice), nil, next, pol, r)
 		return 0, false
 	}
 	return amount, true

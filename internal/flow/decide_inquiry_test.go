@@ -108,6 +108,6 @@ func TestAfterInquiry(t *testing.T) {
 		{"no answer past the window (defect 11): provider_unavailable", purchase(StatusInquiring, retryingSince(5*time.Minute)), inquiryOutcome(providers.Unknown), price, byReference,
 			want{status: StatusFailed, moves: []string{"fail"}, failure: "provider_unavailable"}},
 	} {
-		c.want.verify(t, c.name, afterInquiry(c.p, c.ans, c.cat, fresh, t0, c.pol, rules))
+		c.want.verify(t, c.name, afterInquiry(c.p, c.ans, c.cat, fresh, Unread, t0, c.pol, rules))
 	}
 }

@@ -30,13 +30,13 @@ import (
 //     longer due): nothing.
 //
 // The intent counts the attempt, marks it in flight and sets Call.
-func paymentIntent(p store.Purchase, repeat int, cat Price, fresh string, now time.Time, pol providers.Policy, r Rules) Step {
+func paymentIntent(p store.Purchase, repeat int, cat Price, fresh string, next NextOffer, now time.Time, pol providers.Policy, r Rules) Step {
 	st := newStep(p, now)
 	switch status := Status(p.Status); {
 	case repeat > 0:
 		repeatIntent(&st, repeat, pol, r)
 	case status == StatusReceived:
-		amount, ok := st.guardPrice(0, 0, cat, r)
+		amount, ok := st.guardPrice(0, 0, cat, next, pol, r)
 		if !ok {
 			return st
 		}
@@ -114,7 +114,7 @@ func intent(st *Step) {
 //     (invariant 12); unknown → processing (invariant 3);
 //   - a repeat's answer: SUCCESS completes; a rejection proves only that
 //     the repeat moved no money (invariant 4); lookups go on.
-func afterPayment(p store.Purchase, ans providers.Payment, repeat int, heldFailure bool, now time.Time, r Rules) Step {
+func afterPayment(p store.Purchase, ans providers.Payment, repeat int, heldFailure bool, next NextOffer, now time.Time, pol providers.Policy, r Rules) Step {
 	st := newStep(p, now)
 	status := Status(p.Status)
 	if status.Terminal() {
@@ -147,13 +147,15 @@ func afterPayment(p store.Purchase, ans providers.Payment, repeat int, heldFailu
 			toProcessing(&st, "payment_repeat_rejected", ans, true, r)
 			break
 		}
-		st.fail(string(ans.Reason), ans.Detail, map[string]any{"code": lastCode(ans.Result)})
+		st.endOrFailOver(string(ans.Reason), ans.Detail, map[string]any{"code": lastCode(ans.Result)}, next, pol, r)
 		if ans.Reason == providers.ReasonInsufficientBal {
 			st.alert("insufficient_balance", "provider reports insufficient deposit", nil)
 		}
 	case providers.Rejected:
 		st.alert("provider_refused", fmt.Sprintf("%s refused a payment: %s", p.Provider, ans.Reason), map[string]any{"reason": ans.Reason})
-		st.retrying()
+		if st.retrying() >= r.FailoverRefusedAfter && st.failOver("provider_refused", "the provider refused every payment call for "+r.FailoverRefusedAfter.String()+": "+string(ans.Reason), next, pol, r) {
+			break
+		}
 		if !p.PaymentUncertain && p.DeadlineAt != nil && !now.Before(*p.DeadlineAt) {
 			st.fail("provider_refused", "the provider refused every payment call until the deadline: "+string(ans.Reason), nil)
 			break

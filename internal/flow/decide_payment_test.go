@@ -83,7 +83,7 @@ func TestPaymentIntent(t *testing.T) {
 		{"repeat job for an ended purchase", purchase(StatusSucceeded), 2, Price{}, byReference,
 			want{status: StatusSucceeded}},
 	} {
-		c.want.verify(t, c.name, paymentIntent(c.p, c.repeat, c.cat, fresh, t0, c.pol, rules))
+		c.want.verify(t, c.name, paymentIntent(c.p, c.repeat, c.cat, fresh, Unread, t0, c.pol, rules))
 	}
 }
 
@@ -161,6 +161,6 @@ func TestAfterPayment(t *testing.T) {
 		{"the repeat is accepted (409: the reference exists)", purchase(StatusProcessing, repeating), payment(providers.Pending), 2, false,
 			want{status: StatusProcessing, check: uncertain}},
 	} {
-		c.want.verify(t, c.name, afterPayment(c.p, c.ans, c.repeat, c.held, t0, rules))
+		c.want.verify(t, c.name, afterPayment(c.p, c.ans, c.repeat, c.held, Unread, t0, byReference, rules))
 	}
 }

@@ -26,7 +26,9 @@ func redrive(p store.Purchase, inquiry string, now time.Time, r Rules) (Job, boo
 	case StatusProcessing:
 		return Job{Kind: JobLookup}, true
 	case StatusNeedsReview:
-		if p.DeadlineAt != nil && now.After(p.DeadlineAt.Add(r.ReviewLookupFor)) {
+		// Nothing to look up when the current attempt paid nothing (a late
+		// success of an earlier attempt put it there), or past the window.
+		if p.PaymentAttempts == 0 || (p.DeadlineAt != nil && now.After(p.DeadlineAt.Add(r.ReviewLookupFor))) {
 			return Job{}, false
 		}
 		return Job{Kind: JobLookup}, true

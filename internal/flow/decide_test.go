@@ -62,7 +62,7 @@ var (
 		InquiryRetryWindow: 5 * time.Minute, PriceRefreshWindow: 2 * time.Minute,
 		LookupBackoff:     []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second},
 		ReviewLookupEvery: time.Hour, ReviewLookupFor: 7 * 24 * time.Hour,
-		StepBackoff: 2 * time.Second, StepBackoffMax: 5 * time.Minute,
+		StepBackoff: 2 * time.Second, StepBackoffMax: 5 * time.Minute, FailoverRefusedAfter: 2 * time.Minute,
 	}
 	// byReference is a provider like Klikoo: random references, repeats
 	// deduped and lookups made by our reference.
@@ -83,6 +83,7 @@ func purchase(status Status, mods ...func(*store.Purchase)) store.Purchase {
 	p := store.Purchase{
 		ID: pid, Status: store.PurchaseStatus(status), ProductCode: "P", Provider: "byref", Family: string(providers.FamilyPulsa),
 		Confirmation: "automatic", CreatedAt: t0.Add(-time.Minute), UpdatedAt: t0.Add(-time.Minute),
+		Route: []string{"byref"}, Attempt: 1, AttemptStartedAt: t0.Add(-time.Minute), ProviderProductCode: "PC",
 	}
 	switch status {
 	case StatusPaying, StatusProcessing, StatusNeedsReview, StatusSucceeded:

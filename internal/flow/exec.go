@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -32,6 +31,9 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 	if st.Err != nil {
 		return cur, st.Err
 	}
+	if st.AskNext {
+		return cur, fmt.Errorf("purchase %s: a step that asked for the next offer was executed", cur.ID)
+	}
 	q := store.New(tx)
 	decided := cur // the purchase as the decision last left it in writing
 	for _, m := range st.Moves {
@@ -48,13 +50,23 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 		}
 		cur = row
 	}
+	if st.Ended != nil {
+		if err := q.PurchaseAttemptInsert(ctx, *st.Ended); err != nil {
+			return cur, fmt.Errorf("record attempt %d of %s: %w", st.Ended.Number, cur.ID, err)
+		}
+		s.metrics.Failovers.WithLabelValues(st.Failover.From, st.Failover.Reason).Inc()
+	}
 	for _, n := range st.Notes {
 		if err := s.note(ctx, tx, &cur, n); err != nil {
 			return cur, err
 		}
 	}
 	for _, a := range st.Alerts {
-		if err := s.alert(ctx, tx, a.Kind, cur.Provider, &cur, a.Message, a.Data); err != nil {
+		provider := a.Provider
+		if provider == "" {
+			provider = cur.Provider
+		}
+		if err := s.alert(ctx, tx, a.Kind, provider, &cur, a.Message, a.Data); err != nil {
 			return cur, err
 		}
 	}
@@ -64,8 +76,11 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 		}
 	}
 	for _, j := range st.Jobs {
-		args, delay := s.jobArgs(&cur, j)
-		if err := s.insertAfter(ctx, tx, args, delay); err != nil {
+		args, err := s.jobArgs(ctx, q, &cur, j)
+		if err != nil {
+			return cur, err
+		}
+		if err := s.insertAfter(ctx, tx, args, j.After); err != nil {
 			return cur, fmt.Errorf("queue %s of %s: %w", j.Kind, cur.ID, err)
 		}
 	}
@@ -140,19 +155,29 @@ func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchas
 	return nil
 }
 
-// jobArgs is the River job of j for p, and its delay.
-func (s *Service) jobArgs(p *store.Purchase, j Job) (river.JobArgs, time.Duration) {
+// jobArgs is the River job of j for p (as written), for p's attempt.
+func (s *Service) jobArgs(ctx context.Context, q *store.Queries, p *store.Purchase, j Job) (river.JobArgs, error) {
 	switch j.Kind {
 	case JobPayment:
-		return paymentArgs{PurchaseID: p.ID, Repeat: j.Repeat}, j.After
+		return paymentArgs{PurchaseID: p.ID, Attempt: p.Attempt, Repeat: j.Repeat}, nil
 	case JobLookup:
+		if j.Check > 0 {
+			a, err := q.PurchaseAttemptGet(ctx, store.PurchaseAttemptGetParams{PurchaseID: p.ID, Number: int32(j.Check)})
+			if err != nil {
+				return nil, fmt.Errorf("attempt %d of %s: %w", j.Check, p.ID, err)
+			}
+			l := checkFor(p, &EndedAttempt{Number: a.Number, Provider: a.Provider, ProviderReference: a.ProviderReference,
+				ProviderRequestID: a.ProviderRequestID, ProviderTransactionID: a.ProviderTransactionID})
+			l.Once = j.Once
+			return l, nil
+		}
 		l := lookupFor(p)
 		l.Once = j.Once
-		return l, j.After
+		return l, nil
 	case JobExpire:
-		return expireArgs{PurchaseID: p.ID}, j.After
+		return expireArgs{PurchaseID: p.ID, Attempt: p.Attempt}, nil
 	default:
-		return inquiryArgs{PurchaseID: p.ID}, j.After
+		return inquiryArgs{PurchaseID: p.ID, Attempt: p.Attempt}, nil
 	}
 }
 
@@ -166,6 +191,7 @@ func updateParams(p *store.Purchase, from Status) store.PurchaseUpdateParams {
 		PaymentAttempts: p.PaymentAttempts, PaymentLastSentAt: p.PaymentLastSentAt,
 		PaymentInFlight: p.PaymentInFlight, PaymentUncertain: p.PaymentUncertain,
 		NotFoundStreak: p.NotFoundStreak, Lookups: p.Lookups, DeadlineAt: p.DeadlineAt,
+		Provider: p.Provider, ProviderProductCode: p.ProviderProductCode, Attempt: p.Attempt, AttemptStartedAt: p.AttemptStartedAt,
 		RetrySince:            p.RetrySince,
 		ProviderTransactionID: p.ProviderTransactionID, Price: p.Price, Result: p.Result,
 		FailureCode: p.FailureCode, FailureMessage: p.FailureMessage,

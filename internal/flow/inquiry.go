@@ -27,7 +27,7 @@ type inquiryWorker struct {
 // answer is then only recorded.
 func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) error {
 	s := w.s
-	p, product, ok, err := s.inquiryInput(ctx, job)
+	p, offer, ok, err := s.inquiryInput(ctx, job)
 	if err != nil || !ok {
 		return err
 	}
@@ -35,13 +35,13 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 	if err != nil {
 		return err
 	}
-	cat := s.price(ctx, &product)
+	cat := s.price(ctx, &offer)
 	ref := p.ID.String()
 	if setup.Policy.InquiryReference == providers.ReferenceRandom {
 		ref = uuid.NewString() // a fresh one per inquiry, never the payment's (invariant 1)
 	}
 	ans := setup.Client.Inquiry(ctx, providers.InquiryRequest{
-		ProductCode: product.ProviderProductCode, Family: providers.Family(product.Family),
+		ProductCode: offer.ProviderProductCode, Family: providers.Family(p.Family),
 		CustomerNumber: deref(p.CustomerNumber), Phone: deref(p.Phone),
 		UserID: deref(p.UserID), ZoneID: deref(p.ZoneID), Period: deref(p.Period),
 		Amount: cat.Amount, SellingPrice: sellingPrice(&p, cat.Amount), Reference: ref,
@@ -57,7 +57,15 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 		if err := s.recordAnswer(ctx, tx, &cur, p.Provider, ans.Result, ans.Balance, "inquiry"); err != nil {
 			return err
 		}
-		st = afterInquiry(cur, ans, cat, uuid.NewString(), s.now(), setup.Policy, s.rules)
+		if stale(job.Args.Attempt, cur) {
+			return complete(ctx, tx, job)
+		}
+		fresh := uuid.NewString()
+		if st, err = s.decideRouted(ctx, tx, cur, func(next NextOffer) Step {
+			return afterInquiry(cur, ans, cat, fresh, next, s.now(), setup.Policy, s.rules)
+		}); err != nil {
+			return err
+		}
 		// The job completes first: a job it queues may be unique with it.
 		if err := finish(ctx, tx, job, st); err != nil {
 			return err
@@ -71,26 +79,23 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 	return after(st)
 }
 
-// inquiryInput returns the purchase and product an inquiry call needs: the
+// inquiryInput returns the purchase and offer an inquiry call needs: the
 // job's carried parameters on a first run, else read (a retried or snoozed
-// run, or a job the sweeper queued). ok is false when the purchase no
-// longer awaits an inquiry.
-func (s *Service) inquiryInput(ctx context.Context, job *river.Job[inquiryArgs]) (store.Purchase, store.Product, bool, error) {
+// run, or a job the sweeper or a failover queued). ok is false when the
+// purchase no longer awaits an inquiry of this attempt.
+func (s *Service) inquiryInput(ctx context.Context, job *river.Job[inquiryArgs]) (store.Purchase, store.Offer, bool, error) {
 	if c := job.Args.Call; c != nil && job.Attempt == 1 && !snoozed(job.JobRow) {
-		return c.purchase(job.Args.PurchaseID), c.product(), true, nil
+		return c.purchase(job.Args.PurchaseID, job.Args.Attempt), c.offer(), true, nil
 	}
 	p, err := s.q.PurchaseGetByID(ctx, job.Args.PurchaseID)
 	if err != nil {
-		return p, store.Product{}, false, fmt.Errorf("purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
+		return p, store.Offer{}, false, fmt.Errorf("purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
 	}
-	if st := Status(p.Status); st != StatusReceived && st != StatusInquiring {
-		return p, store.Product{}, false, nil
+	if st := Status(p.Status); (st != StatusReceived && st != StatusInquiring) || stale(job.Args.Attempt, p) {
+		return p, store.Offer{}, false, nil
 	}
-	product, err := s.q.ProductGet(ctx, p.ProductCode)
-	if err != nil {
-		return p, product, false, fmt.Errorf("product %s: %w", p.ProductCode, store.NotFound(err))
-	}
-	return p, product, true, nil
+	o, err := s.offer(ctx, s.q, p)
+	return p, o, err == nil, err
 }
 
 // snoozed reports whether job ran before and snoozed (River keeps its

@@ -29,25 +29,31 @@ var stepUnique = river.UniqueOpts{
 // riverDriver is the River driver type, for river.JobCompleteTx.
 type riverDriver = riverpgxv5.Driver
 
+// Every step job carries the purchase's attempt it was queued for
+// (Attempt; 0 in jobs queued before routing, meaning the current one): a
+// job for an attempt the purchase moved on from completes and does nothing.
+
 // inquiryArgs runs a purchase's inquiry. Call carries the call's
 // parameters as the creating transaction committed them, so a first run
 // (attempt 1) calls without a transaction of its own before the call: it
 // moves the purchase received → inquiring in the transaction that records
-// the answer (README "Performance"). Retried runs, and jobs the sweeper
-// inserts, have no Call or are not first: they commit inquiring first.
-// Uniqueness is by purchase only.
+// the answer. Retried runs, and jobs the sweeper or a failover inserts,
+// have no Call or are not first: they read first. Uniqueness is by
+// purchase only.
 type inquiryArgs struct {
 	PurchaseID uuid.UUID    `json:"purchase_id" river:"unique"`
+	Attempt    int32        `json:"attempt,omitempty"`
 	Call       *inquiryCall `json:"call,omitempty"`
 }
 
 // inquiryCall is what an inquiry sends, as of the purchase's creation: the
-// purchase's customer fields and its product's provider code, family and
+// purchase's customer fields and its offer's provider code, family and
 // catalog price.
 type inquiryCall struct {
 	Provider       string    `json:"provider"`
 	ProductCode    string    `json:"product_code"`
 	ProviderCode   string    `json:"provider_product_code"`
+	ItemCode       string    `json:"item_code,omitempty"`
 	Family         string    `json:"family"`
 	CustomerNumber string    `json:"customer_number,omitempty"`
 	Phone          string    `json:"phone,omitempty"`
@@ -59,36 +65,36 @@ type inquiryCall struct {
 	PriceFetchedAt time.Time `json:"price_fetched_at"`
 }
 
-// inquiryFor is the first inquiry job of p, a purchase of product.
-func inquiryFor(p *store.Purchase, product *store.Product) inquiryArgs {
-	return inquiryArgs{PurchaseID: p.ID, Call: &inquiryCall{
-		Provider: p.Provider, ProductCode: product.Code, ProviderCode: product.ProviderProductCode,
-		Family: product.Family, CustomerNumber: deref(p.CustomerNumber), Phone: deref(p.Phone),
+// inquiryFor is the first inquiry job of p at offer o.
+func inquiryFor(p *store.Purchase, o *store.Offer) inquiryArgs {
+	return inquiryArgs{PurchaseID: p.ID, Attempt: p.Attempt, Call: &inquiryCall{
+		Provider: p.Provider, ProductCode: p.ProductCode, ProviderCode: o.ProviderProductCode, ItemCode: deref(o.ItemCode),
+		Family: p.Family, CustomerNumber: deref(p.CustomerNumber), Phone: deref(p.Phone),
 		UserID: deref(p.UserID), ZoneID: deref(p.ZoneID), Period: deref(p.Period),
-		SellingPrice: p.SellingPrice, Price: product.Price, PriceFetchedAt: deref(product.PriceFetchedAt),
+		SellingPrice: p.SellingPrice, Price: o.Price, PriceFetchedAt: deref(o.PriceFetchedAt),
 	}}
 }
 
-// purchase and product are the parts of a received purchase and its
-// product that the inquiry call needs.
-func (c *inquiryCall) purchase(id uuid.UUID) store.Purchase {
+// purchase and offer are the parts of a received purchase and its offer
+// that the inquiry call needs.
+func (c *inquiryCall) purchase(id uuid.UUID, attempt int32) store.Purchase {
 	return store.Purchase{
 		ID: id, Status: store.PurchaseStatus(StatusReceived), Provider: c.Provider, ProductCode: c.ProductCode,
-		Family: c.Family, CustomerNumber: nonEmpty(c.CustomerNumber), Phone: nonEmpty(c.Phone),
-		UserID: nonEmpty(c.UserID), ZoneID: nonEmpty(c.ZoneID), Period: nonEmpty(c.Period),
-		SellingPrice: c.SellingPrice,
+		ProviderProductCode: c.ProviderCode, Family: c.Family, CustomerNumber: nonEmpty(c.CustomerNumber),
+		Phone: nonEmpty(c.Phone), UserID: nonEmpty(c.UserID), ZoneID: nonEmpty(c.ZoneID), Period: nonEmpty(c.Period),
+		SellingPrice: c.SellingPrice, Attempt: max(attempt, 1),
 	}
 }
 
-func (c *inquiryCall) product() store.Product {
-	pr := store.Product{
-		Code: c.ProductCode, Provider: c.Provider, Family: c.Family, ProviderProductCode: c.ProviderCode,
-		Price: c.Price,
+func (c *inquiryCall) offer() store.Offer {
+	o := store.Offer{
+		ProductCode: c.ProductCode, Provider: c.Provider, ProviderProductCode: c.ProviderCode,
+		ItemCode: nonEmpty(c.ItemCode), Price: c.Price,
 	}
 	if !c.PriceFetchedAt.IsZero() {
-		pr.PriceFetchedAt = &c.PriceFetchedAt
+		o.PriceFetchedAt = &c.PriceFetchedAt
 	}
-	return pr
+	return o
 }
 
 func (inquiryArgs) Kind() string { return "purchase_inquiry" }
@@ -102,6 +108,7 @@ func (inquiryArgs) InsertOpts() river.InsertOpts {
 // payment. Uniqueness is by purchase and Repeat.
 type paymentArgs struct {
 	PurchaseID uuid.UUID `json:"purchase_id"`
+	Attempt    int32     `json:"attempt,omitempty"`
 	Repeat     int       `json:"repeat,omitempty"`
 }
 
@@ -113,14 +120,18 @@ func (paymentArgs) InsertOpts() river.InsertOpts {
 // lookupArgs polls a purchase's status until it is resolved. Once marks a
 // single lookup triggered by an unauthenticated callback: it applies only an
 // answer that carries our reference, product and amount, and never repeats
-// a payment. Call carries the call's parameters as the inserting
-// transaction committed them, so a first run (attempt 1) calls without
-// reading the purchase first (README "Performance"); a purchase that ends
-// another way cancels its waiting lookups in that transaction (cancelLookups).
-// Uniqueness is by purchase and Once only.
+// a payment. Check, when set, is an attempt the purchase moved on from whose
+// payment is looked up again (docs/routing.md): only a SUCCESS for it
+// matters. Call carries the call's parameters as the inserting transaction
+// committed them, so a first run (attempt 1) calls without reading the
+// purchase first; a purchase that ends another way cancels its waiting
+// lookups in that transaction (cancelLookups). Uniqueness is by purchase,
+// Once and Check.
 type lookupArgs struct {
 	PurchaseID uuid.UUID   `json:"purchase_id" river:"unique"`
 	Once       bool        `json:"once,omitempty" river:"unique"`
+	Check      int32       `json:"check,omitempty" river:"unique"`
+	Attempt    int32       `json:"attempt,omitempty"`
 	Call       *lookupCall `json:"call,omitempty"`
 }
 
@@ -133,11 +144,20 @@ type lookupCall struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
-// lookupFor is the regular lookup job of p, with p's current parameters.
+// lookupFor is the regular lookup job of p's current attempt, with its
+// current parameters.
 func lookupFor(p *store.Purchase) lookupArgs {
-	return lookupArgs{PurchaseID: p.ID, Call: &lookupCall{
+	return lookupArgs{PurchaseID: p.ID, Attempt: p.Attempt, Call: &lookupCall{
 		Provider: p.Provider, Reference: deref(p.ProviderReference), TransactionID: deref(p.ProviderTransactionID),
 		RequestID: deref(p.ProviderRequestID), CreatedAt: p.CreatedAt,
+	}}
+}
+
+// checkFor is the lookup of an attempt of p that p moved on from.
+func checkFor(p *store.Purchase, a *EndedAttempt) lookupArgs {
+	return lookupArgs{PurchaseID: p.ID, Attempt: p.Attempt, Check: a.Number, Call: &lookupCall{
+		Provider: a.Provider, Reference: deref(a.ProviderReference), TransactionID: deref(a.ProviderTransactionID),
+		RequestID: deref(a.ProviderRequestID), CreatedAt: p.CreatedAt,
 	}}
 }
 
@@ -179,6 +199,7 @@ func (lookupArgs) InsertOpts() river.InsertOpts {
 // expireArgs fails a purchase still awaiting confirmation at its expiry.
 type expireArgs struct {
 	PurchaseID uuid.UUID `json:"purchase_id"`
+	Attempt    int32     `json:"attempt,omitempty"`
 }
 
 func (expireArgs) Kind() string { return "purchase_expire" }

@@ -48,18 +48,24 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 		if err != nil {
 			return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
 		}
-		if l.Once {
-			product, err := q.ProductGet(ctx, cur.ProductCode)
-			if err != nil {
-				return fmt.Errorf("product %s: %w", cur.ProductCode, store.NotFound(err))
-			}
-			l.ProviderCode = product.ProviderProductCode
-		}
+		l.ProviderCode = cur.ProviderProductCode
 		if err := s.recordAnswer(ctx, tx, &cur, call.Provider, l.Answer.Result, l.Answer.Balance, "lookup"); err != nil {
 			return err
 		}
-		st = afterLookup(cur, l, s.now(), setup.Policy, s.rules)
-		reuseJob(&st, job)
+		switch {
+		case job.Args.Check > 0:
+			ended, err := q.PurchaseAttemptGet(ctx, store.PurchaseAttemptGetParams{PurchaseID: cur.ID, Number: job.Args.Check})
+			if err != nil {
+				return fmt.Errorf("attempt %d of %s: %w", job.Args.Check, cur.ID, err)
+			}
+			st = afterAttemptLookup(cur, ended, l, s.now())
+		case stale(job.Args.Attempt, cur):
+			st = Step{}
+			return complete(ctx, tx, job)
+		default:
+			st = afterLookup(cur, l, s.now(), setup.Policy, s.rules)
+			reuseJob(&st, job)
+		}
 		// The job completes first: a job it queues may be unique with it.
 		if err := finish(ctx, tx, job, st); err != nil {
 			return err
@@ -77,12 +83,15 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 // parameters on a first run, else the purchase's as read now. ok is false
 // when the purchase no longer needs this lookup.
 func (s *Service) lookupInput(ctx context.Context, job *river.Job[lookupArgs]) (lookupCall, bool, error) {
-	if c := job.Args.Call; c != nil && job.Attempt == 1 {
+	if c := job.Args.Call; c != nil && (job.Attempt == 1 || job.Args.Check > 0) {
 		return *c, true, nil
 	}
 	p, err := s.q.PurchaseGetByID(ctx, job.Args.PurchaseID)
 	if err != nil {
 		return lookupCall{}, false, fmt.Errorf("purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
+	}
+	if stale(job.Args.Attempt, p) {
+		return lookupCall{}, false, nil
 	}
 	switch Status(p.Status) {
 	case StatusProcessing, StatusNeedsReview:
@@ -100,7 +109,7 @@ func (s *Service) lookupInput(ctx context.Context, job *river.Job[lookupArgs]) (
 // running job when it would send the same parameters and the running job
 // is a first run (a new job would cost an insert and a completion).
 func reuseJob(st *Step, job *river.Job[lookupArgs]) {
-	if job.Args.Once || job.Attempt > 1 {
+	if job.Args.Once || job.Args.Check > 0 || job.Attempt > 1 {
 		return
 	}
 	next := lookupFor(&st.Purchase)

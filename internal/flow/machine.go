@@ -51,12 +51,14 @@ const (
 	EventSucceed           Event = "succeed"            // the provider confirmed success (or an operator did)
 	EventFail              Event = "fail"               // a definitive failure: no money moved (or an operator decided)
 	EventDeadline          Event = "deadline"           // STATUS_DEADLINE passed unresolved
+	EventFailOver          Event = "fail_over"          // the attempt ended; the next offer is tried (docs/routing.md)
+	EventLateSuccess       Event = "late_success"       // an attempt moved on from reports SUCCESS before any payment of the current one
 )
 
 // Events lists every event.
 var Events = []Event{
 	EventStartInquiry, EventPay, EventAwaitConfirmation, EventConfirm, EventCancel, EventExpire,
-	EventPaymentPending, EventSucceed, EventFail, EventDeadline,
+	EventPaymentPending, EventSucceed, EventFail, EventDeadline, EventFailOver, EventLateSuccess,
 }
 
 // ErrInvalidTransition is returned (wrapped) by Next for an event the status
@@ -73,22 +75,27 @@ var transitions = map[Status]map[Event]Status{
 		EventPay:          StatusPaying,
 		EventFail:         StatusFailed, // price guard
 		EventCancel:       StatusCanceled,
+		EventLateSuccess:  StatusNeedsReview,
 	},
 	StatusInquiring: {
 		EventAwaitConfirmation: StatusAwaitingConfirmation,
 		EventPay:               StatusPaying,
 		EventFail:              StatusFailed, // inquiry failure or price guard
 		EventCancel:            StatusCanceled,
+		EventFailOver:          StatusReceived,
+		EventLateSuccess:       StatusNeedsReview,
 	},
 	StatusAwaitingConfirmation: {
-		EventConfirm: StatusPaying,
-		EventCancel:  StatusCanceled,
-		EventExpire:  StatusFailed,
+		EventConfirm:     StatusPaying,
+		EventCancel:      StatusCanceled,
+		EventExpire:      StatusFailed,
+		EventLateSuccess: StatusNeedsReview,
 	},
 	StatusPaying: {
 		EventPaymentPending: StatusProcessing,
 		EventSucceed:        StatusSucceeded, // a final answer, or a signed callback
 		EventFail:           StatusFailed,    // definitive rejection of the first call, or invariant 12
+		EventFailOver:       StatusReceived,  // a failover-list answer to the first call, or a refusal long enough
 	},
 	StatusProcessing: {
 		EventSucceed:  StatusSucceeded,

@@ -33,6 +33,12 @@ var valid = map[[2]string]Status{
 	{"processing", "deadline"}:           StatusNeedsReview,
 	{"needs_review", "succeed"}:          StatusSucceeded,
 	{"needs_review", "fail"}:             StatusFailed,
+	// docs/routing.md: a failover, and a late success of an ended attempt.
+	{"inquiring", "fail_over"}:                StatusReceived,
+	{"paying", "fail_over"}:                   StatusReceived,
+	{"received", "late_success"}:              StatusNeedsReview,
+	{"inquiring", "late_success"}:             StatusNeedsReview,
+	{"awaiting_confirmation", "late_success"}: StatusNeedsReview,
 }
 
 // Every (status, event) pair: the valid ones lead where flow.md says, every

@@ -15,6 +15,9 @@ type Metrics struct {
 	Balance         *prometheus.GaugeVec
 	Contradictions  *prometheus.CounterVec
 	CallbacksByKind *prometheus.CounterVec
+	Failovers       *prometheus.CounterVec
+	Tripped         *prometheus.GaugeVec
+	Paused          *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -39,9 +42,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		CallbacksByKind: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callbacks_total", Help: "Provider callbacks received, by provider and what was done with them.",
 		}, []string{"provider", "action"}),
+		Failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provider_failovers_total", Help: "Purchases moved from one provider's offer to the next, by the provider left and the reason.",
+		}, []string{"provider", "reason"}),
+		Tripped: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "provider_tripped", Help: "1 while a provider is left out of new routes for not answering (this process's view).",
+		}, []string{"provider"}),
+		Paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "provider_paused", Help: "1 while an operator has paused a provider (as this process last read it).",
+		}, []string{"provider"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Transitions, m.ProviderCalls, m.Alerts, m.Balance, m.Contradictions, m.CallbacksByKind)
+		reg.MustRegister(m.Transitions, m.ProviderCalls, m.Alerts, m.Balance, m.Contradictions, m.CallbacksByKind, m.Failovers, m.Tripped, m.Paused)
 	}
 	return m
 }

@@ -57,8 +57,9 @@ func MessageTypes() []string {
 }
 
 // messageOf renders the message of p's change into its status, whose event
-// got seq; ok is false for a status that tells nothing.
-func messageOf(p store.Purchase, seq int32, at time.Time) (Message, bool, error) {
+// got seq (ended: the attempts p moved on from); ok is false for a status
+// that tells nothing.
+func messageOf(p store.Purchase, ended []store.PurchaseAttempt, seq int32, at time.Time) (Message, bool, error) {
 	typ, ok := messageTypes[Status(p.Status)]
 	if !ok {
 		return Message{}, false, nil
@@ -73,7 +74,7 @@ func messageOf(p store.Purchase, seq int32, at time.Time) (Message, bool, error)
 	}{Type: typ, Timestamp: at.UTC().Format("2006-01-02T15:04:05.000Z"), Data: struct {
 		Purchase PurchaseView `json:"purchase"`
 		Seq      int32        `json:"seq"`
-	}{ViewPurchase(p), seq}})
+	}{ViewPurchase(p, ended), seq}})
 	if err != nil {
 		return Message{}, false, fmt.Errorf("render message of %s: %w", p.ID, err)
 	}
@@ -86,7 +87,14 @@ func (s *Service) emit(ctx context.Context, tx pgx.Tx, p store.Purchase, ev stor
 	if s.cfg.Outbox == nil {
 		return nil
 	}
-	m, ok, err := messageOf(p, ev.Seq, ev.CreatedAt)
+	if _, tells := messageTypes[Status(p.Status)]; !tells {
+		return nil
+	}
+	ended, err := s.endedAttempts(ctx, store.New(tx), []store.Purchase{p})
+	if err != nil {
+		return err
+	}
+	m, ok, err := messageOf(p, ended[p.ID], ev.Seq, ev.CreatedAt)
 	if err != nil || !ok {
 		return err
 	}

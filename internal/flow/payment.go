@@ -24,7 +24,7 @@ type paymentWorker struct {
 // transaction, and one transaction records the answer (afterPayment).
 func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) error {
 	s := w.s
-	p, product, st, err := s.commitIntent(ctx, job)
+	p, offer, st, err := s.commitIntent(ctx, job)
 	if err != nil || !st.Call {
 		if err == nil {
 			err = after(st)
@@ -35,7 +35,7 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 	if err != nil {
 		return err
 	}
-	ans := setup.Client.Pay(ctx, paymentRequest(&p, &product))
+	ans := setup.Client.Pay(ctx, paymentRequest(&p, &offer))
 	cleanPayment(&ans)
 
 	var st2 Step
@@ -52,7 +52,11 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 		if err != nil {
 			return fmt.Errorf("held callbacks of %s: %w", cur.ID, err)
 		}
-		st2 = afterPayment(cur, ans, job.Args.Repeat, held, s.now(), s.rules)
+		if st2, err = s.decideRouted(ctx, tx, cur, func(next NextOffer) Step {
+			return afterPayment(cur, ans, job.Args.Repeat, held, next, s.now(), setup.Policy, s.rules)
+		}); err != nil {
+			return err
+		}
 		// The job completes first: a job it queues may be unique with it.
 		if err := finish(ctx, tx, job, st2); err != nil {
 			return err
@@ -68,14 +72,14 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 
 // commitIntent is the payment job's first transaction: it decides and
 // commits the intent (or what to do instead) and returns the purchase and
-// product the call needs. A purchase still received (a product without
+// offer the call needs. A purchase still received (an offer without
 // inquiry) needs its catalog price; a stale one is refreshed outside any
 // transaction (a provider call), then the transaction runs again.
-func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs]) (store.Purchase, store.Product, Step, error) {
+func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs]) (store.Purchase, store.Offer, Step, error) {
 	var (
-		p       store.Purchase
-		product store.Product
-		st      Step
+		p     store.Purchase
+		offer store.Offer
+		st    Step
 	)
 	for refreshed := false; ; refreshed = true {
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -84,8 +88,12 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 			if err != nil {
 				return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
 			}
-			if product, err = q.ProductGet(ctx, cur.ProductCode); err != nil {
-				return fmt.Errorf("product %s: %w", cur.ProductCode, store.NotFound(err))
+			if stale(job.Args.Attempt, cur) {
+				st = Step{}
+				return complete(ctx, tx, job)
+			}
+			if offer, err = s.offer(ctx, q, cur); err != nil {
+				return err
 			}
 			setup, err := s.provider(cur.Provider)
 			if err != nil {
@@ -93,11 +101,16 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 			}
 			var cat Price
 			if Status(cur.Status) == StatusReceived {
-				if cat = s.priceOf(&product); !cat.Fresh && !refreshed {
+				if cat = s.priceOf(&offer); !cat.Fresh && !refreshed {
 					return errStalePrice
 				}
 			}
-			st = paymentIntent(cur, job.Args.Repeat, cat, uuid.NewString(), s.now(), setup.Policy, s.rules)
+			fresh := uuid.NewString()
+			if st, err = s.decideRouted(ctx, tx, cur, func(next NextOffer) Step {
+				return paymentIntent(cur, job.Args.Repeat, cat, fresh, next, s.now(), setup.Policy, s.rules)
+			}); err != nil {
+				return err
+			}
 			if !st.Call {
 				// No call: the job ends (or snoozes) here, before any job
 				// the step queues.
@@ -109,9 +122,9 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 			return err
 		})
 		if !errors.Is(err, errStalePrice) {
-			return p, product, st, err
+			return p, offer, st, err
 		}
-		s.price(ctx, &product)
+		s.price(ctx, &offer)
 	}
 }
 
@@ -121,14 +134,14 @@ var errStalePrice = errors.New("catalog price is stale")
 
 // paymentRequest builds the payment call from the committed intent: always
 // the same provider reference and amount.
-func paymentRequest(p *store.Purchase, product *store.Product) providers.PaymentRequest {
+func paymentRequest(p *store.Purchase, o *store.Offer) providers.PaymentRequest {
 	return providers.PaymentRequest{
 		Reference:      deref(p.ProviderReference),
-		ProductCode:    product.ProviderProductCode,
-		Family:         providers.Family(product.Family),
+		ProductCode:    o.ProviderProductCode,
+		Family:         providers.Family(p.Family),
 		CustomerNumber: deref(p.CustomerNumber), Phone: deref(p.Phone),
 		UserID: deref(p.UserID), ZoneID: deref(p.ZoneID), Period: deref(p.Period),
-		ItemCode:     deref(product.ItemCode),
+		ItemCode:     deref(o.ItemCode),
 		Amount:       deref(p.Amount),
 		SellingPrice: sellingPrice(p, deref(p.Amount)),
 		RequestID:    inquiryOf(p).RequestID,

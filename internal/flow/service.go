@@ -75,10 +75,16 @@ type Config struct {
 	InquiryRetryWindow  time.Duration
 	PriceMaxAge         time.Duration
 	PriceRefreshWindow  time.Duration
-	DuplicateWindow     time.Duration
-	JobTimeout          time.Duration
-	RescueAfter         time.Duration
-	Workers             int
+	// FailoverRefusedAfter, ProviderTripAfter and ProviderTripFor are
+	// routing's (docs/routing.md): how long refusals last before another
+	// offer is tried, and the health rule's circuit breaker.
+	FailoverRefusedAfter time.Duration
+	ProviderTripAfter    int
+	ProviderTripFor      time.Duration
+	DuplicateWindow      time.Duration
+	JobTimeout           time.Duration
+	RescueAfter          time.Duration
+	Workers              int
 
 	// LookupBackoff is the snooze schedule of status lookups (invariant 10);
 	// the last value repeats until STATUS_DEADLINE. Tests shorten it.
@@ -156,6 +162,15 @@ func (c *Config) setDefaults() {
 	if c.PriceRefreshWindow == 0 {
 		c.PriceRefreshWindow = DefaultPriceRefreshWindow
 	}
+	if c.FailoverRefusedAfter == 0 {
+		c.FailoverRefusedAfter = 2 * time.Minute
+	}
+	if c.ProviderTripAfter == 0 {
+		c.ProviderTripAfter = 5
+	}
+	if c.ProviderTripFor == 0 {
+		c.ProviderTripFor = time.Minute
+	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = time.Minute
 	}
@@ -210,6 +225,7 @@ type Service struct {
 	now     func() time.Time
 	metrics *Metrics
 	rules   Rules
+	health  *health
 	refresh singleflight.Group
 }
 
@@ -230,8 +246,9 @@ func New(cfg Config) (*Service, error) {
 		StatusDeadline: cfg.StatusDeadline, PaymentRepeatMinAge: cfg.PaymentRepeatMinAge, InquiryTTL: cfg.InquiryTTL,
 		InquiryRetryWindow: cfg.InquiryRetryWindow, PriceRefreshWindow: cfg.PriceRefreshWindow,
 		LookupBackoff: cfg.LookupBackoff, ReviewLookupEvery: cfg.ReviewLookupEvery, ReviewLookupFor: cfg.ReviewLookupFor,
-		StepBackoff: cfg.StepBackoff, StepBackoffMax: cfg.StepBackoffMax,
+		StepBackoff: cfg.StepBackoff, StepBackoffMax: cfg.StepBackoffMax, FailoverRefusedAfter: cfg.FailoverRefusedAfter,
 	}
+	s.health = newHealth(cfg.ProviderTripAfter, cfg.ProviderTripFor, cfg.Metrics)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &inquiryWorker{s: s})
 	river.AddWorker(workers, &paymentWorker{s: s})

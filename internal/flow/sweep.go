@@ -47,8 +47,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			if !ok {
 				continue
 			}
-			args, delay := s.jobArgs(&p, j)
-			r, err := s.river.Insert(ctx, args, scheduleOpts(args, delay))
+			args, err := s.jobArgs(ctx, s.q, &p, j)
+			if err != nil {
+				return inserted, err
+			}
+			r, err := s.river.Insert(ctx, args, scheduleOpts(args, j.After))
 			if err != nil {
 				return inserted, err
 			}

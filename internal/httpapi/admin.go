@@ -81,7 +81,7 @@ func (a *api) resolvePurchase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
+	return a.purchaseJSON(c, http.StatusOK, p)
 }
 
 // wib is Asia/Jakarta (no daylight saving), for a since given as a date.

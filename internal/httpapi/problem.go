@@ -78,6 +78,7 @@ var codes = []mapping{
 	{is(webhook.ErrInvalidState), http.StatusConflict, "invalid_state"},
 	{is(webhook.ErrTooManyEndpoints), http.StatusUnprocessableEntity, "too_many_endpoints"},
 	{is(webhook.ErrNotConfigured), http.StatusServiceUnavailable, "webhooks_not_configured"},
+	{as[*flow.ProductUnavailableError](), http.StatusConflict, "product_unavailable"},
 	// A compare-and-set lost to a concurrent change: the client may read
 	// the purchase again and decide.
 	{is(flow.ErrConflict), http.StatusConflict, "invalid_state"},

@@ -61,9 +61,9 @@ func (a *api) createPurchase(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/purchases/"+p.ID.String())
 	if created {
-		return c.JSON(http.StatusCreated, flow.ViewPurchase(p))
+		return a.purchaseJSON(c, http.StatusCreated, p)
 	}
-	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
+	return a.purchaseJSON(c, http.StatusOK, p)
 }
 
 // ownPurchase reads a purchase of the request's client; another client's
@@ -86,7 +86,7 @@ func (a *api) getPurchase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
+	return a.purchaseJSON(c, http.StatusOK, p)
 }
 
 // purchaseList is a page of purchases, newest first. NextCursor is null on
@@ -146,15 +146,15 @@ func (a *api) listPurchases(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list purchases: %w", err)
 	}
-	out := purchaseList{Data: make([]flow.PurchaseView, 0, min(len(rows), limit))}
-	for i, p := range rows {
-		if i == limit {
-			last := rows[limit-1]
-			s := cursor{CreatedAt: last.CreatedAt, ID: last.ID}.String()
-			out.NextCursor = &s
-			break
-		}
-		out.Data = append(out.Data, flow.ViewPurchase(p))
+	var out purchaseList
+	if len(rows) > limit {
+		last := rows[limit-1]
+		s := cursor{CreatedAt: last.CreatedAt, ID: last.ID}.String()
+		out.NextCursor = &s
+		rows = rows[:limit]
+	}
+	if out.Data, err = a.cfg.Flow.Views(c.Request().Context(), rows...); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -202,12 +202,13 @@ func (a *api) act(c echo.Context, do func(ctx context.Context, clientID, id uuid
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, flow.ViewPurchase(p))
+	return a.purchaseJSON(c, http.StatusOK, p)
 }
 
-// listProducts is GET /v1/products: the enabled catalog.
+// listProducts is GET /v1/products: the catalog, each product with the
+// route a purchase would get now.
 func (a *api) listProducts(c echo.Context) error {
-	products, err := a.cfg.Flow.Products(c.Request().Context())
+	products, err := a.cfg.Flow.Catalog(c.Request().Context())
 	if err != nil {
 		return fmt.Errorf("list products: %w", err)
 	}
@@ -218,4 +219,13 @@ func (a *api) listProducts(c echo.Context) error {
 		out.Data = append(out.Data, viewProduct(p))
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// purchaseJSON answers p as clients see it (with its attempts).
+func (a *api) purchaseJSON(c echo.Context, status int, p store.Purchase) error {
+	v, err := a.cfg.Flow.View(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, v)
 }

@@ -127,6 +127,11 @@ func newEcho(cfg Config) *echo.Echo {
 	e.POST("/admin/purchases/:id/resolve", a.resolvePurchase, admin...)
 	e.GET("/admin/reconciliation", a.reconciliation, admin...)
 	e.GET("/admin/river/jobs", a.riverJobs, admin...)
+	e.GET("/admin/products", a.adminProducts, admin...)
+	e.PUT("/admin/products/:code", a.putProduct, admin...)
+	e.PUT("/admin/products/:code/offers", a.putOffers, admin...)
+	e.POST("/admin/providers/:name/pause", a.pauseProvider(true), admin...)
+	e.POST("/admin/providers/:name/resume", a.pauseProvider(false), admin...)
 
 	a.patterns = map[string]string{}
 	for _, r := range e.Routes() {

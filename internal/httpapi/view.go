@@ -51,22 +51,32 @@ func viewEvent(e store.PurchaseEvent) eventView {
 	return v
 }
 
-// productView is a catalog entry.
+// productView is a product of the catalog as a purchase would be routed
+// now (docs/routing.md): Provider is the first provider of that route
+// (null when no offer is usable), Providers the usable offers' providers in
+// route order, and Inquiry, Price and PriceFetchedAt those of the first.
 type productView struct {
-	Code           string  `json:"code"`
-	Name           string  `json:"name"`
-	Provider       string  `json:"provider"`
-	Family         string  `json:"family"`
-	Inquiry        string  `json:"inquiry"` // required, optional or none
-	Price          *int64  `json:"price"`
-	PriceFetchedAt *string `json:"price_fetched_at"`
+	Code           string   `json:"code"`
+	Name           string   `json:"name"`
+	Family         string   `json:"family"`
+	Provider       *string  `json:"provider"`
+	Providers      []string `json:"providers"`
+	Inquiry        *string  `json:"inquiry"` // required, optional or none
+	Price          *int64   `json:"price"`
+	PriceFetchedAt *string  `json:"price_fetched_at"`
 }
 
-func viewProduct(p store.Product) productView {
-	v := productView{Code: p.Code, Name: p.Name, Provider: p.Provider, Family: p.Family, Inquiry: p.Inquiry, Price: p.Price}
-	if p.PriceFetchedAt != nil {
-		s := rfc3339(*p.PriceFetchedAt)
-		v.PriceFetchedAt = &s
+func viewProduct(c flow.CatalogProduct) productView {
+	v := productView{Code: c.Product.Code, Name: c.Product.Name, Family: c.Product.Family, Providers: c.Route}
+	if v.Providers == nil {
+		v.Providers = []string{}
+	}
+	if o := c.First; o != nil {
+		v.Provider, v.Inquiry, v.Price = &o.Provider, &o.Inquiry, o.Price
+		if o.PriceFetchedAt != nil {
+			s := rfc3339(*o.PriceFetchedAt)
+			v.PriceFetchedAt = &s
+		}
 	}
 	return v
 }

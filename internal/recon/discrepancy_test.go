@@ -43,7 +43,8 @@ func update(p store.Purchase, to store.PurchaseStatus) store.PurchaseUpdateParam
 		InquiryTotal: p.InquiryTotal, InquiryAttempts: p.InquiryAttempts, ProviderRequestID: p.ProviderRequestID,
 		Amount: p.Amount, ProviderReference: p.ProviderReference, PaymentAttempts: p.PaymentAttempts,
 		PaymentLastSentAt: p.PaymentLastSentAt, PaymentInFlight: p.PaymentInFlight, PaymentUncertain: p.PaymentUncertain,
-		NotFoundStreak: p.NotFoundStreak, Lookups: p.Lookups, DeadlineAt: p.DeadlineAt,
+		NotFoundStreak: p.NotFoundStreak, Lookups: p.Lookups, DeadlineAt: p.DeadlineAt, RetrySince: p.RetrySince,
+		Provider: p.Provider, ProviderProductCode: p.ProviderProductCode, Attempt: p.Attempt, AttemptStartedAt: p.AttemptStartedAt,
 		ProviderTransactionID: p.ProviderTransactionID, Price: p.Price, Result: p.Result,
 		FailureCode: p.FailureCode, FailureMessage: p.FailureMessage, UpdatedAt: p.UpdatedAt, CompletedAt: p.CompletedAt,
 	}

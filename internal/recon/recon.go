@@ -37,7 +37,8 @@ type Section[T any] struct {
 // Report is the reconciliation report, read from the views in one
 // repeatable-read snapshot. NeedsAttention is true when any of Stuck,
 // NeedsReview, Contradictions, DoublePayments, PriceAboveMax, PriceMismatch,
-// UnmatchedCallbacks or WebhookFailures holds a row; Alerts, DailyTotals and DailyBalance
+// UnmatchedCallbacks, WebhookFailures or MultipleSuccesses holds a row;
+// Failovers, Alerts, DailyTotals and DailyBalance
 // are for reading, never a reason to alert by themselves.
 type Report struct {
 	GeneratedAt    time.Time `json:"generated_at"`
@@ -52,6 +53,8 @@ type Report struct {
 	PriceMismatch      Section[PriceMismatch]     `json:"price_mismatch"`
 	UnmatchedCallbacks Section[UnmatchedCallback] `json:"unmatched_callbacks"`
 	WebhookFailures    Section[WebhookFailure]    `json:"webhook_failures"`
+	MultipleSuccesses  Section[MultipleSuccess]   `json:"multiple_successes"`
+	Failovers          Section[Failovers]         `json:"failovers"`
 	Alerts             Section[Alert]             `json:"alerts"`
 	DailyTotals        Section[DailyTotal]        `json:"daily_totals"`
 	DailyBalance       Section[DailyBalance]      `json:"daily_balance"`
@@ -81,6 +84,8 @@ func Build(ctx context.Context, pool *pgxpool.Pool, o Options) (*Report, error) 
 			read(&r.PriceMismatch, "price_mismatch", func(x store.ReconPriceMismatchListRow) PriceMismatch { return PriceMismatch(x) })(q.ReconPriceMismatchList(ctx, since)),
 			read(&r.UnmatchedCallbacks, "unmatched_callbacks", func(x store.ReconUnmatchedCallback) UnmatchedCallback { return UnmatchedCallback(x) })(q.ReconUnmatchedCallbackList(ctx, since)),
 			read(&r.WebhookFailures, "webhook_failures", func(x store.ReconWebhookFailureListRow) WebhookFailure { return WebhookFailure(x) })(q.ReconWebhookFailureList(ctx, since)),
+			read(&r.MultipleSuccesses, "multiple_successes", func(x store.ReconMultipleSuccessListRow) MultipleSuccess { return MultipleSuccess(x) })(q.ReconMultipleSuccessList(ctx, since)),
+			read(&r.Failovers, "failovers", func(x store.ReconFailoverListRow) Failovers { return Failovers(x) })(q.ReconFailoverList(ctx, since)),
 			read(&r.Alerts, "alerts", func(x store.ReconAlert) Alert { return Alert(x) })(q.ReconAlertList(ctx, since)),
 			read(&r.DailyTotals, "daily_totals", func(x store.ReconDailyTotalListRow) DailyTotal { return DailyTotal(x) })(q.ReconDailyTotalList(ctx, since)),
 			read(&r.DailyBalance, "daily_balance", func(x store.ReconDailyBalanceListRow) DailyBalance { return DailyBalance(x) })(q.ReconDailyBalanceList(ctx, since)),
@@ -94,7 +99,7 @@ func Build(ctx context.Context, pool *pgxpool.Pool, o Options) (*Report, error) 
 		return nil, fmt.Errorf("reconciliation: %w", err)
 	}
 	r.NeedsAttention = r.Stuck.Count+r.NeedsReview.Count+r.Contradictions.Count+r.DoublePayments.Count+
-		r.PriceAboveMax.Count+r.PriceMismatch.Count+r.UnmatchedCallbacks.Count+r.WebhookFailures.Count > 0
+		r.PriceAboveMax.Count+r.PriceMismatch.Count+r.UnmatchedCallbacks.Count+r.WebhookFailures.Count+r.MultipleSuccesses.Count > 0
 	return r, nil
 }
 

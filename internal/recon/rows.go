@@ -142,6 +142,31 @@ type WebhookFailure struct {
 	LastError   string    `json:"last_error"`
 }
 
+// MultipleSuccess is a purchase more than one provider reported
+// successful: a SUCCESS for an attempt it moved on from, heard after the
+// current attempt paid (recon_multiple_successes). It must never happen.
+type MultipleSuccess struct {
+	PurchaseID       uuid.UUID `json:"purchase_id"`
+	ClientID         uuid.UUID `json:"client_id"`
+	ReferenceID      string    `json:"reference_id"`
+	ProductCode      string    `json:"product_code"`
+	Status           string    `json:"status"`
+	CurrentProvider  string    `json:"current_provider"`
+	EarlierAttempt   int32     `json:"earlier_attempt"`
+	EarlierProvider  string    `json:"earlier_provider"`
+	EarlierReference *string   `json:"earlier_reference"`
+	ReportedAt       time.Time `json:"reported_at"`
+}
+
+// Failovers counts the failovers of an Asia/Jakarta day from a provider,
+// by reason (recon_failovers).
+type Failovers struct {
+	Day       string `json:"day"`
+	Provider  string `json:"provider"`
+	Reason    string `json:"reason"`
+	Failovers int64  `json:"failovers"`
+}
+
 // Alert is an operator alert without a section of its own (recon_alerts).
 type Alert struct {
 	AlertID        int64                 `json:"alert_id"`

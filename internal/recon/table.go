@@ -43,6 +43,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		{"price_mismatch", r.PriceMismatch.Count, true},
 		{"unmatched_callbacks", r.UnmatchedCallbacks.Count, true},
 		{"webhook_failures", r.WebhookFailures.Count, true},
+		{"multiple_successes", r.MultipleSuccesses.Count, true},
+		{"failovers", r.Failovers.Count, false},
 		{"alerts", r.Alerts.Count, false},
 		{"daily_totals", r.DailyTotals.Count, false},
 		{"daily_balance", r.DailyBalance.Count, false},
@@ -116,6 +118,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			p("%s\t%s\t%s\tmsg_%s\t%s\t%d\t%s\t%s", x.ReferenceID, x.PurchaseID, x.EventType, x.MessageID, x.EndpointID,
 				x.Attempts, clock(x.FailedAt), oneLine(last))
+		}
+	}
+	if section("multiple_successes", r.MultipleSuccesses.Count, "REFERENCE_ID\tPURCHASE_ID\tSTATUS\tCURRENT_PROVIDER\tEARLIER_ATTEMPT\tEARLIER_PROVIDER\tREPORTED") {
+		for _, x := range r.MultipleSuccesses.Rows {
+			p("%s\t%s\t%s\t%s\t%d\t%s\t%s", x.ReferenceID, x.PurchaseID, x.Status, x.CurrentProvider, x.EarlierAttempt, x.EarlierProvider, clock(x.ReportedAt))
+		}
+	}
+	if section("failovers", r.Failovers.Count, "DAY\tPROVIDER\tREASON\tFAILOVERS") {
+		for _, x := range r.Failovers.Rows {
+			p("%s\t%s\t%s\t%d", x.Day, x.Provider, x.Reason, x.Failovers)
 		}
 	}
 	if section("alerts", r.Alerts.Count, "KIND\tPROVIDER\tREFERENCE_ID\tPURCHASE_STATUS\tCREATED\tMESSAGE") {

@@ -11,43 +11,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const productListEnabled = `-- name: ProductListEnabled :many
-SELECT code, name, provider, family, inquiry, provider_product_code, item_code, price, price_fetched_at, enabled, updated_at FROM products WHERE enabled ORDER BY provider, family, code
-`
-
-// The catalog as partners see it: enabled products only.
-func (q *Queries) ProductListEnabled(ctx context.Context) ([]Product, error) {
-	rows, err := q.db.Query(ctx, productListEnabled)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Product
-	for rows.Next() {
-		var i Product
-		if err := rows.Scan(
-			&i.Code,
-			&i.Name,
-			&i.Provider,
-			&i.Family,
-			&i.Inquiry,
-			&i.ProviderProductCode,
-			&i.ItemCode,
-			&i.Price,
-			&i.PriceFetchedAt,
-			&i.Enabled,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const purchaseCountForClient = `-- name: PurchaseCountForClient :one
 SELECT count(*) AS count FROM purchases WHERE client_id = $1
 `

@@ -16,7 +16,7 @@ import (
 const alertInsert = `-- name: AlertInsert :execrows
 INSERT INTO alerts (kind, provider, purchase_id, message, data, created_at)
 VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (kind, purchase_id) WHERE purchase_id IS NOT NULL DO NOTHING
+ON CONFLICT (kind, purchase_id, (coalesce(provider, ''))) WHERE purchase_id IS NOT NULL DO NOTHING
 `
 
 type AlertInsertParams struct {
@@ -28,7 +28,8 @@ type AlertInsertParams struct {
 	CreatedAt  time.Time
 }
 
-// Raises an alert; a purchase raises each kind once (0 rows: already raised).
+// Raises an alert; a purchase raises each kind once per provider (0 rows:
+// already raised).
 func (q *Queries) AlertInsert(ctx context.Context, arg AlertInsertParams) (int64, error) {
 	result, err := q.db.Exec(ctx, alertInsert,
 		arg.Kind,

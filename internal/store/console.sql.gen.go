@@ -447,7 +447,7 @@ func (q *Queries) PurchaseCountByStatusSince(ctx context.Context, since time.Tim
 }
 
 const purchaseGetWithClient = `-- name: PurchaseGetWithClient :one
-SELECT p.id, p.client_id, p.reference_id, p.fingerprint, p.status, p.product_code, p.provider, p.family, p.customer_number, p.phone, p.user_id, p.zone_id, p.period, p.customer_key, p.max_price, p.selling_price, p.confirmation, p.allow_repeat, p.confirmed_at, p.expires_at, p.inquiry, p.inquiry_amount, p.inquiry_total, p.inquiry_attempts, p.provider_request_id, p.amount, p.provider_reference, p.payment_attempts, p.payment_last_sent_at, p.payment_in_flight, p.payment_uncertain, p.not_found_streak, p.lookups, p.deadline_at, p.provider_transaction_id, p.price, p.result, p.failure_code, p.failure_message, p.created_at, p.updated_at, p.completed_at, p.retry_since, c.name AS client_name
+SELECT p.id, p.client_id, p.reference_id, p.fingerprint, p.status, p.product_code, p.provider, p.family, p.customer_number, p.phone, p.user_id, p.zone_id, p.period, p.customer_key, p.max_price, p.selling_price, p.confirmation, p.allow_repeat, p.confirmed_at, p.expires_at, p.inquiry, p.inquiry_amount, p.inquiry_total, p.inquiry_attempts, p.provider_request_id, p.amount, p.provider_reference, p.payment_attempts, p.payment_last_sent_at, p.payment_in_flight, p.payment_uncertain, p.not_found_streak, p.lookups, p.deadline_at, p.provider_transaction_id, p.price, p.result, p.failure_code, p.failure_message, p.created_at, p.updated_at, p.completed_at, p.retry_since, p.route, p.attempt, p.attempt_started_at, p.provider_product_code, c.name AS client_name
 FROM purchases p
 JOIN clients c ON c.id = p.client_id
 WHERE p.id = $1
@@ -505,6 +505,10 @@ func (q *Queries) PurchaseGetWithClient(ctx context.Context, id uuid.UUID) (Purc
 		&i.Purchase.UpdatedAt,
 		&i.Purchase.CompletedAt,
 		&i.Purchase.RetrySince,
+		&i.Purchase.Route,
+		&i.Purchase.Attempt,
+		&i.Purchase.AttemptStartedAt,
+		&i.Purchase.ProviderProductCode,
 		&i.ClientName,
 	)
 	return i, err

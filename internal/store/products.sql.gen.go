@@ -7,11 +7,295 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
+const adminEventInsert = `-- name: AdminEventInsert :exec
+INSERT INTO admin_events (actor, action, subject, before, after, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+`
+
+type AdminEventInsertParams struct {
+	Actor     string
+	Action    string
+	Subject   string
+	Before    json.RawMessage
+	After     json.RawMessage
+	CreatedAt time.Time
+}
+
+func (q *Queries) AdminEventInsert(ctx context.Context, arg AdminEventInsertParams) error {
+	_, err := q.db.Exec(ctx, adminEventInsert,
+		arg.Actor,
+		arg.Action,
+		arg.Subject,
+		arg.Before,
+		arg.After,
+		arg.CreatedAt,
+	)
+	return err
+}
+
+const adminEventList = `-- name: AdminEventList :many
+SELECT id, actor, action, subject, before, after, created_at FROM admin_events WHERE ($1::text IS NULL OR subject = $1)
+ORDER BY id DESC LIMIT $2
+`
+
+type AdminEventListParams struct {
+	Subject  *string
+	RowLimit int32
+}
+
+func (q *Queries) AdminEventList(ctx context.Context, arg AdminEventListParams) ([]AdminEvent, error) {
+	rows, err := q.db.Query(ctx, adminEventList, arg.Subject, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AdminEvent
+	for rows.Next() {
+		var i AdminEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.Actor,
+			&i.Action,
+			&i.Subject,
+			&i.Before,
+			&i.After,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const offerDeleteOthers = `-- name: OfferDeleteOthers :exec
+DELETE FROM offers WHERE product_code = $1 AND NOT (provider = ANY($2::text[]))
+`
+
+type OfferDeleteOthersParams struct {
+	ProductCode string
+	Providers   []string
+}
+
+// Deletes a product's offers of providers not in the list (a replaced set).
+func (q *Queries) OfferDeleteOthers(ctx context.Context, arg OfferDeleteOthersParams) error {
+	_, err := q.db.Exec(ctx, offerDeleteOthers, arg.ProductCode, arg.Providers)
+	return err
+}
+
+const offerGet = `-- name: OfferGet :one
+SELECT o.product_code, o.provider, o.provider_product_code, o.item_code, o.inquiry, o.priority, o.price, o.price_fetched_at, o.enabled, o.active, o.updated_at, p.family FROM offers o JOIN products p ON p.code = o.product_code
+WHERE o.product_code = $1 AND o.provider = $2
+`
+
+type OfferGetParams struct {
+	ProductCode string
+	Provider    string
+}
+
+type OfferGetRow struct {
+	Offer  Offer
+	Family string
+}
+
+// One provider's offer of a product, with the product's family.
+func (q *Queries) OfferGet(ctx context.Context, arg OfferGetParams) (OfferGetRow, error) {
+	row := q.db.QueryRow(ctx, offerGet, arg.ProductCode, arg.Provider)
+	var i OfferGetRow
+	err := row.Scan(
+		&i.Offer.ProductCode,
+		&i.Offer.Provider,
+		&i.Offer.ProviderProductCode,
+		&i.Offer.ItemCode,
+		&i.Offer.Inquiry,
+		&i.Offer.Priority,
+		&i.Offer.Price,
+		&i.Offer.PriceFetchedAt,
+		&i.Offer.Enabled,
+		&i.Offer.Active,
+		&i.Offer.UpdatedAt,
+		&i.Family,
+	)
+	return i, err
+}
+
+const offerList = `-- name: OfferList :many
+SELECT product_code, provider, provider_product_code, item_code, inquiry, priority, price, price_fetched_at, enabled, active, updated_at FROM offers ORDER BY product_code, priority, price NULLS LAST, provider
+`
+
+// Every offer, in each product's route order.
+func (q *Queries) OfferList(ctx context.Context) ([]Offer, error) {
+	rows, err := q.db.Query(ctx, offerList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Offer
+	for rows.Next() {
+		var i Offer
+		if err := rows.Scan(
+			&i.ProductCode,
+			&i.Provider,
+			&i.ProviderProductCode,
+			&i.ItemCode,
+			&i.Inquiry,
+			&i.Priority,
+			&i.Price,
+			&i.PriceFetchedAt,
+			&i.Enabled,
+			&i.Active,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const offerListByProduct = `-- name: OfferListByProduct :many
+SELECT product_code, provider, provider_product_code, item_code, inquiry, priority, price, price_fetched_at, enabled, active, updated_at FROM offers WHERE product_code = $1
+ORDER BY priority, price NULLS LAST, provider
+`
+
+// A product's offers in route order: priority, then price (cheapest first;
+// unknown last), then provider.
+func (q *Queries) OfferListByProduct(ctx context.Context, productCode string) ([]Offer, error) {
+	rows, err := q.db.Query(ctx, offerListByProduct, productCode)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Offer
+	for rows.Next() {
+		var i Offer
+		if err := rows.Scan(
+			&i.ProductCode,
+			&i.Provider,
+			&i.ProviderProductCode,
+			&i.ItemCode,
+			&i.Inquiry,
+			&i.Priority,
+			&i.Price,
+			&i.PriceFetchedAt,
+			&i.Enabled,
+			&i.Active,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const offerSetPrice = `-- name: OfferSetPrice :execrows
+UPDATE offers
+SET price = $1, price_fetched_at = $2, enabled = $3, updated_at = $2
+WHERE provider = $4 AND provider_product_code = $5
+  AND ($6::text IS NULL OR item_code = $6)
+`
+
+type OfferSetPriceParams struct {
+	Price               *int64
+	FetchedAt           *time.Time
+	Enabled             bool
+	Provider            string
+	ProviderProductCode string
+	ItemCode            *string
+}
+
+// Refreshes the provider price of every offer the provider sells under
+// provider_product_code (and item_code, when given).
+func (q *Queries) OfferSetPrice(ctx context.Context, arg OfferSetPriceParams) (int64, error) {
+	result, err := q.db.Exec(ctx, offerSetPrice,
+		arg.Price,
+		arg.FetchedAt,
+		arg.Enabled,
+		arg.Provider,
+		arg.ProviderProductCode,
+		arg.ItemCode,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const offerUpsert = `-- name: OfferUpsert :one
+INSERT INTO offers (product_code, provider, provider_product_code, item_code, inquiry, priority,
+                    price, price_fetched_at, enabled, active, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6,
+        $7, $8, $9, $10, $11)
+ON CONFLICT (product_code, provider) DO UPDATE SET
+    provider_product_code = excluded.provider_product_code, item_code = excluded.item_code,
+    inquiry = excluded.inquiry, priority = excluded.priority, price = excluded.price,
+    price_fetched_at = excluded.price_fetched_at, enabled = excluded.enabled,
+    active = excluded.active, updated_at = excluded.updated_at
+RETURNING product_code, provider, provider_product_code, item_code, inquiry, priority, price, price_fetched_at, enabled, active, updated_at
+`
+
+type OfferUpsertParams struct {
+	ProductCode         string
+	Provider            string
+	ProviderProductCode string
+	ItemCode            *string
+	Inquiry             string
+	Priority            int32
+	Price               *int64
+	PriceFetchedAt      *time.Time
+	Enabled             bool
+	Active              bool
+	UpdatedAt           time.Time
+}
+
+// Creates or replaces one provider's offer of a product.
+func (q *Queries) OfferUpsert(ctx context.Context, arg OfferUpsertParams) (Offer, error) {
+	row := q.db.QueryRow(ctx, offerUpsert,
+		arg.ProductCode,
+		arg.Provider,
+		arg.ProviderProductCode,
+		arg.ItemCode,
+		arg.Inquiry,
+		arg.Priority,
+		arg.Price,
+		arg.PriceFetchedAt,
+		arg.Enabled,
+		arg.Active,
+		arg.UpdatedAt,
+	)
+	var i Offer
+	err := row.Scan(
+		&i.ProductCode,
+		&i.Provider,
+		&i.ProviderProductCode,
+		&i.ItemCode,
+		&i.Inquiry,
+		&i.Priority,
+		&i.Price,
+		&i.PriceFetchedAt,
+		&i.Enabled,
+		&i.Active,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const productGet = `-- name: ProductGet :one
-SELECT code, name, provider, family, inquiry, provider_product_code, item_code, price, price_fetched_at, enabled, updated_at FROM products WHERE code = $1
+SELECT code, name, family, updated_at FROM products WHERE code = $1
 `
 
 func (q *Queries) ProductGet(ctx context.Context, code string) (Product, error) {
@@ -20,21 +304,14 @@ func (q *Queries) ProductGet(ctx context.Context, code string) (Product, error) 
 	err := row.Scan(
 		&i.Code,
 		&i.Name,
-		&i.Provider,
 		&i.Family,
-		&i.Inquiry,
-		&i.ProviderProductCode,
-		&i.ItemCode,
-		&i.Price,
-		&i.PriceFetchedAt,
-		&i.Enabled,
 		&i.UpdatedAt,
 	)
 	return i, err
 }
 
 const productList = `-- name: ProductList :many
-SELECT code, name, provider, family, inquiry, provider_product_code, item_code, price, price_fetched_at, enabled, updated_at FROM products ORDER BY provider, family, code
+SELECT code, name, family, updated_at FROM products ORDER BY family, code
 `
 
 func (q *Queries) ProductList(ctx context.Context) ([]Product, error) {
@@ -49,14 +326,7 @@ func (q *Queries) ProductList(ctx context.Context) ([]Product, error) {
 		if err := rows.Scan(
 			&i.Code,
 			&i.Name,
-			&i.Provider,
 			&i.Family,
-			&i.Inquiry,
-			&i.ProviderProductCode,
-			&i.ItemCode,
-			&i.Price,
-			&i.PriceFetchedAt,
-			&i.Enabled,
 			&i.UpdatedAt,
 		); err != nil {
 			return nil, err
@@ -69,94 +339,82 @@ func (q *Queries) ProductList(ctx context.Context) ([]Product, error) {
 	return items, nil
 }
 
-const productSetPrice = `-- name: ProductSetPrice :execrows
-UPDATE products
-SET price = $1, price_fetched_at = $2, enabled = $3, updated_at = $2
-WHERE provider = $4 AND provider_product_code = $5
-  AND ($6::text IS NULL OR item_code = $6)
-`
-
-type ProductSetPriceParams struct {
-	Price               *int64
-	FetchedAt           *time.Time
-	Enabled             bool
-	Provider            string
-	ProviderProductCode string
-	ItemCode            *string
-}
-
-// Refreshes the provider price of every product the provider sells under
-// provider_product_code (and item_code, when given).
-func (q *Queries) ProductSetPrice(ctx context.Context, arg ProductSetPriceParams) (int64, error) {
-	result, err := q.db.Exec(ctx, productSetPrice,
-		arg.Price,
-		arg.FetchedAt,
-		arg.Enabled,
-		arg.Provider,
-		arg.ProviderProductCode,
-		arg.ItemCode,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const productUpsert = `-- name: ProductUpsert :one
-INSERT INTO products (code, name, provider, family, inquiry, provider_product_code, item_code,
-                      price, price_fetched_at, enabled, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10, $11)
-ON CONFLICT (code) DO UPDATE SET
-    name = excluded.name, provider = excluded.provider, family = excluded.family,
-    inquiry = excluded.inquiry, provider_product_code = excluded.provider_product_code,
-    item_code = excluded.item_code, price = excluded.price,
-    price_fetched_at = excluded.price_fetched_at, enabled = excluded.enabled,
-    updated_at = excluded.updated_at
-RETURNING code, name, provider, family, inquiry, provider_product_code, item_code, price, price_fetched_at, enabled, updated_at
+INSERT INTO products (code, name, family, updated_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (code) DO UPDATE SET name = excluded.name, family = excluded.family, updated_at = excluded.updated_at
+RETURNING code, name, family, updated_at
 `
 
 type ProductUpsertParams struct {
-	Code                string
-	Name                string
-	Provider            string
-	Family              string
-	Inquiry             string
-	ProviderProductCode string
-	ItemCode            *string
-	Price               *int64
-	PriceFetchedAt      *time.Time
-	Enabled             bool
-	UpdatedAt           time.Time
+	Code      string
+	Name      string
+	Family    string
+	UpdatedAt time.Time
 }
 
+// Creates or renames a product (ours: the code clients send).
 func (q *Queries) ProductUpsert(ctx context.Context, arg ProductUpsertParams) (Product, error) {
 	row := q.db.QueryRow(ctx, productUpsert,
 		arg.Code,
 		arg.Name,
-		arg.Provider,
 		arg.Family,
-		arg.Inquiry,
-		arg.ProviderProductCode,
-		arg.ItemCode,
-		arg.Price,
-		arg.PriceFetchedAt,
-		arg.Enabled,
 		arg.UpdatedAt,
 	)
 	var i Product
 	err := row.Scan(
 		&i.Code,
 		&i.Name,
-		&i.Provider,
 		&i.Family,
-		&i.Inquiry,
-		&i.ProviderProductCode,
-		&i.ItemCode,
-		&i.Price,
-		&i.PriceFetchedAt,
-		&i.Enabled,
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const providerList = `-- name: ProviderList :many
+SELECT name, paused, updated_at FROM providers ORDER BY name
+`
+
+// Every provider whose state was ever set (a provider without a row is
+// not paused).
+func (q *Queries) ProviderList(ctx context.Context) ([]Provider, error) {
+	rows, err := q.db.Query(ctx, providerList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Provider
+	for rows.Next() {
+		var i Provider
+		if err := rows.Scan(&i.Name, &i.Paused, &i.UpdatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const providerSetPaused = `-- name: ProviderSetPaused :one
+WITH before AS (SELECT paused FROM providers WHERE name = $1)
+INSERT INTO providers (name, paused, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at
+RETURNING coalesce((SELECT paused FROM before), false)::boolean AS was_paused
+`
+
+type ProviderSetPausedParams struct {
+	Name      string
+	Paused    bool
+	UpdatedAt time.Time
+}
+
+// Pauses or resumes a provider; returns the state it had before (false for
+// a provider never set).
+func (q *Queries) ProviderSetPaused(ctx context.Context, arg ProviderSetPausedParams) (bool, error) {
+	row := q.db.QueryRow(ctx, providerSetPaused, arg.Name, arg.Paused, arg.UpdatedAt)
+	var was_paused bool
+	err := row.Scan(&was_paused)
+	return was_paused, err
 }

@@ -53,7 +53,7 @@ func (q *Queries) PurchaseCountByStatus(ctx context.Context) ([]PurchaseCountByS
 }
 
 const purchaseGetByClientReference = `-- name: PurchaseGetByClientReference :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE client_id = $1 AND reference_id = $2
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases WHERE client_id = $1 AND reference_id = $2
 `
 
 type PurchaseGetByClientReferenceParams struct {
@@ -108,12 +108,16 @@ func (q *Queries) PurchaseGetByClientReference(ctx context.Context, arg Purchase
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
 
 const purchaseGetByID = `-- name: PurchaseGetByID :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE id = $1
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases WHERE id = $1
 `
 
 func (q *Queries) PurchaseGetByID(ctx context.Context, id uuid.UUID) (Purchase, error) {
@@ -163,12 +167,16 @@ func (q *Queries) PurchaseGetByID(ctx context.Context, id uuid.UUID) (Purchase, 
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
 
 const purchaseGetByProviderReference = `-- name: PurchaseGetByProviderReference :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE provider = $1 AND provider_reference = $2
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases WHERE provider = $1 AND provider_reference = $2
 `
 
 type PurchaseGetByProviderReferenceParams struct {
@@ -223,12 +231,16 @@ func (q *Queries) PurchaseGetByProviderReference(ctx context.Context, arg Purcha
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
 
 const purchaseGetForClient = `-- name: PurchaseGetForClient :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE id = $1 AND client_id = $2
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases WHERE id = $1 AND client_id = $2
 `
 
 type PurchaseGetForClientParams struct {
@@ -283,6 +295,10 @@ func (q *Queries) PurchaseGetForClient(ctx context.Context, arg PurchaseGetForCl
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
@@ -291,39 +307,43 @@ const purchaseInsert = `-- name: PurchaseInsert :one
 WITH p AS (
     INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
                            customer_number, phone, user_id, zone_id, period, customer_key,
-                           max_price, selling_price, confirmation, allow_repeat, created_at, updated_at)
+                           max_price, selling_price, confirmation, allow_repeat, created_at, updated_at,
+                           route, attempt, attempt_started_at, provider_product_code)
     VALUES ($1, $2, $3, $4, 'received', $5, $6, $7,
             $8, $9, $10, $11, $12, $13,
-            $14, $15, $16, $17, $18, $18)
+            $14, $15, $16, $17, $18, $18,
+            $19::text[], 1, $18, $20)
     ON CONFLICT (client_id, reference_id) DO NOTHING
-    RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since
+    RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code
 ), received AS (
     INSERT INTO purchase_events (purchase_id, seq, kind, name, actor, data, created_at)
     SELECT p.id, 1, 'note', 'received', 'client', jsonb_build_object('reference_id', p.reference_id), p.created_at
     FROM p
 )
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM p
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM p
 `
 
 type PurchaseInsertParams struct {
-	ID             uuid.UUID
-	ClientID       uuid.UUID
-	ReferenceID    string
-	Fingerprint    string
-	ProductCode    string
-	Provider       string
-	Family         string
-	CustomerNumber *string
-	Phone          *string
-	UserID         *string
-	ZoneID         *string
-	Period         *string
-	CustomerKey    string
-	MaxPrice       *int64
-	SellingPrice   *int64
-	Confirmation   string
-	AllowRepeat    bool
-	CreatedAt      time.Time
+	ID                  uuid.UUID
+	ClientID            uuid.UUID
+	ReferenceID         string
+	Fingerprint         string
+	ProductCode         string
+	Provider            string
+	Family              string
+	CustomerNumber      *string
+	Phone               *string
+	UserID              *string
+	ZoneID              *string
+	Period              *string
+	CustomerKey         string
+	MaxPrice            *int64
+	SellingPrice        *int64
+	Confirmation        string
+	AllowRepeat         bool
+	CreatedAt           time.Time
+	Route               []string
+	ProviderProductCode string
 }
 
 type PurchaseInsertRow struct {
@@ -370,6 +390,10 @@ type PurchaseInsertRow struct {
 	UpdatedAt             time.Time
 	CompletedAt           *time.Time
 	RetrySince            *time.Time
+	Route                 []string
+	Attempt               int32
+	AttemptStartedAt      time.Time
+	ProviderProductCode   string
 }
 
 // Inserts a new purchase and its first event (the "received" note, naming
@@ -396,6 +420,8 @@ func (q *Queries) PurchaseInsert(ctx context.Context, arg PurchaseInsertParams) 
 		arg.Confirmation,
 		arg.AllowRepeat,
 		arg.CreatedAt,
+		arg.Route,
+		arg.ProviderProductCode,
 	)
 	var i PurchaseInsertRow
 	err := row.Scan(
@@ -442,12 +468,16 @@ func (q *Queries) PurchaseInsert(ctx context.Context, arg PurchaseInsertParams) 
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
 
 const purchaseListAll = `-- name: PurchaseListAll :many
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases ORDER BY created_at, id
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases ORDER BY created_at, id
 `
 
 // Every purchase, oldest first (verification after a chaos run).
@@ -504,6 +534,10 @@ func (q *Queries) PurchaseListAll(ctx context.Context) ([]Purchase, error) {
 			&i.UpdatedAt,
 			&i.CompletedAt,
 			&i.RetrySince,
+			&i.Route,
+			&i.Attempt,
+			&i.AttemptStartedAt,
+			&i.ProviderProductCode,
 		); err != nil {
 			return nil, err
 		}
@@ -516,7 +550,7 @@ func (q *Queries) PurchaseListAll(ctx context.Context) ([]Purchase, error) {
 }
 
 const purchaseListForClient = `-- name: PurchaseListForClient :many
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases
 WHERE client_id = $1
   AND ($2::purchase_status IS NULL OR status = $2)
   AND ($3::text IS NULL OR reference_id = $3)
@@ -600,6 +634,10 @@ func (q *Queries) PurchaseListForClient(ctx context.Context, arg PurchaseListFor
 			&i.UpdatedAt,
 			&i.CompletedAt,
 			&i.RetrySince,
+			&i.Route,
+			&i.Attempt,
+			&i.AttemptStartedAt,
+			&i.ProviderProductCode,
 		); err != nil {
 			return nil, err
 		}
@@ -612,7 +650,8 @@ func (q *Queries) PurchaseListForClient(ctx context.Context, arg PurchaseListFor
 }
 
 const purchaseListStale = `-- name: PurchaseListStale :many
-SELECT p.id, p.client_id, p.reference_id, p.fingerprint, p.status, p.product_code, p.provider, p.family, p.customer_number, p.phone, p.user_id, p.zone_id, p.period, p.customer_key, p.max_price, p.selling_price, p.confirmation, p.allow_repeat, p.confirmed_at, p.expires_at, p.inquiry, p.inquiry_amount, p.inquiry_total, p.inquiry_attempts, p.provider_request_id, p.amount, p.provider_reference, p.payment_attempts, p.payment_last_sent_at, p.payment_in_flight, p.payment_uncertain, p.not_found_streak, p.lookups, p.deadline_at, p.provider_transaction_id, p.price, p.result, p.failure_code, p.failure_message, p.created_at, p.updated_at, p.completed_at, p.retry_since, pr.inquiry FROM purchases p JOIN products pr ON pr.code = p.product_code
+SELECT p.id, p.client_id, p.reference_id, p.fingerprint, p.status, p.product_code, p.provider, p.family, p.customer_number, p.phone, p.user_id, p.zone_id, p.period, p.customer_key, p.max_price, p.selling_price, p.confirmation, p.allow_repeat, p.confirmed_at, p.expires_at, p.inquiry, p.inquiry_amount, p.inquiry_total, p.inquiry_attempts, p.provider_request_id, p.amount, p.provider_reference, p.payment_attempts, p.payment_last_sent_at, p.payment_in_flight, p.payment_uncertain, p.not_found_streak, p.lookups, p.deadline_at, p.provider_transaction_id, p.price, p.result, p.failure_code, p.failure_message, p.created_at, p.updated_at, p.completed_at, p.retry_since, p.route, p.attempt, p.attempt_started_at, p.provider_product_code, coalesce(o.inquiry, 'required')::text AS inquiry FROM purchases p
+LEFT JOIN offers o ON o.product_code = p.product_code AND o.provider = p.provider
 WHERE p.status::text = ANY($1::text[]) AND p.updated_at < $2
 ORDER BY p.updated_at
 LIMIT $3
@@ -684,6 +723,10 @@ func (q *Queries) PurchaseListStale(ctx context.Context, arg PurchaseListStalePa
 			&i.Purchase.UpdatedAt,
 			&i.Purchase.CompletedAt,
 			&i.Purchase.RetrySince,
+			&i.Purchase.Route,
+			&i.Purchase.Attempt,
+			&i.Purchase.AttemptStartedAt,
+			&i.Purchase.ProviderProductCode,
 			&i.Inquiry,
 		); err != nil {
 			return nil, err
@@ -697,7 +740,7 @@ func (q *Queries) PurchaseListStale(ctx context.Context, arg PurchaseListStalePa
 }
 
 const purchaseLock = `-- name: PurchaseLock :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases WHERE id = $1 FOR UPDATE
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases WHERE id = $1 FOR UPDATE
 `
 
 // Reads a purchase and locks its row until the transaction ends.
@@ -748,12 +791,16 @@ func (q *Queries) PurchaseLock(ctx context.Context, id uuid.UUID) (Purchase, err
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
 
 const purchaseRecentDuplicate = `-- name: PurchaseRecentDuplicate :one
-SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since FROM purchases
+SELECT id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code FROM purchases
 WHERE client_id = $1 AND product_code = $2 AND customer_key = $3
   AND created_at >= $4
 ORDER BY created_at DESC LIMIT 1
@@ -820,6 +867,10 @@ func (q *Queries) PurchaseRecentDuplicate(ctx context.Context, arg PurchaseRecen
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }
@@ -851,36 +902,44 @@ func (q *Queries) PurchaseTransitionList(ctx context.Context) ([]PurchaseTransit
 const purchaseUpdate = `-- name: PurchaseUpdate :one
 UPDATE purchases SET
     status = $1,
-    confirmed_at = $2,
-    expires_at = $3,
-    inquiry = $4,
-    inquiry_amount = $5,
-    inquiry_total = $6,
-    inquiry_attempts = $7,
-    provider_request_id = $8,
-    amount = $9,
-    provider_reference = $10,
-    payment_attempts = $11,
-    payment_last_sent_at = $12,
-    payment_in_flight = $13,
-    payment_uncertain = $14,
-    not_found_streak = $15,
-    lookups = $16,
-    deadline_at = $17,
-    retry_since = $18,
-    provider_transaction_id = $19,
-    price = $20,
-    result = $21,
-    failure_code = $22,
-    failure_message = $23,
-    updated_at = $24,
-    completed_at = $25
-WHERE id = $26 AND status = $27
-RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since
+    provider = $2,
+    provider_product_code = $3,
+    attempt = $4,
+    attempt_started_at = $5,
+    confirmed_at = $6,
+    expires_at = $7,
+    inquiry = $8,
+    inquiry_amount = $9,
+    inquiry_total = $10,
+    inquiry_attempts = $11,
+    provider_request_id = $12,
+    amount = $13,
+    provider_reference = $14,
+    payment_attempts = $15,
+    payment_last_sent_at = $16,
+    payment_in_flight = $17,
+    payment_uncertain = $18,
+    not_found_streak = $19,
+    lookups = $20,
+    deadline_at = $21,
+    retry_since = $22,
+    provider_transaction_id = $23,
+    price = $24,
+    result = $25,
+    failure_code = $26,
+    failure_message = $27,
+    updated_at = $28,
+    completed_at = $29
+WHERE id = $30 AND status = $31
+RETURNING id, client_id, reference_id, fingerprint, status, product_code, provider, family, customer_number, phone, user_id, zone_id, period, customer_key, max_price, selling_price, confirmation, allow_repeat, confirmed_at, expires_at, inquiry, inquiry_amount, inquiry_total, inquiry_attempts, provider_request_id, amount, provider_reference, payment_attempts, payment_last_sent_at, payment_in_flight, payment_uncertain, not_found_streak, lookups, deadline_at, provider_transaction_id, price, result, failure_code, failure_message, created_at, updated_at, completed_at, retry_since, route, attempt, attempt_started_at, provider_product_code
 `
 
 type PurchaseUpdateParams struct {
 	ToStatus              PurchaseStatus
+	Provider              string
+	ProviderProductCode   string
+	Attempt               int32
+	AttemptStartedAt      time.Time
 	ConfirmedAt           *time.Time
 	ExpiresAt             *time.Time
 	Inquiry               json.RawMessage
@@ -914,6 +973,10 @@ type PurchaseUpdateParams struct {
 func (q *Queries) PurchaseUpdate(ctx context.Context, arg PurchaseUpdateParams) (Purchase, error) {
 	row := q.db.QueryRow(ctx, purchaseUpdate,
 		arg.ToStatus,
+		arg.Provider,
+		arg.ProviderProductCode,
+		arg.Attempt,
+		arg.AttemptStartedAt,
 		arg.ConfirmedAt,
 		arg.ExpiresAt,
 		arg.Inquiry,
@@ -986,6 +1049,10 @@ func (q *Queries) PurchaseUpdate(ctx context.Context, arg PurchaseUpdateParams) 
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.RetrySince,
+		&i.Route,
+		&i.Attempt,
+		&i.AttemptStartedAt,
+		&i.ProviderProductCode,
 	)
 	return i, err
 }

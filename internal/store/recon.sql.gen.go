@@ -297,6 +297,96 @@ func (q *Queries) ReconDoublePaymentList(ctx context.Context, since time.Time) (
 	return items, nil
 }
 
+const reconFailoverList = `-- name: ReconFailoverList :many
+SELECT day::text AS day, provider, reason, failovers FROM recon_failovers
+WHERE day >= ($1::timestamptz AT TIME ZONE 'Asia/Jakarta')::date
+ORDER BY day, provider, reason
+`
+
+type ReconFailoverListRow struct {
+	Day       string
+	Provider  string
+	Reason    string
+	Failovers int64
+}
+
+func (q *Queries) ReconFailoverList(ctx context.Context, since time.Time) ([]ReconFailoverListRow, error) {
+	rows, err := q.db.Query(ctx, reconFailoverList, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconFailoverListRow
+	for rows.Next() {
+		var i ReconFailoverListRow
+		if err := rows.Scan(
+			&i.Day,
+			&i.Provider,
+			&i.Reason,
+			&i.Failovers,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reconMultipleSuccessList = `-- name: ReconMultipleSuccessList :many
+SELECT purchase_id, client_id, reference_id, product_code, status::text AS status, current_provider,
+       earlier_attempt, earlier_provider, earlier_reference, reported_at
+FROM recon_multiple_successes
+WHERE reported_at >= $1::timestamptz
+ORDER BY reported_at, purchase_id
+`
+
+type ReconMultipleSuccessListRow struct {
+	PurchaseID       uuid.UUID
+	ClientID         uuid.UUID
+	ReferenceID      string
+	ProductCode      string
+	Status           string
+	CurrentProvider  string
+	EarlierAttempt   int32
+	EarlierProvider  string
+	EarlierReference *string
+	ReportedAt       time.Time
+}
+
+func (q *Queries) ReconMultipleSuccessList(ctx context.Context, since time.Time) ([]ReconMultipleSuccessListRow, error) {
+	rows, err := q.db.Query(ctx, reconMultipleSuccessList, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconMultipleSuccessListRow
+	for rows.Next() {
+		var i ReconMultipleSuccessListRow
+		if err := rows.Scan(
+			&i.PurchaseID,
+			&i.ClientID,
+			&i.ReferenceID,
+			&i.ProductCode,
+			&i.Status,
+			&i.CurrentProvider,
+			&i.EarlierAttempt,
+			&i.EarlierProvider,
+			&i.EarlierReference,
+			&i.ReportedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reconNeedsReviewList = `-- name: ReconNeedsReviewList :many
 SELECT purchase_id, client_id, reference_id, provider, product_code, amount,
        provider_reference, provider_request_id, provider_transaction_id,

@@ -98,7 +98,11 @@ func TestMessagesOfAPurchaseReachItsClientsEndpoints(t *testing.T) {
 	if err := json.Unmarshal(last.Body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	view, _ := json.Marshal(flow.ViewPurchase(p))
+	v, err := e.Svc.View(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view, _ := json.Marshal(v)
 	if !bytes.Equal(raw.Data.Purchase, view) {
 		t.Errorf("the message's purchase differs from the API's view:\n%s\n%s", raw.Data.Purchase, view)
 	}

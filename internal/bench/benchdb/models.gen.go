@@ -106,6 +106,16 @@ func (ns NullWebhookMessageStatus) Value() (driver.Value, error) {
 	return string(ns.WebhookMessageStatus), nil
 }
 
+type AdminEvent struct {
+	ID        int64
+	Actor     string
+	Action    string
+	Subject   string
+	Before    []byte
+	After     []byte
+	CreatedAt time.Time
+}
+
 type Alert struct {
 	ID         int64
 	Kind       string
@@ -163,18 +173,31 @@ type ConsoleSignin struct {
 	CreatedAt  time.Time
 }
 
-type Product struct {
-	Code                string
-	Name                string
+type Offer struct {
+	ProductCode         string
 	Provider            string
-	Family              string
-	Inquiry             string
 	ProviderProductCode string
 	ItemCode            *string
+	Inquiry             string
+	Priority            int32
 	Price               *int64
 	PriceFetchedAt      *time.Time
 	Enabled             bool
+	Active              bool
 	UpdatedAt           time.Time
+}
+
+type Product struct {
+	Code      string
+	Name      string
+	Family    string
+	UpdatedAt time.Time
+}
+
+type Provider struct {
+	Name      string
+	Paused    bool
+	UpdatedAt time.Time
 }
 
 type ProviderBalance struct {
@@ -247,6 +270,40 @@ type Purchase struct {
 	UpdatedAt             time.Time
 	CompletedAt           *time.Time
 	RetrySince            *time.Time
+	Route                 []string
+	Attempt               int32
+	AttemptStartedAt      time.Time
+	ProviderProductCode   string
+}
+
+type PurchaseAttempt struct {
+	PurchaseID            uuid.UUID
+	Number                int32
+	Provider              string
+	ProviderProductCode   string
+	ProviderReference     *string
+	ProviderRequestID     *string
+	ProviderTransactionID *string
+	PaymentAttempts       int32
+	FailureCode           string
+	FailureMessage        string
+	StartedAt             time.Time
+	EndedAt               time.Time
+}
+
+type PurchaseAttemptList struct {
+	PurchaseID            uuid.UUID
+	Number                int32
+	Provider              string
+	ProviderProductCode   string
+	ProviderReference     *string
+	ProviderRequestID     *string
+	ProviderTransactionID *string
+	StartedAt             time.Time
+	EndedAt               time.Time
+	Outcome               string
+	FailureCode           string
+	FailureMessage        string
 }
 
 type PurchaseEvent struct {
@@ -336,6 +393,26 @@ type ReconDoublePayment struct {
 	Codes             string
 	FirstAcceptedAt   time.Time
 	LastAcceptedAt    time.Time
+}
+
+type ReconFailover struct {
+	Day       pgtype.Date
+	Provider  string
+	Reason    string
+	Failovers int64
+}
+
+type ReconMultipleSuccess struct {
+	PurchaseID       uuid.UUID
+	ClientID         uuid.UUID
+	ReferenceID      string
+	ProductCode      string
+	Status           PurchaseStatus
+	CurrentProvider  string
+	EarlierAttempt   int32
+	EarlierProvider  string
+	EarlierReference *string
+	ReportedAt       time.Time
 }
 
 // needs_review purchases, since when (status event) and for how long

@@ -16,7 +16,8 @@ const purchaseFill = `-- name: PurchaseFill :execrows
 INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
                        customer_number, customer_key, confirmation, amount, provider_reference,
                        payment_attempts, provider_transaction_id, price, result, failure_code,
-                       failure_message, created_at, updated_at, completed_at)
+                       failure_message, created_at, updated_at, completed_at,
+                       route, attempt_started_at, provider_product_code)
 SELECT gen_random_uuid(), $1::uuid, $2::text || '-' || i, '{}',
        (CASE WHEN i % 10 = 9 THEN 'failed' ELSE 'succeeded' END)::purchase_status,
        $3::text, $4::text, $5::text,
@@ -32,7 +33,10 @@ SELECT gen_random_uuid(), $1::uuid, $2::text || '-' || i, '{}',
        CASE WHEN i % 10 = 9 THEN 'synthetic failure' END,
        $6::timestamptz - i * $7::float8 * interval '1 second',
        $6::timestamptz - i * $7::float8 * interval '1 second',
-       $6::timestamptz - i * $7::float8 * interval '1 second'
+       $6::timestamptz - i * $7::float8 * interval '1 second',
+       ARRAY[$4::text],
+       $6::timestamptz - i * $7::float8 * interval '1 second',
+       $3::text
 FROM generate_series(1, $8::int) AS i
 `
 

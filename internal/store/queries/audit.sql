@@ -33,10 +33,11 @@ RETURNING *;
 UPDATE callbacks SET purchase_id = @purchase_id, outcome = @outcome, action = @action WHERE id = @id;
 
 -- name: AlertInsert :execrows
--- Raises an alert; a purchase raises each kind once (0 rows: already raised).
+-- Raises an alert; a purchase raises each kind once per provider (0 rows:
+-- already raised).
 INSERT INTO alerts (kind, provider, purchase_id, message, data, created_at)
 VALUES (@kind, @provider, @purchase_id, @message, @data, @created_at)
-ON CONFLICT (kind, purchase_id) WHERE purchase_id IS NOT NULL DO NOTHING;
+ON CONFLICT (kind, purchase_id, (coalesce(provider, ''))) WHERE purchase_id IS NOT NULL DO NOTHING;
 
 -- name: ProviderBalanceInsert :exec
 INSERT INTO provider_balances (provider, balance, source, observed_at)

@@ -6,10 +6,12 @@
 WITH p AS (
     INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
                            customer_number, phone, user_id, zone_id, period, customer_key,
-                           max_price, selling_price, confirmation, allow_repeat, created_at, updated_at)
+                           max_price, selling_price, confirmation, allow_repeat, created_at, updated_at,
+                           route, attempt, attempt_started_at, provider_product_code)
     VALUES (@id, @client_id, @reference_id, @fingerprint, 'received', @product_code, @provider, @family,
             @customer_number, @phone, @user_id, @zone_id, @period, @customer_key,
-            @max_price, @selling_price, @confirmation, @allow_repeat, @created_at, @created_at)
+            @max_price, @selling_price, @confirmation, @allow_repeat, @created_at, @created_at,
+            @route::text[], 1, @created_at, @provider_product_code)
     ON CONFLICT (client_id, reference_id) DO NOTHING
     RETURNING *
 ), received AS (
@@ -48,6 +50,10 @@ ORDER BY created_at DESC LIMIT 1;
 -- status: no row means someone else moved it first.
 UPDATE purchases SET
     status = @to_status,
+    provider = @provider,
+    provider_product_code = @provider_product_code,
+    attempt = @attempt,
+    attempt_started_at = @attempt_started_at,
     confirmed_at = @confirmed_at,
     expires_at = @expires_at,
     inquiry = @inquiry,
@@ -91,7 +97,8 @@ LIMIT @row_limit;
 -- name: PurchaseListStale :many
 -- Open purchases in the given statuses not touched since a moment, with
 -- their product's inquiry mode: the sweeper re-drives them.
-SELECT sqlc.embed(p), pr.inquiry FROM purchases p JOIN products pr ON pr.code = p.product_code
+SELECT sqlc.embed(p), coalesce(o.inquiry, 'required')::text AS inquiry FROM purchases p
+LEFT JOIN offers o ON o.product_code = p.product_code AND o.provider = p.provider
 WHERE p.status::text = ANY(@statuses::text[]) AND p.updated_at < @before
 ORDER BY p.updated_at
 LIMIT @row_limit;

@@ -109,3 +109,15 @@ SELECT message_id, endpoint_id, client_id, purchase_id, reference_id, event_type
 FROM recon_webhook_failures
 WHERE failed_at >= @since::timestamptz
 ORDER BY failed_at, message_id;
+
+-- name: ReconMultipleSuccessList :many
+SELECT purchase_id, client_id, reference_id, product_code, status::text AS status, current_provider,
+       earlier_attempt, earlier_provider, earlier_reference, reported_at
+FROM recon_multiple_successes
+WHERE reported_at >= @since::timestamptz
+ORDER BY reported_at, purchase_id;
+
+-- name: ReconFailoverList :many
+SELECT day::text AS day, provider, reason, failovers FROM recon_failovers
+WHERE day >= (sqlc.arg(since)::timestamptz AT TIME ZONE 'Asia/Jakarta')::date
+ORDER BY day, provider, reason;

@@ -7,7 +7,8 @@
 INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
                        customer_number, customer_key, confirmation, amount, provider_reference,
                        payment_attempts, provider_transaction_id, price, result, failure_code,
-                       failure_message, created_at, updated_at, completed_at)
+                       failure_message, created_at, updated_at, completed_at,
+                       route, attempt_started_at, provider_product_code)
 SELECT gen_random_uuid(), @client_id::uuid, @prefix::text || '-' || i, '{}',
        (CASE WHEN i % 10 = 9 THEN 'failed' ELSE 'succeeded' END)::purchase_status,
        @product_code::text, @provider::text, @family::text,
@@ -23,7 +24,10 @@ SELECT gen_random_uuid(), @client_id::uuid, @prefix::text || '-' || i, '{}',
        CASE WHEN i % 10 = 9 THEN 'synthetic failure' END,
        sqlc.arg(newest)::timestamptz - i * sqlc.arg(step_seconds)::float8 * interval '1 second',
        sqlc.arg(newest)::timestamptz - i * sqlc.arg(step_seconds)::float8 * interval '1 second',
-       sqlc.arg(newest)::timestamptz - i * sqlc.arg(step_seconds)::float8 * interval '1 second'
+       sqlc.arg(newest)::timestamptz - i * sqlc.arg(step_seconds)::float8 * interval '1 second',
+       ARRAY[@provider::text],
+       sqlc.arg(newest)::timestamptz - i * sqlc.arg(step_seconds)::float8 * interval '1 second',
+       @product_code::text
 FROM generate_series(1, @n::int) AS i;
 
 -- name: PurchasesAnalyze :exec

@@ -1,0 +1,191 @@
+package flow_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// twoOfferProducts adds Telkomsel 10.000 sold by both simulators, as two
+// products: one routed Klikoo first, one Snapcart first.
+func twoOfferProducts(t *testing.T, b *flowtest.Env) {
+	t.Helper()
+	var entries []flow.CatalogEntry
+	for code, first := range map[string]string{"TSEL10-K": klikoo.Name, "TSEL10-S": snapcart.Name} {
+		for _, e := range []flow.CatalogEntry{
+			{Code: code, Name: "Telkomsel 10.000", Family: providers.FamilyPulsa, Provider: klikoo.Name, Inquiry: "none", ProviderProductCode: "S10", Price: 10150},
+			{Code: code, Name: "Telkomsel 10.000", Family: providers.FamilyPulsa, Provider: snapcart.Name, Inquiry: "none", ProviderProductCode: "TSEL10", Price: 10200},
+		} {
+			e.Priority = 20
+			if e.Provider == first {
+				e.Priority = 10
+			}
+			entries = append(entries, e)
+		}
+	}
+	if err := flow.SeedCatalog(context.Background(), b.Q, entries, b.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chargesAt counts the charges of reference at a provider's simulator.
+func chargesAt(b *flowtest.Env, provider, reference string) int {
+	var l *simkit.Ledger
+	if provider == klikoo.Name {
+		l = b.Sims.Klikoo.Ledger()
+	} else {
+		l = b.Sims.Snapcart.Ledger()
+	}
+	c, _ := l.Get(reference)
+	return c.Count
+}
+
+func attemptsOf(t *testing.T, b *flowtest.Env, p store.Purchase) []store.PurchaseAttempt {
+	t.Helper()
+	a, err := b.Q.PurchaseAttemptList(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Insufficient deposit at both (scenario 12 with a route of both): the
+// purchase fails over to the second offer, then fails with the last
+// attempt's reason; no charge anywhere; both attempts recorded; the
+// failover counted and its event a valid path.
+func TestFailoverThenExhausted(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{})
+	twoOfferProducts(t, b)
+	p := create(t, b, "route-12", "TSEL10-K", "081244449912")
+	if p.Provider != klikoo.Name || strings.Join(p.Route, ",") != "klikoo,snapcart" {
+		t.Fatalf("route %v, provider %s; want klikoo then snapcart", p.Route, p.Provider)
+	}
+	end := waitStatus(t, b, p.ID, flow.StatusFailed)
+	if deref(end.FailureCode) != "insufficient_balance" || end.Provider != snapcart.Name || end.Attempt != 2 {
+		t.Fatalf("ended %s at %s (attempt %d), want insufficient_balance at snapcart, attempt 2", deref(end.FailureCode), end.Provider, end.Attempt)
+	}
+	ended := attemptsOf(t, b, end)
+	if len(ended) != 1 || ended[0].Provider != klikoo.Name || ended[0].FailureCode != "insufficient_balance" || ended[0].ProviderReference == nil {
+		t.Fatalf("ended attempts %+v, want klikoo's, insufficient_balance, with its reference", ended)
+	}
+	if c := chargesAt(b, klikoo.Name, *ended[0].ProviderReference) + chargesAt(b, snapcart.Name, deref(end.ProviderReference)); c != 0 {
+		t.Fatalf("%d charges", c)
+	}
+	if got := testutil.ToFloat64(b.Metrics.Failovers.WithLabelValues(klikoo.Name, "insufficient_balance")); got != 1 {
+		t.Fatalf("provider_failovers_total = %v, want 1", got)
+	}
+	checkPath(t, b, "route-12", end)
+	v, err := b.Svc.View(context.Background(), end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Attempts) != 2 || v.Attempts[0].Outcome != "failed_over" || v.Attempts[1].Provider != snapcart.Name || v.Provider != snapcart.Name {
+		t.Fatalf("the view's attempts: %+v", v.Attempts)
+	}
+}
+
+// Money may have moved (scenarios 31–35 with a route of both): the purchase
+// ends at the first offer exactly as a single-offer one does, and the
+// second provider's ledger stays empty for it.
+func TestNoFailoverOnceMoneyMayHaveMoved(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{Signed: true})
+	twoOfferProducts(t, b)
+	var ids []store.Purchase
+	for _, sc := range []string{"31", "32", "33", "34", "35"} {
+		ids = append(ids, create(t, b, "moved-"+sc, "TSEL10-K", "08124444"+"99"+sc))
+	}
+	for _, p := range ids {
+		end := waitStatus(t, b, p.ID, flow.StatusSucceeded)
+		if end.Provider != klikoo.Name || end.Attempt != 1 || b.Charges(end) != 1 {
+			t.Fatalf("%s ended at %s (attempt %d) with %d charges; want klikoo, attempt 1, once", end.ReferenceID, end.Provider, end.Attempt, b.Charges(end))
+		}
+		if c := chargesAt(b, snapcart.Name, end.ID.String()); c != 0 {
+			t.Fatalf("%s charged at snapcart too", end.ReferenceID)
+		}
+	}
+}
+
+// A paused provider gets no new route; with every offer's provider
+// paused, creation answers product_unavailable naming why and creates
+// nothing; resumed, it routes again. Each change is audited.
+func TestPauseRoutesAround(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{})
+	twoOfferProducts(t, b)
+	ctx := context.Background()
+	if err := b.Svc.SetPaused(ctx, klikoo.Name, true, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	p := create(t, b, "paused-1", "TSEL10-K", "081244440001")
+	if p.Provider != snapcart.Name || strings.Join(p.Route, ",") != "snapcart" {
+		t.Fatalf("with klikoo paused: route %v at %s", p.Route, p.Provider)
+	}
+	if end := waitStatus(t, b, p.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
+		t.Fatal("not charged once at snapcart")
+	}
+	if err := b.Svc.SetPaused(ctx, snapcart.Name, true, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := b.Svc.Create(ctx, flow.CreateRequest{ClientID: b.ClientID, ReferenceID: "paused-2", ProductCode: "TSEL10-K", CustomerNumber: "081244440002"})
+	var unavailable *flow.ProductUnavailableError
+	if !errors.As(err, &unavailable) || !strings.Contains(unavailable.Why, "paused") {
+		t.Fatalf("every provider paused: %v, want product_unavailable naming the pause", err)
+	}
+	if _, err := b.Q.PurchaseGetByClientReference(ctx, store.PurchaseGetByClientReferenceParams{ClientID: b.ClientID, ReferenceID: "paused-2"}); err == nil {
+		t.Fatal("a refused purchase was stored")
+	}
+	if err := b.Svc.SetPaused(ctx, klikoo.Name, false, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if p := create(t, b, "paused-3", "TSEL10-K", "081244440003"); p.Provider != klikoo.Name {
+		t.Fatalf("resumed klikoo is not first: %s", p.Provider)
+	}
+	var audited int
+	if err := b.Pool.QueryRow(ctx, "SELECT count(*) FROM admin_events WHERE actor = 'ana' AND subject LIKE 'provider:%'").Scan(&audited); err != nil || audited != 3 {
+		t.Fatalf("%d audited changes (%v), want 3", audited, err)
+	}
+	if err := b.Svc.SetPaused(ctx, "acme", true, "ana"); !errors.Is(err, flow.ErrNotFound) {
+		t.Fatalf("pausing an unknown provider: %v", err)
+	}
+}
+
+// A signed SUCCESS for an attempt the purchase moved on from is never
+// ignored: the purchase already ended at the next offer, so it raises the
+// paging alert, and reconciliation lists it as charged twice.
+func TestLateSuccessOfAnEndedAttempt(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{Signed: true})
+	twoOfferProducts(t, b)
+	ctx := context.Background()
+	p := create(t, b, "late-1", "TSEL10-S", "081244449912")
+	end := waitStatus(t, b, p.ID, flow.StatusFailed)
+	ended := attemptsOf(t, b, end)
+	if len(ended) != 1 || ended[0].Provider != snapcart.Name {
+		t.Fatalf("ended attempts %+v, want snapcart's first", ended)
+	}
+	body := []byte(`{"request_id":"01JABCDEFGHJKMNPQRSTVWXYZ0","reference_id":"` + deref(ended[0].ProviderReference) + `","product_code":"TSEL10","bill_amount":10200,"bill_number":"081244449912","status_code":"200","status_message":"Transaction successful","biller_code":"200","biller_message":"Transaction successful","serial_number":"SN-LATE"}`)
+	action, err := b.Svc.HandleCallback(ctx, snapcart.Name, body, snapcart.SignCallback([]byte(b.Creds.SnapcartCallbackSecret), body))
+	if err != nil || action != flow.CallbackApplied {
+		t.Fatalf("a signed success for the ended attempt: %q %v", action, err)
+	}
+	if !hasAlert(t, b, end.ID, "late_success_after_failover") {
+		t.Fatal("no late_success_after_failover alert")
+	}
+	var listed int
+	if err := b.Pool.QueryRow(ctx, "SELECT count(*) FROM recon_multiple_successes WHERE purchase_id = $1", end.ID).Scan(&listed); err != nil || listed != 1 {
+		t.Fatalf("recon_multiple_successes lists it %d times (%v)", listed, err)
+	}
+}
