@@ -65,12 +65,16 @@ ALTER TABLE purchases
     ADD COLUMN attempt_started_at timestamptz,
     ADD COLUMN provider_product_code text;
 
+-- The backfill touches terminal purchases too, which the state machine's
+-- trigger refuses to change: it is held for these two statements.
+ALTER TABLE purchases DISABLE TRIGGER purchase_transition;
 UPDATE purchases p SET route = ARRAY[p.provider], attempt_started_at = p.created_at,
     provider_product_code = o.provider_product_code
 FROM offers o WHERE o.product_code = p.product_code AND o.provider = p.provider;
 UPDATE purchases SET route = ARRAY[provider], attempt_started_at = created_at,
     provider_product_code = product_code
 WHERE route IS NULL;
+ALTER TABLE purchases ENABLE TRIGGER purchase_transition;
 
 ALTER TABLE purchases
     ALTER COLUMN route SET NOT NULL,
