@@ -39,6 +39,11 @@ var crashMix = []struct {
 	// One-step Snapcart: a kill can lose its acknowledgement too, and then
 	// only a signed callback settles it — one a dead process may miss.
 	{"TSEL10", "0814", []string{"", "", "", "22"}},
+	// Two offers (Klikoo, then Snapcart): insufficient deposit at both
+	// fails over once, then fails; a kill between the failed attempt's
+	// answer and the next attempt's intent must still end so, never
+	// charged (docs/routing.md).
+	{"PULSA-TSEL-10K", "0815", []string{"", "12", "12", "12", "31"}},
 }
 
 func crashExpectation(scenario string) chaos.Expectation {
@@ -231,10 +236,13 @@ func TestCrashRecovery(t *testing.T) {
 			maxCharges = max(maxCharges, c.Count)
 		}
 	}
-	t.Logf("crash: purchases=%d kills=%d max_in_flight_at_kill=%d succeeded=%d failed=%d needs_review=%d (payment outcomes a kill made unknown) charged_references=%d max_charges_per_reference=%d double_charges=%d lost=%d invalid_paths=%d wrong_ends=%d",
+	t.Logf("crash: purchases=%d kills=%d max_in_flight_at_kill=%d succeeded=%d failed=%d needs_review=%d (payment outcomes a kill made unknown) charged_references=%d max_charges_per_reference=%d double_charges=%d multi_provider_charges=%d failovers=%d lost=%d invalid_paths=%d wrong_ends=%d",
 		findings.Purchases, kills, maxInFlight, findings.ByStatus[flow.StatusSucceeded], findings.ByStatus[flow.StatusFailed], reviewed,
 		len(ledgers[klikoo.Name].Charges)+len(ledgers[snapcart.Name].Charges), maxCharges,
-		findings.DoubleCharges, findings.Lost, findings.InvalidPaths, findings.WrongEnds)
+		findings.DoubleCharges, findings.MultiProviderCharges, findings.Failovers, findings.Lost, findings.InvalidPaths, findings.WrongEnds)
+	if findings.Failovers == 0 {
+		t.Errorf("no purchase failed over: the crash test did not meet a failover")
+	}
 	if !findings.OK() || findings.Purchases != n {
 		t.Fatalf("crash test found problems (%d purchases of %d):\n%s", findings.Purchases, n, strings.Join(findings.Problems, "\n"))
 	}

@@ -132,9 +132,9 @@ func (r *Result) Line() string {
 	if w == nil {
 		w = &WebhookFindings{}
 	}
-	return fmt.Sprintf("chaos: purchases=%d kills=%d db_restarts=%d succeeded=%d failed=%d canceled=%d needs_review=%d double_charges=%d lost=%d invalid_paths=%d webhooks_lost=%d bad_signatures=%d",
+	return fmt.Sprintf("chaos: purchases=%d kills=%d db_restarts=%d succeeded=%d failed=%d canceled=%d needs_review=%d double_charges=%d lost=%d invalid_paths=%d webhooks_lost=%d bad_signatures=%d multi_provider_charges=%d failovers=%d",
 		f.Purchases, r.Kills, r.DBRestarts, f.ByStatus[flow.StatusSucceeded], f.ByStatus[flow.StatusFailed], f.ByStatus[flow.StatusCanceled],
-		f.ByStatus[flow.StatusNeedsReview], f.DoubleCharges, f.Lost+r.Missing, f.InvalidPaths, w.Lost, w.BadSignatures)
+		f.ByStatus[flow.StatusNeedsReview], f.DoubleCharges, f.Lost+r.Missing, f.InvalidPaths, w.Lost, w.BadSignatures, f.MultiProviderCharges, f.Failovers)
 }
 
 // Details are the lines printed before the summary line: what else was

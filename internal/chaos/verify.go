@@ -63,6 +63,11 @@ type Findings struct {
 	Purchases     int
 	ByStatus      map[flow.Status]int
 	DoubleCharges int            // references charged more than once
+	// MultiProviderCharges counts purchases charged by more than one of
+	// their attempts (at two providers): a failover that charged twice.
+	MultiProviderCharges int
+	// Failovers counts attempts purchases moved on from.
+	Failovers int
 	Lost          int            // purchases not terminal and not needs_review
 	InvalidPaths  int            // event logs that are not a path of the state machine
 	WrongEnds     int            // purchases that ended otherwise than their expectation
@@ -79,7 +84,7 @@ func (f *Findings) problem(format string, args ...any) {
 
 // OK reports whether nothing was found.
 func (f *Findings) OK() bool {
-	return f.DoubleCharges == 0 && f.Lost == 0 && f.InvalidPaths == 0 && f.WrongEnds == 0 && f.Duplicates == 0
+	return f.DoubleCharges == 0 && f.MultiProviderCharges == 0 && f.Lost == 0 && f.InvalidPaths == 0 && f.WrongEnds == 0 && f.Duplicates == 0
 }
 
 // Verify checks every purchase in the database against the simulators'
@@ -109,6 +114,15 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, ledgers map[string]simkit.L
 	if err != nil {
 		return nil, err
 	}
+	attempts, err := q.PurchaseAttemptListAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ended := map[uuid.UUID][]store.PurchaseAttempt{}
+	for _, a := range attempts {
+		ended[a.PurchaseID] = append(ended[a.PurchaseID], a)
+		f.Failovers++
+	}
 	type key struct {
 		client uuid.UUID
 		ref    string
@@ -133,6 +147,25 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, ledgers map[string]simkit.L
 		var c simkit.Charge
 		if p.ProviderReference != nil {
 			c = charges[p.Provider][*p.ProviderReference]
+		}
+		// A purchase's charges are those of every attempt: an attempt it
+		// moved on from must never have charged.
+		charged := 0
+		if c.Count > 0 {
+			charged++
+		}
+		for _, a := range ended[p.ID] {
+			if a.ProviderReference == nil {
+				continue
+			}
+			if ac := charges[a.Provider][*a.ProviderReference]; ac.Count > 0 {
+				charged++
+				c.Count += ac.Count
+				f.problem("purchase %s (%s): attempt %d at %s, which it moved on from, was charged %d times", p.ID, p.ReferenceID, a.Number, a.Provider, ac.Count)
+			}
+		}
+		if charged > 1 {
+			f.MultiProviderCharges++
 		}
 		failure := ""
 		if p.FailureCode != nil {

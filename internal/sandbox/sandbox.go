@@ -162,7 +162,37 @@ func Catalog() []flow.CatalogEntry {
 			ProviderProductCode: p.Code, ItemCode: p.ItemCode, Price: p.Price,
 		})
 	}
-	return out
+	return append(out, RoutedCatalog()...)
+}
+
+// RoutedCatalog is the demo catalog's products that both simulators sell
+// (docs/routing.md): Telkomsel 10.000 routed to Klikoo first (Klikoo's S10,
+// then Snapcart's TSEL10).
+func RoutedCatalog() []flow.CatalogEntry {
+	return []flow.CatalogEntry{
+		{Code: "PULSA-TSEL-10K", Name: "Telkomsel 10.000 (Klikoo, then Snapcart)", Family: providers.FamilyPulsa,
+			Provider: klikoo.Name, Inquiry: "none", ProviderProductCode: "S10", Priority: 10, Price: simPrice(klikoo.Name, "S10")},
+		{Code: "PULSA-TSEL-10K", Name: "Telkomsel 10.000 (Klikoo, then Snapcart)", Family: providers.FamilyPulsa,
+			Provider: snapcart.Name, Inquiry: "none", ProviderProductCode: "TSEL10", Priority: 20, Price: simPrice(snapcart.Name, "TSEL10")},
+	}
+}
+
+// simPrice is a simulator's price of one of its products (0 if it sells none).
+func simPrice(provider, code string) int64 {
+	if provider == klikoo.Name {
+		for _, p := range klikoo.SimProducts() {
+			if p.Code == code {
+				return p.AgentPrice
+			}
+		}
+		return 0
+	}
+	for _, p := range snapcart.SimProducts() {
+		if p.Code == code {
+			return p.Price
+		}
+	}
+	return 0
 }
 
 // Setups returns the flow's setups of the two providers: Snapcart's

@@ -184,6 +184,44 @@ func (q *Queries) PurchaseAttemptList(ctx context.Context, purchaseID uuid.UUID)
 	return items, nil
 }
 
+const purchaseAttemptListAll = `-- name: PurchaseAttemptListAll :many
+SELECT purchase_id, number, provider, provider_product_code, provider_reference, provider_request_id, provider_transaction_id, payment_attempts, failure_code, failure_message, started_at, ended_at FROM purchase_attempts ORDER BY purchase_id, number
+`
+
+// Every ended attempt (verification after a chaos run).
+func (q *Queries) PurchaseAttemptListAll(ctx context.Context) ([]PurchaseAttempt, error) {
+	rows, err := q.db.Query(ctx, purchaseAttemptListAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PurchaseAttempt
+	for rows.Next() {
+		var i PurchaseAttempt
+		if err := rows.Scan(
+			&i.PurchaseID,
+			&i.Number,
+			&i.Provider,
+			&i.ProviderProductCode,
+			&i.ProviderReference,
+			&i.ProviderRequestID,
+			&i.ProviderTransactionID,
+			&i.PaymentAttempts,
+			&i.FailureCode,
+			&i.FailureMessage,
+			&i.StartedAt,
+			&i.EndedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const purchaseAttemptListMany = `-- name: PurchaseAttemptListMany :many
 SELECT purchase_id, number, provider, provider_product_code, provider_reference, provider_request_id, provider_transaction_id, payment_attempts, failure_code, failure_message, started_at, ended_at FROM purchase_attempts WHERE purchase_id = ANY($1::uuid[]) ORDER BY purchase_id, number
 `

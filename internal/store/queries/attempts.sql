@@ -26,3 +26,7 @@ SELECT * FROM purchase_attempts WHERE purchase_id = @purchase_id AND number = @n
 -- name: PurchaseAttemptListMany :many
 -- The attempts the given purchases moved on from.
 SELECT * FROM purchase_attempts WHERE purchase_id = ANY(@purchase_ids::uuid[]) ORDER BY purchase_id, number;
+
+-- name: PurchaseAttemptListAll :many
+-- Every ended attempt (verification after a chaos run).
+SELECT * FROM purchase_attempts ORDER BY purchase_id, number;
