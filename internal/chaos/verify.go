@@ -62,18 +62,18 @@ type Alternative struct {
 type Findings struct {
 	Purchases     int
 	ByStatus      map[flow.Status]int
-	DoubleCharges int            // references charged more than once
+	DoubleCharges int // references charged more than once
 	// MultiProviderCharges counts purchases charged by more than one of
 	// their attempts (at two providers): a failover that charged twice.
 	MultiProviderCharges int
 	// Failovers counts attempts purchases moved on from.
-	Failovers int
-	Lost          int            // purchases not terminal and not needs_review
-	InvalidPaths  int            // event logs that are not a path of the state machine
-	WrongEnds     int            // purchases that ended otherwise than their expectation
-	Duplicates    int            // (client, reference_id) pairs held by more than one purchase
-	Alternatives  map[string]int // purchases that ended in an allowed alternative, by "name(charges=N)"
-	Problems      []string       // one line per problem (bounded)
+	Failovers    int
+	Lost         int            // purchases not terminal and not needs_review
+	InvalidPaths int            // event logs that are not a path of the state machine
+	WrongEnds    int            // purchases that ended otherwise than their expectation
+	Duplicates   int            // (client, reference_id) pairs held by more than one purchase
+	Alternatives map[string]int // purchases that ended in an allowed alternative, by "name(charges=N)"
+	Problems     []string       // one line per problem (bounded)
 }
 
 func (f *Findings) problem(format string, args ...any) {
