@@ -58,16 +58,9 @@ func (a *api) resolvePurchase(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := requireJSON(c); err != nil {
-		return err
-	}
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
 	var b resolveBody
-	if errs := decodeObject(body, resolveFields(&b)); len(errs) > 0 {
-		return &flow.ValidationError{Fields: errs}
+	if err := a.decodeJSON(c, resolveFields(&b)); err != nil {
+		return err
 	}
 	if b.Operator == "" {
 		b.Operator = "admin"

@@ -182,6 +182,21 @@ func resolveFields(r *resolveBody) map[string]fieldDecoder {
 	}
 }
 
+// decodeJSON reads a JSON body member by member into fields.
+func (a *api) decodeJSON(c echo.Context, fields map[string]fieldDecoder) error {
+	if err := requireJSON(c); err != nil {
+		return err
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	if errs := decodeObject(body, fields); len(errs) > 0 {
+		return &flow.ValidationError{Fields: errs}
+	}
+	return nil
+}
+
 // mergeFieldErrors adds to errs the complaints of more about fields errs
 // does not name yet.
 func mergeFieldErrors(errs []flow.FieldError, more error) []flow.FieldError {

@@ -105,21 +105,6 @@ func (a *api) saveProduct(c echo.Context, spec flow.ProductSpec) error {
 	return c.JSON(http.StatusOK, viewAdminProduct(saved.Product, saved.Offers))
 }
 
-// decodeJSON reads a JSON body member by member into fields.
-func (a *api) decodeJSON(c echo.Context, fields map[string]fieldDecoder) error {
-	if err := requireJSON(c); err != nil {
-		return err
-	}
-	body, err := readBody(c)
-	if err != nil {
-		return err
-	}
-	if errs := decodeObject(body, fields); len(errs) > 0 {
-		return &flow.ValidationError{Fields: errs}
-	}
-	return nil
-}
-
 // offers decodes a list of offers, refusing members no offer has.
 func offers(dst *[]flow.OfferSpec) fieldDecoder {
 	return func(raw json.RawMessage) string {
