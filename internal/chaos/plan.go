@@ -198,12 +198,16 @@ func Expect(o Order, inquiryWindow time.Duration) Expectation {
 		// failed (Snapcart) or refunded (Klikoo, which leaves it open). It is
 		// lost to a fault (a lookup recorded unknown) or to a kill or a
 		// database restart between the answer and its commit (nothing
-		// recorded, but the provider already gives its later word). Either
-		// way no lookup may have recorded the SUCCESS: a flow that heard it
-		// and still ended elsewhere is wrong.
+		// recorded, but the provider already gives its later word) — or
+		// never asked for: the provider's signed FAILED callback can come
+		// before the first lookup runs. Either way no lookup or callback
+		// may have recorded the SUCCESS: a flow that heard it and still
+		// ended elsewhere is wrong.
 		lostLookup := func(_ store.Purchase, ev []store.PurchaseEvent) bool {
-			later := countCalls(ev, "lookup: refunded") + countCalls(ev, "lookup: failed")
-			return countCalls(ev, "lookup: succeeded") == 0 && (countCalls(ev, "lookup: unknown") > 0 || later > 0)
+			later := countCalls(ev, "lookup: refunded") + countCalls(ev, "lookup: failed") +
+				countNamed(ev, "callback", "callback: refunded") + countNamed(ev, "callback", "callback: failed")
+			heard := countCalls(ev, "lookup: succeeded") + countNamed(ev, "callback", "callback: succeeded")
+			return heard == 0 && (countCalls(ev, "lookup: unknown") > 0 || later > 0)
 		}
 		want.Or = append(want.Or,
 			Alternative{Name: AltScenario24SuccessLost, Status: flow.StatusFailed, Charges: []int{1}, When: lostLookup},
@@ -238,9 +242,14 @@ func inquiryGaveUp(events []store.PurchaseEvent, window time.Duration) bool {
 }
 
 func countCalls(events []store.PurchaseEvent, name string) int {
+	return countNamed(events, "provider_call", name)
+}
+
+// countNamed counts the events of a kind and name.
+func countNamed(events []store.PurchaseEvent, kind, name string) int {
 	n := 0
 	for _, e := range events {
-		if e.Kind == "provider_call" && e.Name == name {
+		if e.Kind == kind && e.Name == name {
 			n++
 		}
 	}

@@ -135,6 +135,8 @@ func TestExpect(t *testing.T) {
 		{"klikoo refusal lost", Order{Kind: kind("klikoo-pulsa"), Scenario: "11"}, uncertain, nil, flow.StatusNeedsReview, 0, "", AltPaymentRefusalLost},
 		{"klikoo refusal heard", Order{Kind: kind("klikoo-pulsa"), Scenario: "12"}, certain, nil, flow.StatusNeedsReview, 0, "", ""},
 		{"24 success lost, refunded", Order{Kind: kind("klikoo-pln"), Scenario: "24"}, certain, lostLookup, flow.StatusNeedsReview, 1, "", AltScenario24SuccessLost},
+		{"24 success never asked for: the signed FAILED callback came first", Order{Kind: kind("snapcart-voucher"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "callback", Name: "callback: failed"}}, flow.StatusFailed, 1, "transaction_failed", AltScenario24SuccessLost},
+		{"24 success heard by a callback, then failed", Order{Kind: kind("snapcart-voucher"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "callback", Name: "callback: succeeded"}, {Kind: "callback", Name: "callback: failed"}}, flow.StatusFailed, 1, "transaction_failed", ""},
 		{"24 success lost to a kill, refunded", Order{Kind: kind("klikoo-pulsa"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "provider_call", Name: "lookup: refunded"}}, flow.StatusNeedsReview, 1, "", AltScenario24SuccessLost},
 		{"24 success heard, then ignored", Order{Kind: kind("klikoo-pulsa"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "provider_call", Name: "lookup: succeeded"}, {Kind: "provider_call", Name: "lookup: refunded"}}, flow.StatusNeedsReview, 1, "", ""},
 		{"24 failed without a lost lookup", Order{Kind: kind("snapcart-bill"), Scenario: "24"}, certain, nil, flow.StatusFailed, 1, "transaction_failed", ""},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -187,5 +188,40 @@ func TestLateSuccessOfAnEndedAttempt(t *testing.T) {
 	var listed int
 	if err := b.Pool.QueryRow(ctx, "SELECT count(*) FROM recon_multiple_successes WHERE purchase_id = $1", end.ID).Scan(&listed); err != nil || listed != 1 {
 		t.Fatalf("recon_multiple_successes lists it %d times (%v)", listed, err)
+	}
+}
+
+// The health rule: a provider that refused PROVIDER_TRIP_AFTER calls in a
+// row is left out of new routes (its gauge and an alert say so), and tried
+// again after PROVIDER_TRIP_FOR; a purchase already at it stays there.
+func TestTrippedProviderLeftOutOfNewRoutes(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{BadKlikooSecret: true, ProviderTripAfter: 2, ProviderTripFor: time.Hour})
+	twoOfferProducts(t, b)
+	ctx := context.Background()
+	first := create(t, b, "trip-1", "TSEL10-K", "081244440011")
+	if first.Provider != klikoo.Name {
+		t.Fatalf("before any refusal the route starts at %s", first.Provider)
+	}
+	flowtest.WaitFor(t, 30*time.Second, func() string { return "klikoo never tripped" }, func() bool {
+		return testutil.ToFloat64(b.Metrics.Tripped.WithLabelValues(klikoo.Name)) == 1
+	})
+	var alerts int
+	if err := b.Pool.QueryRow(ctx, "SELECT count(*) FROM alerts WHERE kind = 'provider_tripped' AND provider = 'klikoo'").Scan(&alerts); err != nil || alerts < 1 {
+		t.Fatalf("%d provider_tripped alerts (%v)", alerts, err)
+	}
+	next := create(t, b, "trip-2", "TSEL10-K", "081244440012")
+	if strings.Join(next.Route, ",") != "snapcart" {
+		t.Fatalf("with klikoo tripped the route is %v", next.Route)
+	}
+	if end := waitStatus(t, b, next.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
+		t.Fatal("the purchase routed around the tripped provider was not charged once")
+	}
+	if p := b.Purchase(t, first.ID); p.Provider != klikoo.Name || p.Attempt != 1 {
+		t.Fatalf("the purchase already at klikoo moved: %s attempt %d", p.Provider, p.Attempt)
+	}
+	b.Clock.Advance(2 * time.Hour)
+	if again := create(t, b, "trip-3", "TSEL10-K", "081244440013"); again.Provider != klikoo.Name {
+		t.Fatalf("after PROVIDER_TRIP_FOR klikoo is not tried again: %v", again.Route)
 	}
 }

@@ -96,6 +96,10 @@ type Options struct {
 	CallbackHandler *atomic.Pointer[http.Handler]
 	// LookupBackoff is the lookup schedule (default 100ms, 200ms, 300ms).
 	LookupBackoff []time.Duration
+	// ProviderTripAfter and ProviderTripFor are routing's health breaker
+	// (the flow's defaults when zero).
+	ProviderTripAfter int
+	ProviderTripFor   time.Duration
 	// Webhook changes the webhook service's configuration before it is
 	// built (default: see Env.Webhooks).
 	Webhook func(*webhook.Config)
@@ -218,6 +222,8 @@ func Setup(t testing.TB, o Options) *Env {
 		FetchPollInterval: 50 * time.Millisecond,
 		Workers:           40,
 		Metrics:           b.Metrics,
+		ProviderTripAfter: o.ProviderTripAfter,
+		ProviderTripFor:   o.ProviderTripFor,
 		Outbox:            b.Webhooks,
 		Queues:            b.Webhooks.Queues(),
 		AddWorkers:        b.Webhooks.AddWorkers,
