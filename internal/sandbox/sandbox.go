@@ -17,6 +17,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 )
 
@@ -72,7 +73,7 @@ type Options struct {
 
 // Sims holds both simulators.
 type Sims struct {
-	Klikoo   *klikoo.Simulator
+	Klikoo   *klikoosim.Simulator
 	Snapcart *snapcart.Simulator
 }
 
@@ -82,7 +83,7 @@ func NewSims(creds Credentials, o Options) (*Sims, error) {
 	if o.CallbackBaseURL != "" {
 		kcb, scb = o.CallbackBaseURL+"/callbacks/klikoo", o.CallbackBaseURL+"/callbacks/snapcart"
 	}
-	k, err := klikoo.NewSimulator(klikoo.SimConfig{
+	k, err := klikoosim.New(klikoosim.Config{
 		ClientID: creds.KlikooClientID, ClientSecret: creds.KlikooClientSecret, PublicKey: &creds.KlikooPrivateKey.PublicKey,
 		Now: o.Now, SlowAnswer: o.SlowAnswer, IndexLag: o.IndexLag, CallbackURL: kcb, CallbackDelay: o.CallbackDelay, Logger: o.Logger,
 	})
@@ -140,7 +141,7 @@ func Clients(creds Credentials, o ClientOptions) (*klikoo.Client, *snapcart.Clie
 // under their own codes, with the simulators' prices.
 func Catalog() []flow.CatalogEntry {
 	var out []flow.CatalogEntry
-	for _, p := range klikoo.SimProducts() {
+	for _, p := range klikoosim.Products() {
 		inquiry := "none"
 		switch p.Family {
 		case providers.FamilyPLNPrepaid, providers.FamilyEWallet:
@@ -180,7 +181,7 @@ func RoutedCatalog() []flow.CatalogEntry {
 // simPrice is a simulator's price of one of its products (0 if it sells none).
 func simPrice(provider, code string) int64 {
 	if provider == klikoo.Name {
-		for _, p := range klikoo.SimProducts() {
+		for _, p := range klikoosim.Products() {
 			if p.Code == code {
 				return p.AgentPrice
 			}

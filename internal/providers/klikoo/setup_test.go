@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
 
@@ -183,7 +184,7 @@ func (rc *receiver) waitFor(t *testing.T, ref string, n int) [][]byte {
 // env is what a test needs: a simulator on a real HTTP server and a client
 // speaking to it, sharing one clock.
 type env struct {
-	sim       *Simulator
+	sim       *klikoosim.Simulator
 	srv       *httptest.Server
 	client    *Client
 	clock     *clock
@@ -191,12 +192,12 @@ type env struct {
 }
 
 type options struct {
-	sim       func(*SimConfig)
+	sim       func(*klikoosim.Config)
 	client    func(*Config)
 	callbacks bool
 }
 
-func withSim(f func(*SimConfig)) func(*options) { return func(o *options) { o.sim = f } }
+func withSim(f func(*klikoosim.Config)) func(*options) { return func(o *options) { o.sim = f } }
 func withClient(f func(*Config)) func(*options) {
 	return func(o *options) { o.client = f }
 }
@@ -213,7 +214,7 @@ func setup(t *testing.T, opts ...func(*options)) *env {
 	}
 	v := testVectors(t)
 	e := &env{clock: newClock()}
-	sc := SimConfig{
+	sc := klikoosim.Config{
 		ClientID: v.ClientID, ClientSecret: v.ClientSecret, PublicKey: &testKey(t).PublicKey,
 		Now: e.clock.Now, SlowAnswer: testSlowAnswer, IndexLag: testIndexLag, CallbackDelay: testCallbackDelay,
 	}
@@ -225,7 +226,7 @@ func setup(t *testing.T, opts ...func(*options)) *env {
 	if o.sim != nil {
 		o.sim(&sc)
 	}
-	sim, err := NewSimulator(sc)
+	sim, err := klikoosim.New(sc)
 	if err != nil {
 		t.Fatalf("NewSimulator: %v", err)
 	}
@@ -236,7 +237,7 @@ func setup(t *testing.T, opts ...func(*options)) *env {
 		sim.Close()
 	})
 	cc := Config{
-		BaseURL: e.srv.URL + DefaultSimPrefix, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
+		BaseURL: e.srv.URL + klikoosim.DefaultPrefix, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
 		PrivateKey: testKey(t), Timeout: testClientTimeout, Now: e.clock.Now,
 	}
 	if o.client != nil {

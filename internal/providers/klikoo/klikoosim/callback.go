@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 // callbackAttempts bounds the deliveries of one callback answered non-2xx.
 const callbackAttempts = 4
 
-// simCallback is the callback body of providers.md, in its order. Klikoo
+// simCallback is Klikoo's documented callback body, in its order. Klikoo
 // documents no signature, so none is sent.
 type simCallback struct {
 	ResponseCode       string `json:"response_code"`

@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"crypto/sha256"
@@ -25,7 +25,7 @@ const (
 type simTxn struct {
 	id                int64
 	ref, value, msidn string
-	product           SimProduct
+	product           Product
 	amount, selling   int64
 	scenario          string
 	createdAt         time.Time

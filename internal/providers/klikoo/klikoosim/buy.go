@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
 
-// The seed's sample customers (000_e4a8b2c4e0a38655.txt).
+// The sample customers of Klikoo's Inquiry Prepaid documentation.
 const (
 	seedGoodValue = "01105691111" // answers the seed's success sample
 	seedBadValue  = "01105601111" // answers 503029998 "CUSTID not recognized"
@@ -81,7 +81,7 @@ func customerName(value string) string {
 // price for prepaid products; a bill derived from the account number plus
 // the agent price (Klikoo's fee) for bills; 999999 in scenario 13 for
 // products with an inquiry.
-func billAmount(p SimProduct, value string) int64 {
+func billAmount(p Product, value string) int64 {
 	if providers.Scenario(value) == "13" && p.HasInquiry() {
 		return scenario13Price
 	}
