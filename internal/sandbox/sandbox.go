@@ -19,6 +19,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 // Credentials are what both sides of a provider connection must agree on.
@@ -74,7 +75,7 @@ type Options struct {
 // Sims holds both simulators.
 type Sims struct {
 	Klikoo   *klikoosim.Simulator
-	Snapcart *snapcart.Simulator
+	Snapcart *snapcartsim.Simulator
 }
 
 // NewSims builds both simulators with creds.
@@ -90,7 +91,7 @@ func NewSims(creds Credentials, o Options) (*Sims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("klikoo simulator: %w", err)
 	}
-	s, err := snapcart.NewSimulator(snapcart.SimConfig{
+	s, err := snapcartsim.New(snapcartsim.Config{
 		APIKey: creds.SnapcartAPIKey, Now: o.Now, SlowAnswer: o.SlowAnswer, IndexLag: o.IndexLag,
 		CallbackURL: scb, CallbackSecret: creds.SnapcartCallbackSecret, CallbackDelay: o.CallbackDelay, Logger: o.Logger,
 	})
@@ -154,7 +155,7 @@ func Catalog() []flow.CatalogEntry {
 			ProviderProductCode: p.Code, Price: p.AgentPrice,
 		})
 	}
-	for _, p := range snapcart.SimProducts() {
+	for _, p := range snapcartsim.Products() {
 		if p.Inactive {
 			continue
 		}
@@ -188,7 +189,7 @@ func simPrice(provider, code string) int64 {
 		}
 		return 0
 	}
-	for _, p := range snapcart.SimProducts() {
+	for _, p := range snapcartsim.Products() {
 		if p.Code == code {
 			return p.Price
 		}

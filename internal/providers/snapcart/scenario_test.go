@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 // Outcome shorthands for the scenario tables.
@@ -87,9 +88,9 @@ var oneStep = map[string]expect{
 
 // scenarioMods gives scenario 51 a callback delay long enough that the
 // first lookups surely come before the callback.
-func scenarioMods(sc string) []func(*SimConfig) {
+func scenarioMods(sc string) []func(*snapcartsim.Config) {
 	if sc == "51" {
-		return []func(*SimConfig){func(c *SimConfig) { c.CallbackDelay = 300 * time.Millisecond }}
+		return []func(*snapcartsim.Config){func(c *snapcartsim.Config) { c.CallbackDelay = 300 * time.Millisecond }}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// simCallback is the body the simulator POSTs to SimConfig.CallbackURL.
+// simCallback is the body the simulator POSTs to Config.CallbackURL.
 type simCallback struct {
 	RequestID     string `json:"request_id"`
 	ReferenceID   string `json:"reference_id"`
