@@ -24,6 +24,7 @@ func TestCallbacksByScenario(t *testing.T) {
 		serial bool // the first callback carries a serial number
 	}{
 		{"00 PLN", pln20, "551234569900", []providers.Outcome{S}, true},
+		{"01 PLN", pln20, "551234569901", []providers.Outcome{S}, true},
 		{"default", s10, "081234567800", []providers.Outcome{S}, true},
 		{"22", s10, "08123459922", []providers.Outcome{F}, false},
 		{"24", pln20, "551234569924", []providers.Outcome{R}, false},
@@ -79,6 +80,36 @@ func TestNoCallbackFor41(t *testing.T) {
 	e.callbacks.waitFor(t, loud, 1)
 	if got := e.callbacks.forRef(t, silent); len(got) != 0 {
 		t.Fatalf("41 sent callbacks: %q", got)
+	}
+}
+
+// TestScenario01CallbackAtOnce: scenario 01's callback ignores the
+// configured delay (an hour here, which holds back 00's), and its history
+// lookup by our reference says SUCCESS with the token from the first one.
+func TestScenario01CallbackAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withCallbacks(), withSim(func(c *klikoosim.Config) { c.CallbackDelay = time.Hour }))
+	fast, slow := uuid.NewString(), uuid.NewString()
+	if pay := e.pay(t, slow, pln20, "551234569900", pln20.price); pay.Outcome != P {
+		t.Fatalf("pay 00: %v", pay.Result)
+	}
+	if pay := e.pay(t, fast, pln20, "551234569901", pln20.price); pay.Outcome != P {
+		t.Fatalf("pay 01: %v", pay.Result)
+	}
+	body := e.callbacks.waitFor(t, fast, 1)[0]
+	hint, err := ParseCallback(body)
+	if err != nil || hint.Outcome != S || hint.SerialNumber == "" {
+		t.Fatalf("01 callback %s: %+v %v", body, hint, err)
+	}
+	if got := e.callbacks.forRef(t, slow); len(got) != 0 {
+		t.Fatalf("00 called back before its delay: %q", got)
+	}
+	st := e.lookup(fast, "")
+	if st.Outcome != S || st.SerialNumber != hint.SerialNumber || len(st.Calls) != 1 {
+		t.Fatalf("first history lookup: %v serial %q calls %v", st.Result, st.SerialNumber, ops(st.Result))
+	}
+	if _, err := providers.ParsePLNSerial(st.SerialNumber); err != nil {
+		t.Fatalf("01 serial %q: %v", st.SerialNumber, err)
 	}
 }
 

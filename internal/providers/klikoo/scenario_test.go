@@ -92,6 +92,8 @@ func TestScenariosByLookup(t *testing.T) {
 		wantSerial []bool
 	}{
 		{name: "00 PLN", p: pln20, value: "551234569900", inquiry: S, pay: P, lookups: []providers.Outcome{P, S, S}, charges: 1, wantSerial: []bool{false, true, true}},
+		{name: "01 PLN", p: pln20, value: "551234569901", inquiry: S, pay: P, lookups: []providers.Outcome{S, S}, charges: 1, wantSerial: []bool{true, true}},
+		{name: "01 pulsa", p: s10, value: "08123459901", pay: P, lookups: []providers.Outcome{S, S}, charges: 1, wantSerial: []bool{true, true}},
 		{name: "default pulsa", p: s10, value: "081234567800", pay: P, lookups: []providers.Outcome{P, S}, charges: 1, wantSerial: []bool{false, true}},
 		{name: "99 not followed by digits is default", p: s10, value: "0812345699AB", pay: P, lookups: []providers.Outcome{P, S}, charges: 1},
 		{name: "11 inquiry", p: pln20, value: "551234569911", inquiry: F, inqReason: providers.ReasonCustomerNotFound, pay: F, payReason: providers.ReasonCustomerNotFound},

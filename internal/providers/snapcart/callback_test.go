@@ -93,6 +93,35 @@ func TestCallbackRetriesOnRefusal(t *testing.T) {
 	}
 }
 
+// TestScenario01CallbackAtOnce: scenario 01's signed SUCCESS callback
+// ignores the configured delay (an hour here, which holds back 00's), and
+// its first lookup already says SUCCESS with the serial.
+func TestScenario01CallbackAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *snapcartsim.Config) { c.CallbackDelay = time.Hour })
+	slow, fast := newRef(), newRef()
+	b.client.Pay(ctx(t), providers.PaymentRequest{Reference: slow, ProductCode: "TSEL10", Family: providers.FamilyPulsa, CustomerNumber: "081234569900"})
+	pay := b.client.Pay(ctx(t), providers.PaymentRequest{Reference: fast, ProductCode: "TSEL10", Family: providers.FamilyPulsa, CustomerNumber: "081234569901"})
+	if pay.Outcome != providers.Pending {
+		t.Fatalf("payment %s", oc(pay.Result))
+	}
+	got := b.rcv.waitCallbacks(t, fast, 1)
+	if !VerifyCallback([]byte(testSecret), got[0].body, got[0].signature) {
+		t.Fatalf("01 callback not signed: %s", got[0].body)
+	}
+	cb, err := ParseCallback(got[0].body)
+	if err != nil || cb.Outcome != providers.Succeeded || cb.SerialNumber == "" || cb.TransactionID != pay.RequestID {
+		t.Fatalf("01 callback %s: %+v %v", got[0].body, cb, err)
+	}
+	if n := len(b.rcv.forReference(t, slow)); n != 0 {
+		t.Fatalf("00 called back before its delay (%d)", n)
+	}
+	st := b.client.Lookup(ctx(t), providers.LookupRequest{Reference: fast, RequestID: pay.RequestID})
+	if st.Outcome != providers.Succeeded || st.SerialNumber != cb.SerialNumber {
+		t.Fatalf("first lookup %s serial %q, want succeeded with %q", oc(st.Result), st.SerialNumber, cb.SerialNumber)
+	}
+}
+
 // TestCloseStopsCallbacks: Close cancels callbacks not yet sent.
 func TestCloseStopsCallbacks(t *testing.T) {
 	t.Parallel()

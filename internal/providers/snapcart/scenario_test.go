@@ -42,6 +42,7 @@ type expect struct {
 var twoStep = map[string]expect{
 	"":   {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"00": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"01": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sS}, serials: []bool{true}, after: []string{sS}, charges: 1, callback: []string{sS}},
 	"11": {inquiry: []string{sCNF}},
 	"12": {inquiry: []string{sS}, payment: []string{sIB}},
 	"13": {inquiry: []string{sS}, amount: 999999, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
@@ -67,6 +68,7 @@ var twoStep = map[string]expect{
 var oneStep = map[string]expect{
 	"":   {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"00": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"01": {payment: []string{sP}, lookups: []string{sS}, serials: []bool{true}, after: []string{sS}, charges: 1, callback: []string{sS}},
 	"11": {payment: []string{sCNF}},
 	"12": {payment: []string{sIB}},
 	"13": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
