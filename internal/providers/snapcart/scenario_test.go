@@ -20,6 +20,7 @@ const (
 	sTF  = "failed/transaction_failed"
 	sCNF = "failed/customer_not_found"
 	sIB  = "failed/insufficient_balance"
+	sPU  = "failed/product_unavailable"
 )
 
 // expect is what a scenario must produce through the real client.
@@ -45,6 +46,9 @@ var twoStep = map[string]expect{
 	"01": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sS}, serials: []bool{true}, after: []string{sS}, charges: 1, callback: []string{sS}},
 	"11": {inquiry: []string{sCNF}},
 	"12": {inquiry: []string{sS}, payment: []string{sIB}},
+	"15": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"16": {inquiry: []string{sPU}},
+	"17": {inquiry: []string{sPU}},
 	"13": {inquiry: []string{sS}, amount: 999999, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"14": {inquiry: []string{sTO, sTO, sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"21": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sP, sP, sS}, charges: 1, callback: []string{sS}},
@@ -72,6 +76,9 @@ var oneStep = map[string]expect{
 	"11": {payment: []string{sCNF}},
 	"12": {payment: []string{sIB}},
 	"13": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"15": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"16": {payment: []string{sPU}},
+	"17": {payment: []string{sPU}},
 	"14": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"21": {payment: []string{sP}, lookups: []string{sP, sP, sP, sS}, charges: 1, callback: []string{sS}},
 	"22": {payment: []string{sP}, lookups: []string{sP, sTF}, charges: 0, callback: []string{sTF}},
@@ -140,6 +147,8 @@ func TestScenariosOneStepGameVoucher(t *testing.T) {
 			switch sc {
 			case "11":
 				inqWant = []string{sCNF}
+			case "16", "17":
+				inqWant = []string{sPU}
 			case "14":
 				inqWant = []string{sTO, sTO, sS}
 			}

@@ -110,6 +110,21 @@ func (s *Simulator) holdInquiry(value string) bool {
 	return n < 2
 }
 
+// closedMessage is what Klikoo says of a product it cannot sell now.
+const closedMessage = "Produk sedang gangguan"
+
+// closed reports whether Klikoo's product is closed ("gangguan") for this
+// customer: the routing scenarios 15 and 17, where Klikoo is the provider
+// that cannot sell (docs/simulators.md). The other routing scenario, 16,
+// is a default success here.
+func closed(value string) bool {
+	switch providers.Scenario(value) {
+	case "15", "17":
+		return true
+	}
+	return false
+}
+
 // inquiryRefusal answers the customer-level refusals common to both
 // inquiries; it reports whether it answered.
 func inquiryRefusal(w http.ResponseWriter, value string) bool {
@@ -161,6 +176,10 @@ func (s *Simulator) handlePrepaidInquiry(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	value := vals["value"]
+	if closed(value) {
+		reply(w, "400026525", closedMessage, nil)
+		return
+	}
 	if s.holdInquiry(value) {
 		simkit.Sleep(r, s.cfg.SlowAnswer)
 		simkit.Drop(w)
@@ -213,6 +232,10 @@ func (s *Simulator) handlePostpaidInquiry(w http.ResponseWriter, r *http.Request
 		return
 	}
 	value := vals["account_number"]
+	if closed(value) {
+		reply(w, "400026525", closedMessage, nil)
+		return
+	}
 	if s.holdInquiry(value) {
 		simkit.Sleep(r, s.cfg.SlowAnswer)
 		simkit.Drop(w)
@@ -274,6 +297,10 @@ func (s *Simulator) handleBuy(w http.ResponseWriter, r *http.Request, body []byt
 	}
 	if !p.Enabled {
 		reply(w, "400026525", "Product is not available", nil)
+		return
+	}
+	if closed(value) {
+		reply(w, "400026525", closedMessage, nil)
 		return
 	}
 	if p.Family == providers.FamilyBPJS && !phoneLike(vals["msidn"]) {

@@ -118,7 +118,7 @@ func (s *Simulator) handleCatalogList(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) handleCatalogProduct(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.catalogProduct(r)
 	if !ok {
-		writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+		writeProductNotFound(w)
 		return
 	}
 	writeAnswer(w, http.StatusOK, simAnswer{Data: catalogEntry(p), StatusCode: "200", StatusMessage: "Success"})
@@ -128,7 +128,7 @@ func (s *Simulator) handleCatalogProduct(w http.ResponseWriter, r *http.Request)
 func (s *Simulator) handleCatalogItems(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.catalogProduct(r)
 	if !ok {
-		writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+		writeProductNotFound(w)
 		return
 	}
 	items := []simCatalogItem{{ID: p.ItemID, ItemCode: p.ItemCode, Name: p.Name, Price: p.Price}}

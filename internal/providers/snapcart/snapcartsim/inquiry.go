@@ -45,6 +45,10 @@ func (s *Simulator) handleInquiry(w http.ResponseWriter, r *http.Request) {
 		writeBadRequest(w, bad)
 		return
 	}
+	if closed(ident) {
+		writeProductNotFound(w)
+		return
+	}
 	switch providers.Scenario(ident) {
 	case "14":
 		s.mu.Lock()

@@ -78,6 +78,10 @@ func (s *Simulator) handlePayment(w http.ResponseWriter, r *http.Request) {
 		amount = p.Price
 	}
 
+	if closed(ident) {
+		writeProductNotFound(w)
+		return
+	}
 	sc := providers.Scenario(ident)
 	switch sc {
 	case "11":

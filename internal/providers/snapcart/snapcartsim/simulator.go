@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
 
@@ -359,10 +360,28 @@ func (s *Simulator) checkCommon(w http.ResponseWriter, req simRequest, reference
 	}
 	p, ok := s.products[req.ProductCode]
 	if !ok || p.Inactive {
-		writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+		writeProductNotFound(w)
 		return Product{}, false
 	}
 	return p, true
+}
+
+// writeProductNotFound answers Snapcart's refusal of a product it does not
+// sell (now): 404 "Product not found".
+func writeProductNotFound(w http.ResponseWriter) {
+	writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+}
+
+// closed reports whether Snapcart's product is closed for this customer:
+// the routing scenarios 16 and 17, where Snapcart is the provider that
+// cannot sell (docs/simulators.md). The other routing scenario, 15, is a
+// default success here.
+func closed(ident string) bool {
+	switch providers.Scenario(ident) {
+	case "16", "17":
+		return true
+	}
+	return false
 }
 
 // simValidReference is Snapcart's reference_id rule: 1–100 letters, digits,
