@@ -41,6 +41,9 @@ func (p Product) HasInquiry() bool {
 
 // Products returns the simulator's catalog, ordered by code: a demo
 // catalog the rest of the app may seed from. Each call returns a new slice.
+// Two of its products are also sold by the Snapcart simulator, the pairs a
+// route between the providers is built from (docs/simulators.md): S10 is
+// Snapcart's TSEL10 and SDATA5GB is Snapcart's TSEL-DATA-5GB.
 func Products() []Product {
 	ps := []Product{
 		{Code: "PLN20", Name: "PLN 20.000", Category: "PLN", Family: providers.FamilyPLNPrepaid, AgentPrice: 20500, AdminFee: 46, Enabled: true},
@@ -53,6 +56,7 @@ func Products() []Product {
 		{Code: "S5", Name: "Telkomsel 5.000", Category: "Pulsa", Family: providers.FamilyPulsa, AgentPrice: 5300, Enabled: false},
 		{Code: "S10", Name: "Telkomsel 10.000", Category: "Pulsa", Family: providers.FamilyPulsa, AgentPrice: 10150, Enabled: true},
 		{Code: "S25", Name: "Telkomsel 25.000", Category: "Pulsa", Family: providers.FamilyPulsa, AgentPrice: 25100, Enabled: true},
+		{Code: "SDATA5GB", Name: "Telkomsel Data 5 GB 30 Hari", Category: "Paket Data", Family: providers.FamilyPaketData, AgentPrice: 51500, Enabled: true},
 		{Code: "TELKOMPSTN", Name: "Telkom PSTN", Category: "Postpaid", Family: providers.FamilyPostpaid, AgentPrice: 2500, AdminFee: 1000, Enabled: true},
 		{Code: "PDAM", Name: "PDAM", Category: "Postpaid", Family: providers.FamilyPostpaid, AgentPrice: 2000, AdminFee: 1000, Enabled: true},
 		{Code: "BPJSKS", Name: "BPJS Kesehatan", Category: "BPJS", Family: providers.FamilyBPJS, AgentPrice: 2500, AdminFee: 1000, Enabled: true},

@@ -44,7 +44,7 @@ func TestProductsCatalog(t *testing.T) {
 		"PLN20": providers.FamilyPLNPrepaid, "PLN50": providers.FamilyPLNPrepaid, "PLN100": providers.FamilyPLNPrepaid,
 		"OVO10": providers.FamilyEWallet, "GOPAY10": providers.FamilyEWallet, "DN1": providers.FamilyEWallet, "MAX5000": providers.FamilyEWallet,
 		"S10": providers.FamilyPulsa, "S25": providers.FamilyPulsa, "TELKOMPSTN": providers.FamilyPostpaid, "PDAM": providers.FamilyPostpaid,
-		"BPJSKS": providers.FamilyBPJS,
+		"BPJSKS": providers.FamilyBPJS, "SDATA5GB": providers.FamilyPaketData,
 	}
 	seen := map[string]bool{}
 	for _, p := range ps {
@@ -52,7 +52,7 @@ func TestProductsCatalog(t *testing.T) {
 		if f, ok := want[p.Code]; ok && (f != p.Family || !p.Enabled || p.AgentPrice <= 0) {
 			t.Fatalf("product %+v", p)
 		}
-		if p.HasInquiry() != (p.Family != providers.FamilyPulsa) {
+		if p.HasInquiry() != (p.Family != providers.FamilyPulsa && p.Family != providers.FamilyPaketData) {
 			t.Fatalf("%s HasInquiry = %v", p.Code, p.HasInquiry())
 		}
 	}
