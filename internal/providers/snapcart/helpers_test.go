@@ -53,7 +53,7 @@ func setup(t *testing.T, mods ...func(*snapcartsim.Config)) bundle {
 	}
 	sim, err := snapcartsim.New(cfg)
 	if err != nil {
-		t.Fatalf("NewSimulator: %v", err)
+		t.Fatalf("snapcartsim.New: %v", err)
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() {

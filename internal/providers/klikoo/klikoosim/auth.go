@@ -21,7 +21,7 @@ import (
 // The simulator verifies signatures with its own implementation of Klikoo's
 // formulas (docs/simulators.md), written apart from the client's signer so
 // that a mistake in one is caught by the other and by the test vectors both
-// reproduce (../testdata/klikoo-signatures.json).
+// reproduce (package testvectors).
 
 // simTimestampLayout parses Open-Api-Timestamp (fixed millisecond digits).
 const simTimestampLayout = "2006-01-02T15:04:05.000-07:00"

@@ -125,10 +125,17 @@ func closed(value string) bool {
 	return false
 }
 
-// inquiryRefusal answers the customer-level refusals common to both
-// inquiries; it reports whether it answered.
-func inquiryRefusal(w http.ResponseWriter, value string) bool {
+// inquiryRefused plays what the scenarios do to both inquiries before any
+// answer: the product closed (15, 17), the inquiry held and dropped (14),
+// the customer refused (11 and the documentation's failure sample). It
+// reports whether it answered.
+func (s *Simulator) inquiryRefused(w http.ResponseWriter, r *http.Request, value string) bool {
 	switch {
+	case closed(value):
+		reply(w, "400026525", closedMessage, nil)
+	case s.holdInquiry(value):
+		simkit.Sleep(r, s.cfg.SlowAnswer)
+		simkit.Drop(w)
 	case value == seedBadValue:
 		reply(w, "503029998", seedBadText, map[string]string{"customer_number": value})
 	case providers.Scenario(value) == "11":
@@ -176,16 +183,7 @@ func (s *Simulator) handlePrepaidInquiry(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	value := vals["value"]
-	if closed(value) {
-		reply(w, "400026525", closedMessage, nil)
-		return
-	}
-	if s.holdInquiry(value) {
-		simkit.Sleep(r, s.cfg.SlowAnswer)
-		simkit.Drop(w)
-		return
-	}
-	if inquiryRefusal(w, value) {
+	if s.inquiryRefused(w, r, value) {
 		return
 	}
 	amount := billAmount(p, value)
@@ -232,16 +230,7 @@ func (s *Simulator) handlePostpaidInquiry(w http.ResponseWriter, r *http.Request
 		return
 	}
 	value := vals["account_number"]
-	if closed(value) {
-		reply(w, "400026525", closedMessage, nil)
-		return
-	}
-	if s.holdInquiry(value) {
-		simkit.Sleep(r, s.cfg.SlowAnswer)
-		simkit.Drop(w)
-		return
-	}
-	if inquiryRefusal(w, value) {
+	if s.inquiryRefused(w, r, value) {
 		return
 	}
 	amount := billAmount(p, value)

@@ -10,7 +10,7 @@
 // verifies signatures, parses bodies and builds answers with its own code and
 // never imports the client, so a test of the client against it checks the
 // client against a second reading of the protocol (and both against the
-// signature test vectors in ../testdata).
+// signature test vectors of the testvectors package).
 //
 // docs/simulators.md describes every scenario, what this simulator answers
 // in each, the control routes and the knobs.
