@@ -77,7 +77,7 @@ type Config struct {
 	// CallbackURL receives callbacks; empty sends none.
 	CallbackURL string
 	// CallbackDelay is the real time from acceptance to the first callback
-	// (DefaultCallbackDelay).
+	// (DefaultCallbackDelay); scenario 01 calls back at once.
 	CallbackDelay time.Duration
 	// CallbackClient sends callbacks (a client with a 5 s timeout when nil).
 	CallbackClient *http.Client

@@ -67,7 +67,7 @@ type Config struct {
 	// CallbackSecret signs callbacks (X-Signature); empty sends them unsigned.
 	CallbackSecret string
 	// CallbackDelay is the wait from acceptance to the first callback, and
-	// between retries.
+	// between retries; scenario 01 calls back at once.
 	CallbackDelay time.Duration
 	// CallbackAttempts bounds the deliveries of one callback body (retries
 	// on errors and non-2xx answers).
