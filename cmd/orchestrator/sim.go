@@ -27,7 +27,7 @@ func runSim(ctx context.Context, cfg *config.Config, args []string, logger *slog
 	var o sandbox.Options
 	fs.DurationVar(&o.SlowAnswer, "slow-answer", 0, "how long slow scenarios (31, 32, 35, 14) hold an answer (default 15s)")
 	fs.DurationVar(&o.IndexLag, "index-lag", 0, "how long scenario 35 stays invisible to lookups (default 60s)")
-	fs.DurationVar(&o.CallbackDelay, "callback-delay", 0, "from acceptance to the first callback (default 2s)")
+	fs.DurationVar(&o.CallbackDelay, "callback-delay", 0, "from acceptance to the first callback (default 2s; scenario 01 calls back at once)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("sim: %w (flags: --slow-answer, --index-lag, --callback-delay)", err)
 	}

@@ -4,6 +4,9 @@
 // PLN serial numbers.
 //
 // Each provider lives in its own sub-package (klikoo, snapcart) with a
-// concrete *Client and a simulator; those packages import this one and never
-// each other, the flow, the store or the API.
+// concrete *Client; those packages import this one and never each other, the
+// flow, the store or the API. Each provider's simulator is a package of its
+// own beside the client (klikoo/klikoosim, snapcart/snapcartsim) that never
+// imports the client, sharing only simkit with the other simulator
+// (docs/simulators.md).
 package providers

@@ -17,7 +17,9 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 // Credentials are what both sides of a provider connection must agree on.
@@ -72,8 +74,8 @@ type Options struct {
 
 // Sims holds both simulators.
 type Sims struct {
-	Klikoo   *klikoo.Simulator
-	Snapcart *snapcart.Simulator
+	Klikoo   *klikoosim.Simulator
+	Snapcart *snapcartsim.Simulator
 }
 
 // NewSims builds both simulators with creds.
@@ -82,14 +84,14 @@ func NewSims(creds Credentials, o Options) (*Sims, error) {
 	if o.CallbackBaseURL != "" {
 		kcb, scb = o.CallbackBaseURL+"/callbacks/klikoo", o.CallbackBaseURL+"/callbacks/snapcart"
 	}
-	k, err := klikoo.NewSimulator(klikoo.SimConfig{
+	k, err := klikoosim.New(klikoosim.Config{
 		ClientID: creds.KlikooClientID, ClientSecret: creds.KlikooClientSecret, PublicKey: &creds.KlikooPrivateKey.PublicKey,
 		Now: o.Now, SlowAnswer: o.SlowAnswer, IndexLag: o.IndexLag, CallbackURL: kcb, CallbackDelay: o.CallbackDelay, Logger: o.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("klikoo simulator: %w", err)
 	}
-	s, err := snapcart.NewSimulator(snapcart.SimConfig{
+	s, err := snapcartsim.New(snapcartsim.Config{
 		APIKey: creds.SnapcartAPIKey, Now: o.Now, SlowAnswer: o.SlowAnswer, IndexLag: o.IndexLag,
 		CallbackURL: scb, CallbackSecret: creds.SnapcartCallbackSecret, CallbackDelay: o.CallbackDelay, Logger: o.Logger,
 	})
@@ -140,7 +142,7 @@ func Clients(creds Credentials, o ClientOptions) (*klikoo.Client, *snapcart.Clie
 // under their own codes, with the simulators' prices.
 func Catalog() []flow.CatalogEntry {
 	var out []flow.CatalogEntry
-	for _, p := range klikoo.SimProducts() {
+	for _, p := range klikoosim.Products() {
 		inquiry := "none"
 		switch p.Family {
 		case providers.FamilyPLNPrepaid, providers.FamilyEWallet:
@@ -153,7 +155,7 @@ func Catalog() []flow.CatalogEntry {
 			ProviderProductCode: p.Code, Price: p.AgentPrice,
 		})
 	}
-	for _, p := range snapcart.SimProducts() {
+	for _, p := range snapcartsim.Products() {
 		if p.Inactive {
 			continue
 		}
@@ -180,14 +182,14 @@ func RoutedCatalog() []flow.CatalogEntry {
 // simPrice is a simulator's price of one of its products (0 if it sells none).
 func simPrice(provider, code string) int64 {
 	if provider == klikoo.Name {
-		for _, p := range klikoo.SimProducts() {
+		for _, p := range klikoosim.Products() {
 			if p.Code == code {
 				return p.AgentPrice
 			}
 		}
 		return 0
 	}
-	for _, p := range snapcart.SimProducts() {
+	for _, p := range snapcartsim.Products() {
 		if p.Code == code {
 			return p.Price
 		}

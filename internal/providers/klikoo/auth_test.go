@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 )
 
 // tamper is an http.RoundTripper that changes requests after the client
@@ -123,7 +124,7 @@ func TestTokenCachedThenRefreshedBeforeExpiry(t *testing.T) {
 
 func TestTokenExpiresAtSimulator(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withSim(func(c *SimConfig) { c.TokenTTL = 30 * time.Second }))
+	e := setup(t, withSim(func(c *klikoosim.Config) { c.TokenTTL = 30 * time.Second }))
 	ctx := context.Background()
 	if _, res := e.client.Balance(ctx); !slices.Equal(ops(res), []string{opToken, opBalance}) {
 		t.Fatalf("first balance calls %v", ops(res))
@@ -181,7 +182,7 @@ func TestTokenRefusedTwiceIsRejected(t *testing.T) {
 	start := time.Now()
 	sc := &steppingClock{t: start, step: 2 * time.Second}
 	e := setup(t,
-		withSim(func(c *SimConfig) { c.Now, c.TokenTTL = sc.Now, time.Second }),
+		withSim(func(c *klikoosim.Config) { c.Now, c.TokenTTL = sc.Now, time.Second }),
 		withClient(func(c *Config) { c.Now = func() time.Time { return start } }),
 	)
 	ref := uuid.NewString()

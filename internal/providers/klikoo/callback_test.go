@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 )
 
 func TestCallbacksByScenario(t *testing.T) {
@@ -23,6 +24,7 @@ func TestCallbacksByScenario(t *testing.T) {
 		serial bool // the first callback carries a serial number
 	}{
 		{"00 PLN", pln20, "551234569900", []providers.Outcome{S}, true},
+		{"01 PLN", pln20, "551234569901", []providers.Outcome{S}, true},
 		{"default", s10, "081234567800", []providers.Outcome{S}, true},
 		{"22", s10, "08123459922", []providers.Outcome{F}, false},
 		{"24", pln20, "551234569924", []providers.Outcome{R}, false},
@@ -79,14 +81,41 @@ func TestNoCallbackFor41(t *testing.T) {
 	if got := e.callbacks.forRef(t, silent); len(got) != 0 {
 		t.Fatalf("41 sent callbacks: %q", got)
 	}
-	if callbackPlan("41") != nil {
-		t.Fatalf("41 plans callbacks")
+}
+
+// TestScenario01CallbackAtOnce: scenario 01's callback ignores the
+// configured delay (an hour here, which holds back 00's), and its history
+// lookup by our reference says SUCCESS with the token from the first one.
+func TestScenario01CallbackAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withCallbacks(), withSim(func(c *klikoosim.Config) { c.CallbackDelay = time.Hour }))
+	fast, slow := uuid.NewString(), uuid.NewString()
+	if pay := e.pay(t, slow, pln20, "551234569900", pln20.price); pay.Outcome != P {
+		t.Fatalf("pay 00: %v", pay.Result)
+	}
+	if pay := e.pay(t, fast, pln20, "551234569901", pln20.price); pay.Outcome != P {
+		t.Fatalf("pay 01: %v", pay.Result)
+	}
+	body := e.callbacks.waitFor(t, fast, 1)[0]
+	hint, err := ParseCallback(body)
+	if err != nil || hint.Outcome != S || hint.SerialNumber == "" {
+		t.Fatalf("01 callback %s: %+v %v", body, hint, err)
+	}
+	if got := e.callbacks.forRef(t, slow); len(got) != 0 {
+		t.Fatalf("00 called back before its delay: %q", got)
+	}
+	st := e.lookup(fast, "")
+	if st.Outcome != S || st.SerialNumber != hint.SerialNumber || len(st.Calls) != 1 {
+		t.Fatalf("first history lookup: %v serial %q calls %v", st.Result, st.SerialNumber, ops(st.Result))
+	}
+	if _, err := providers.ParsePLNSerial(st.SerialNumber); err != nil {
+		t.Fatalf("01 serial %q: %v", st.SerialNumber, err)
 	}
 }
 
 func TestScenario51PendingUntilCallback(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withCallbacks(), withSim(func(c *SimConfig) { c.CallbackDelay = 500 * time.Millisecond }))
+	e := setup(t, withCallbacks(), withSim(func(c *klikoosim.Config) { c.CallbackDelay = 500 * time.Millisecond }))
 	ref := uuid.NewString()
 	pay := e.pay(t, ref, s10, "08123459951", s10.price)
 	if pay.Outcome != P {
@@ -119,7 +148,7 @@ func TestCallbackRetriedOnRefusal(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(srv.Close)
-	e := setup(t, withSim(func(c *SimConfig) { c.CallbackURL = srv.URL; c.CallbackClient = srv.Client() }))
+	e := setup(t, withSim(func(c *klikoosim.Config) { c.CallbackURL = srv.URL; c.CallbackClient = srv.Client() }))
 	e.pay(t, uuid.NewString(), s10, "081234567800", s10.price)
 	deadline := time.Now().Add(5 * time.Second)
 	for hits.Load() < 3 {
@@ -136,7 +165,7 @@ func TestCallbackRetriedOnRefusal(t *testing.T) {
 
 func TestCloseStopsPendingCallbacks(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withCallbacks(), withSim(func(c *SimConfig) { c.CallbackDelay = time.Hour }))
+	e := setup(t, withCallbacks(), withSim(func(c *klikoosim.Config) { c.CallbackDelay = time.Hour }))
 	ref := uuid.NewString()
 	e.pay(t, ref, s10, "081234567800", s10.price)
 	done := make(chan struct{})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 )
 
 // The seed's sample answers, as printed on the seed page.
@@ -31,6 +32,9 @@ const (
         "customer_number": "01105601111"
     }
 }`
+	// seedBadText is the seed's failure message, which the client keeps as
+	// the failure's detail.
+	seedBadText = "CUSTID not recognized. Biller throws exception. Err:5110"
 )
 
 // checkSeedInquiry asserts the fields of the seed's success sample.
@@ -158,7 +162,7 @@ func TestProductsPagesThroughCatalog(t *testing.T) {
 	if res.Outcome != providers.Succeeded {
 		t.Fatalf("products: %v", res)
 	}
-	want := SimProducts()
+	want := klikoosim.Products()
 	if len(got) != len(want) {
 		t.Fatalf("%d products, want %d", len(got), len(want))
 	}
@@ -186,7 +190,7 @@ func TestProductsPagesThroughCatalog(t *testing.T) {
 
 func TestBalanceFollowsLedger(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withSim(func(c *SimConfig) { c.InitialBalance = 100000 }))
+	e := setup(t, withSim(func(c *klikoosim.Config) { c.InitialBalance = 100000 }))
 	ctx := context.Background()
 	if bal, res := e.client.Balance(ctx); res.Outcome != providers.Succeeded || bal != 100000 {
 		t.Fatalf("balance %d %v", bal, res)

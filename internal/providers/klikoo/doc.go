@@ -1,13 +1,12 @@
 // Package klikoo owns everything about Klikoo's Open API (B2B): a Client that
 // speaks its wire format exactly (RSA-signed access tokens, HMAC-SHA512
 // request signatures, WIB timestamps) and turns every answer into the shared
-// providers outcomes through explicit code tables, and a Simulator, an
-// http.Handler that implements the same wire format independently — its own
-// signature verification, a ledger of charges, the scenario table of
-// providers.md and unsigned callbacks — for development, tests and chaos runs.
+// providers outcomes through explicit code tables. Its simulator, an
+// independent implementation of the same wire format, is the sub-package
+// klikoosim (docs/simulators.md).
 //
-// Decisions where providers.md is silent, made here and kept in agreement by
-// the client and the simulator:
+// Decisions where Klikoo's documentation is silent, made here and kept in
+// agreement by the client and the simulator:
 //
 //   - The signed PATH is the request path after the base URL's path, WITHOUT
 //     the query string (GET /v1/open-api/transactions?page=1… signs

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 )
 
 // product is what a scenario test buys.
@@ -91,11 +92,19 @@ func TestScenariosByLookup(t *testing.T) {
 		wantSerial []bool
 	}{
 		{name: "00 PLN", p: pln20, value: "551234569900", inquiry: S, pay: P, lookups: []providers.Outcome{P, S, S}, charges: 1, wantSerial: []bool{false, true, true}},
+		{name: "01 PLN", p: pln20, value: "551234569901", inquiry: S, pay: P, lookups: []providers.Outcome{S, S}, charges: 1, wantSerial: []bool{true, true}},
+		{name: "01 pulsa", p: s10, value: "08123459901", pay: P, lookups: []providers.Outcome{S, S}, charges: 1, wantSerial: []bool{true, true}},
 		{name: "default pulsa", p: s10, value: "081234567800", pay: P, lookups: []providers.Outcome{P, S}, charges: 1, wantSerial: []bool{false, true}},
 		{name: "99 not followed by digits is default", p: s10, value: "0812345699AB", pay: P, lookups: []providers.Outcome{P, S}, charges: 1},
 		{name: "11 inquiry", p: pln20, value: "551234569911", inquiry: F, inqReason: providers.ReasonCustomerNotFound, pay: F, payReason: providers.ReasonCustomerNotFound},
 		{name: "11 no inquiry", p: s10, value: "08123459911", pay: F, payReason: providers.ReasonCustomerNotFound},
 		{name: "12", p: s10, value: "08123459912", pay: F, payReason: providers.ReasonInsufficientBal},
+		{name: "15 PLN", p: pln20, value: "551234569915", inquiry: F, inqReason: providers.ReasonProductUnavailable, pay: F, payReason: providers.ReasonProductUnavailable},
+		{name: "15 pulsa", p: s10, value: "08123459915", pay: F, payReason: providers.ReasonProductUnavailable},
+		{name: "16 PLN", p: pln20, value: "551234569916", inquiry: S, pay: P, lookups: []providers.Outcome{P, S}, charges: 1, wantSerial: []bool{false, true}},
+		{name: "16 pulsa", p: s10, value: "08123459916", pay: P, lookups: []providers.Outcome{P, S}, charges: 1},
+		{name: "17 PLN", p: pln20, value: "551234569917", inquiry: F, inqReason: providers.ReasonProductUnavailable, pay: F, payReason: providers.ReasonProductUnavailable},
+		{name: "17 pulsa", p: s10, value: "08123459917", pay: F, payReason: providers.ReasonProductUnavailable},
 		{name: "13", p: pln20, value: "551234569913", inquiry: S, pay: P, lookups: []providers.Outcome{P, S}, charges: 1, amount: 999999},
 		{name: "21", p: s10, value: "08123459921", pay: P, lookups: []providers.Outcome{P, P, P, S, S}, charges: 1},
 		{name: "22", p: s10, value: "08123459922", pay: P, lookups: []providers.Outcome{P, F, F}},
@@ -163,8 +172,8 @@ func TestScenariosByLookup(t *testing.T) {
 			if c.charges == 1 && ch.Amount != amount {
 				t.Fatalf("charged %d, want %d", ch.Amount, amount)
 			}
-			if bal, res := e.client.Balance(context.Background()); res.Outcome != S || bal != DefaultSimBalance-int64(c.charges)*amount {
-				t.Fatalf("balance %d (%v), want %d", bal, res, DefaultSimBalance-int64(c.charges)*amount)
+			if bal, res := e.client.Balance(context.Background()); res.Outcome != S || bal != klikoosim.DefaultBalance-int64(c.charges)*amount {
+				t.Fatalf("balance %d (%v), want %d", bal, res, klikoosim.DefaultBalance-int64(c.charges)*amount)
 			}
 		})
 	}
@@ -340,10 +349,7 @@ func TestScenario61ResetsThenSuccess(t *testing.T) {
 	if outs[len(outs)-1] != S || len(outs) < 2 || len(outs) > 3 {
 		t.Fatalf("lookups %v, want one or two connection errors then succeeded", outs)
 	}
-	e.sim.mu.Lock()
-	seen := e.sim.txns[ref].lookups
-	e.sim.mu.Unlock()
-	if seen != 3 {
+	if seen := e.sim.Lookups(ref); seen != 3 {
 		t.Fatalf("simulator saw %d lookups, want 2 resets and a success", seen)
 	}
 	if n := e.charge(ref).Count; n != 1 {
@@ -382,19 +388,19 @@ func TestBuyRefusals(t *testing.T) {
 		name   string
 		p      product
 		amount int64
-		sim    func(*SimConfig)
+		sim    func(*klikoosim.Config)
 		code   string
 		reason providers.Reason
 	}{
 		{"unknown product", product{"NOPE", providers.FamilyPulsa, 1}, 10000, nil, "404027003", providers.ReasonProductUnavailable},
 		{"disabled product", product{"S5", providers.FamilyPulsa, 5300}, 5300, nil, "400026525", providers.ReasonProductUnavailable},
 		{"below the agent price", s10, 10000, nil, "400026510", providers.ReasonProviderRejected},
-		{"insufficient deposit", pln20, 20500, func(c *SimConfig) { c.InitialBalance = 20000 }, "403026514", providers.ReasonInsufficientBal},
+		{"insufficient deposit", pln20, 20500, func(c *klikoosim.Config) { c.InitialBalance = 20000 }, "403026514", providers.ReasonInsufficientBal},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			e := setup(t, withSim(func(sc *SimConfig) {
+			e := setup(t, withSim(func(sc *klikoosim.Config) {
 				if c.sim != nil {
 					c.sim(sc)
 				}

@@ -2,18 +2,17 @@ package klikoo
 
 import (
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/testvectors"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
 
@@ -28,36 +27,7 @@ const (
 	testIndexLag      = 60 * time.Second
 )
 
-// vectors is testdata/klikoo-signatures.json.
-type vectors struct {
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	AccessToken  string `json:"access_token"`
-	Timestamp    string `json:"timestamp"`
-	PrivateKey   string `json:"private_key_pkcs8_pem"`
-	PublicKey    string `json:"public_key_pem"`
-	TokenRequest struct {
-		StringToSign string `json:"string_to_sign"`
-		Signature    string `json:"signature"`
-	} `json:"access_token_request"`
-	Requests []struct {
-		Name         string `json:"name"`
-		Method       string `json:"method"`
-		Path         string `json:"path"`
-		Body         string `json:"body"`
-		StringToSign string `json:"string_to_sign"`
-		Signature    string `json:"signature"`
-	} `json:"requests"`
-}
-
-var loadVectors = sync.OnceValues(func() (vectors, error) {
-	var v vectors
-	raw, err := os.ReadFile("testdata/klikoo-signatures.json")
-	if err != nil {
-		return v, err
-	}
-	return v, json.Unmarshal(raw, &v)
-})
+var loadVectors = sync.OnceValues(testvectors.Load)
 
 var loadKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
 	v, err := loadVectors()
@@ -67,7 +37,7 @@ var loadKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
 	return ParsePrivateKeyPEM([]byte(v.PrivateKey))
 })
 
-func testVectors(t testing.TB) vectors {
+func testVectors(t testing.TB) testvectors.Vectors {
 	t.Helper()
 	v, err := loadVectors()
 	if err != nil {
@@ -85,21 +55,13 @@ func testKey(t testing.TB) *rsa.PrivateKey {
 	return k
 }
 
-// vectorPublicKey parses the vectors' public key PEM on its own, so the
+// vectorPublicKey is the vectors' public key, parsed on its own, so the
 // simulator's verification does not lean on the private key.
 func vectorPublicKey(t testing.TB) *rsa.PublicKey {
 	t.Helper()
-	block, _ := pem.Decode([]byte(testVectors(t).PublicKey))
-	if block == nil {
-		t.Fatalf("public key: no PEM block")
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	pub, err := testVectors(t).RSAPublicKey()
 	if err != nil {
-		t.Fatalf("public key: %v", err)
-	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok {
-		t.Fatalf("public key is %T", k)
+		t.Fatal(err)
 	}
 	return pub
 }
@@ -183,7 +145,7 @@ func (rc *receiver) waitFor(t *testing.T, ref string, n int) [][]byte {
 // env is what a test needs: a simulator on a real HTTP server and a client
 // speaking to it, sharing one clock.
 type env struct {
-	sim       *Simulator
+	sim       *klikoosim.Simulator
 	srv       *httptest.Server
 	client    *Client
 	clock     *clock
@@ -191,12 +153,12 @@ type env struct {
 }
 
 type options struct {
-	sim       func(*SimConfig)
+	sim       func(*klikoosim.Config)
 	client    func(*Config)
 	callbacks bool
 }
 
-func withSim(f func(*SimConfig)) func(*options) { return func(o *options) { o.sim = f } }
+func withSim(f func(*klikoosim.Config)) func(*options) { return func(o *options) { o.sim = f } }
 func withClient(f func(*Config)) func(*options) {
 	return func(o *options) { o.client = f }
 }
@@ -213,7 +175,7 @@ func setup(t *testing.T, opts ...func(*options)) *env {
 	}
 	v := testVectors(t)
 	e := &env{clock: newClock()}
-	sc := SimConfig{
+	sc := klikoosim.Config{
 		ClientID: v.ClientID, ClientSecret: v.ClientSecret, PublicKey: &testKey(t).PublicKey,
 		Now: e.clock.Now, SlowAnswer: testSlowAnswer, IndexLag: testIndexLag, CallbackDelay: testCallbackDelay,
 	}
@@ -225,9 +187,9 @@ func setup(t *testing.T, opts ...func(*options)) *env {
 	if o.sim != nil {
 		o.sim(&sc)
 	}
-	sim, err := NewSimulator(sc)
+	sim, err := klikoosim.New(sc)
 	if err != nil {
-		t.Fatalf("NewSimulator: %v", err)
+		t.Fatalf("klikoosim.New: %v", err)
 	}
 	e.sim = sim
 	e.srv = httptest.NewServer(sim)
@@ -236,7 +198,7 @@ func setup(t *testing.T, opts ...func(*options)) *env {
 		sim.Close()
 	})
 	cc := Config{
-		BaseURL: e.srv.URL + DefaultSimPrefix, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
+		BaseURL: e.srv.URL + klikoosim.DefaultPrefix, ClientID: v.ClientID, ClientSecret: v.ClientSecret,
 		PrivateKey: testKey(t), Timeout: testClientTimeout, Now: e.clock.Now,
 	}
 	if o.client != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 // The vector was computed outside Go: printf '%s' "$body" | openssl dgst
@@ -22,9 +23,6 @@ func TestCallbackSignature(t *testing.T) {
 	secret, body := []byte(vectorSecret), []byte(vectorBody)
 	if got := SignCallback(secret, body); got != vectorSig {
 		t.Fatalf("SignCallback = %s, want the openssl vector %s", got, vectorSig)
-	}
-	if got := simSign(secret, body); got != vectorSig {
-		t.Fatalf("simulator signature = %s, want the openssl vector %s", got, vectorSig)
 	}
 	cases := []struct {
 		name   string
@@ -74,7 +72,7 @@ func TestParseCallback(t *testing.T) {
 // TestCallbackRetriesOnRefusal: a non-2xx answer is retried, boundedly.
 func TestCallbackRetriesOnRefusal(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *SimConfig) { c.CallbackAttempts = 3 })
+	b := setup(t, func(c *snapcartsim.Config) { c.CallbackAttempts = 3 })
 	b.rcv.refuse.Store(1)
 	ref := newRef()
 	b.client.Pay(ctx(t), providers.PaymentRequest{Reference: ref, ProductCode: "TSEL10", CustomerNumber: "081234567890"})
@@ -84,7 +82,7 @@ func TestCallbackRetriesOnRefusal(t *testing.T) {
 	}
 
 	// A receiver that always refuses gets exactly CallbackAttempts tries.
-	b2 := setup(t, func(c *SimConfig) { c.CallbackAttempts = 2 })
+	b2 := setup(t, func(c *snapcartsim.Config) { c.CallbackAttempts = 2 })
 	b2.rcv.refuse.Store(1000)
 	ref2 := newRef()
 	b2.client.Pay(ctx(t), providers.PaymentRequest{Reference: ref2, ProductCode: "TSEL10", CustomerNumber: "081234567890"})
@@ -95,10 +93,39 @@ func TestCallbackRetriesOnRefusal(t *testing.T) {
 	}
 }
 
+// TestScenario01CallbackAtOnce: scenario 01's signed SUCCESS callback
+// ignores the configured delay (an hour here, which holds back 00's), and
+// its first lookup already says SUCCESS with the serial.
+func TestScenario01CallbackAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *snapcartsim.Config) { c.CallbackDelay = time.Hour })
+	slow, fast := newRef(), newRef()
+	b.client.Pay(ctx(t), providers.PaymentRequest{Reference: slow, ProductCode: "TSEL10", Family: providers.FamilyPulsa, CustomerNumber: "081234569900"})
+	pay := b.client.Pay(ctx(t), providers.PaymentRequest{Reference: fast, ProductCode: "TSEL10", Family: providers.FamilyPulsa, CustomerNumber: "081234569901"})
+	if pay.Outcome != providers.Pending {
+		t.Fatalf("payment %s", oc(pay.Result))
+	}
+	got := b.rcv.waitCallbacks(t, fast, 1)
+	if !VerifyCallback([]byte(testSecret), got[0].body, got[0].signature) {
+		t.Fatalf("01 callback not signed: %s", got[0].body)
+	}
+	cb, err := ParseCallback(got[0].body)
+	if err != nil || cb.Outcome != providers.Succeeded || cb.SerialNumber == "" || cb.TransactionID != pay.RequestID {
+		t.Fatalf("01 callback %s: %+v %v", got[0].body, cb, err)
+	}
+	if n := len(b.rcv.forReference(t, slow)); n != 0 {
+		t.Fatalf("00 called back before its delay (%d)", n)
+	}
+	st := b.client.Lookup(ctx(t), providers.LookupRequest{Reference: fast, RequestID: pay.RequestID})
+	if st.Outcome != providers.Succeeded || st.SerialNumber != cb.SerialNumber {
+		t.Fatalf("first lookup %s serial %q, want succeeded with %q", oc(st.Result), st.SerialNumber, cb.SerialNumber)
+	}
+}
+
 // TestCloseStopsCallbacks: Close cancels callbacks not yet sent.
 func TestCloseStopsCallbacks(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *SimConfig) { c.CallbackDelay = time.Hour })
+	b := setup(t, func(c *snapcartsim.Config) { c.CallbackDelay = time.Hour })
 	pay := b.client.Pay(ctx(t), providers.PaymentRequest{Reference: newRef(), ProductCode: "TSEL10", CustomerNumber: "081234567890"})
 	if pay.Outcome != providers.Pending {
 		t.Fatalf("payment %s", oc(pay.Result))
@@ -118,7 +145,7 @@ func TestCloseStopsCallbacks(t *testing.T) {
 // TestUnsignedCallbacksWithoutSecret: no secret, no X-Signature.
 func TestUnsignedCallbacksWithoutSecret(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *SimConfig) { c.CallbackSecret = "" })
+	b := setup(t, func(c *snapcartsim.Config) { c.CallbackSecret = "" })
 	ref := newRef()
 	b.client.Pay(ctx(t), providers.PaymentRequest{Reference: ref, ProductCode: "TSEL10", CustomerNumber: "081234567890"})
 	got := b.rcv.waitCallbacks(t, ref, 1)
@@ -142,7 +169,7 @@ func TestControlRoutes(t *testing.T) {
 		} `json:"charges"`
 	}
 	getJSON(t, b.srv.URL+"/_sim/ledger", &view)
-	if view.Balance != DefaultSimBalance-24900 || len(view.Charges) != 1 || view.Charges[0].Reference != ref || view.Charges[0].Count != 1 {
+	if view.Balance != snapcartsim.DefaultBalance-24900 || len(view.Charges) != 1 || view.Charges[0].Reference != ref || view.Charges[0].Count != 1 {
 		t.Fatalf("ledger view %+v", view)
 	}
 	post := func(path, body string) int {
@@ -164,7 +191,7 @@ func TestControlRoutes(t *testing.T) {
 		t.Fatalf("POST /_sim/reset: %d", got)
 	}
 	getJSON(t, b.srv.URL+"/_sim/ledger", &view)
-	if view.Balance != DefaultSimBalance || len(view.Charges) != 0 || b.sim.Faults().Get().ServerErrorRate != 0 {
+	if view.Balance != snapcartsim.DefaultBalance || len(view.Charges) != 0 || b.sim.Faults().Get().ServerErrorRate != 0 {
 		t.Fatalf("after reset: %+v", view)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -50,30 +51,6 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := New(Config{BaseURL: "https://user:pw@x/", APIKey: "k", PathPrefix: "bad"}); err == nil || strings.Contains(err.Error(), "pw") {
 		t.Fatalf("error %v leaks or is missing", err)
-	}
-}
-
-func TestNewSimulatorValidatesConfig(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		cfg   SimConfig
-		field string
-	}{
-		{SimConfig{}, "APIKey"},
-		{SimConfig{APIKey: "k", PathPrefix: "x"}, "PathPrefix"},
-		{SimConfig{APIKey: "k", PathPrefix: "/a/", CatalogPrefix: "/a/"}, "CatalogPrefix"},
-		{SimConfig{APIKey: "k", InitialBalance: -1}, "InitialBalance"},
-		{SimConfig{APIKey: "k", SlowAnswer: -1}, "SlowAnswer"},
-		{SimConfig{APIKey: "k", CallbackURL: "not a url"}, "CallbackURL"},
-		{SimConfig{APIKey: "k", CallbackAttempts: -1}, "CallbackAttempts"},
-		{SimConfig{APIKey: "k", Products: []SimProduct{{Code: "X", Type: "pulsa", ItemCode: "X", Inquiry: "sometimes"}}}, "Inquiry"},
-		{SimConfig{APIKey: "k", Products: []SimProduct{{Code: "X", Type: "pulsa", ItemCode: "X", Inquiry: InquiryNone}, {Code: "X", Type: "pulsa", ItemCode: "X", Inquiry: InquiryNone}}}, "duplicate"},
-	}
-	for _, c := range cases {
-		_, err := NewSimulator(c.cfg)
-		if err == nil || !strings.Contains(err.Error(), c.field) {
-			t.Fatalf("NewSimulator(%+v) = %v, want an error naming %s", c.cfg, err, c.field)
-		}
 	}
 }
 
@@ -136,7 +113,7 @@ func TestInquiryExpires(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2025, 11, 20, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	b := setup(t, func(c *SimConfig) { c.Now = clock; c.InquiryValidity = 10 * time.Minute })
+	b := setup(t, func(c *snapcartsim.Config) { c.Now = clock; c.InquiryValidity = 10 * time.Minute })
 	inq := b.client.Inquiry(ctx(t), seedInquiry)
 	mu.Lock()
 	now = now.Add(10*time.Minute + time.Second)
@@ -287,7 +264,7 @@ func TestSimulatorValidation(t *testing.T) {
 
 func TestInsufficientDepositIsRefusedWithoutCharge(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *SimConfig) { c.InitialBalance = 10000 })
+	b := setup(t, func(c *snapcartsim.Config) { c.InitialBalance = 10000 })
 	ref := newRef()
 	pay := b.client.Pay(ctx(t), providers.PaymentRequest{Reference: ref, ProductCode: "TSEL10", CustomerNumber: "081234567890"})
 	if oc(pay.Result) != "failed/insufficient_balance" || pay.Calls[0].HTTPStatus != http.StatusPaymentRequired {
@@ -309,8 +286,8 @@ func TestProductsReadsTheCatalog(t *testing.T) {
 	if res.Outcome != providers.Succeeded {
 		t.Fatalf("Products: %s %s", oc(res), res.Detail)
 	}
-	want := map[string]SimProduct{}
-	for _, p := range SimProducts() {
+	want := map[string]snapcartsim.Product{}
+	for _, p := range snapcartsim.Products() {
 		want[p.Code] = p
 	}
 	if len(got) != len(want) {

@@ -1,12 +1,11 @@
 // Package snapcart owns everything about the Snapcart PPOB aggregator: a
 // wire-exact Client that turns Snapcart's answers into the normalized
-// providers types, and a Simulator (an http.Handler) that speaks the same wire
-// format independently, for development, tests, chaos runs and benchmarks.
+// providers types. Its simulator, an independent implementation of the same
+// wire format, is the sub-package snapcartsim (docs/simulators.md).
 //
-// The wire format and the classification rules are those of
-// shared/spec/providers.md ("Snapcart PPOB"). Classification is done by
-// explicit tables per operation (classify.go), on status_code together with
-// status_message and data.biller_code/biller_message, never on the code alone.
+// Classification is done by explicit tables per operation (classify.go), on
+// status_code together with status_message and data.biller_code and
+// biller_message, never on the code alone.
 //
 // In this package a transaction's id is Snapcart's request_id: Payment.RequestID,
 // Payment.TransactionID and Status.TransactionID all carry it, because it is the

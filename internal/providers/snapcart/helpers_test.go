@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 // bundle is what a test needs: a simulator over real HTTP, a client for it
 // and a callback receiver.
 type bundle struct {
-	sim    *Simulator
+	sim    *snapcartsim.Simulator
 	srv    *httptest.Server
 	client *Client
 	rcv    *receiver
@@ -36,10 +37,10 @@ type bundle struct {
 
 // setup starts a simulator (with callbacks to a receiver) and a client.
 // mods adjust the simulator's config.
-func setup(t *testing.T, mods ...func(*SimConfig)) bundle {
+func setup(t *testing.T, mods ...func(*snapcartsim.Config)) bundle {
 	t.Helper()
 	rcv := newReceiver(t)
-	cfg := SimConfig{
+	cfg := snapcartsim.Config{
 		APIKey:         testAPIKey,
 		SlowAnswer:     testSlow,
 		IndexLag:       testIndexLag,
@@ -50,9 +51,9 @@ func setup(t *testing.T, mods ...func(*SimConfig)) bundle {
 	for _, m := range mods {
 		m(&cfg)
 	}
-	sim, err := NewSimulator(cfg)
+	sim, err := snapcartsim.New(cfg)
 	if err != nil {
-		t.Fatalf("NewSimulator: %v", err)
+		t.Fatalf("snapcartsim.New: %v", err)
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 // Outcome shorthands for the scenario tables.
@@ -19,6 +20,7 @@ const (
 	sTF  = "failed/transaction_failed"
 	sCNF = "failed/customer_not_found"
 	sIB  = "failed/insufficient_balance"
+	sPU  = "failed/product_unavailable"
 )
 
 // expect is what a scenario must produce through the real client.
@@ -41,8 +43,12 @@ type expect struct {
 var twoStep = map[string]expect{
 	"":   {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"00": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"01": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sS}, serials: []bool{true}, after: []string{sS}, charges: 1, callback: []string{sS}},
 	"11": {inquiry: []string{sCNF}},
 	"12": {inquiry: []string{sS}, payment: []string{sIB}},
+	"15": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"16": {inquiry: []string{sPU}},
+	"17": {inquiry: []string{sPU}},
 	"13": {inquiry: []string{sS}, amount: 999999, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"14": {inquiry: []string{sTO, sTO, sS}, payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"21": {inquiry: []string{sS}, payment: []string{sP}, lookups: []string{sP, sP, sP, sS}, charges: 1, callback: []string{sS}},
@@ -66,9 +72,13 @@ var twoStep = map[string]expect{
 var oneStep = map[string]expect{
 	"":   {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"00": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"01": {payment: []string{sP}, lookups: []string{sS}, serials: []bool{true}, after: []string{sS}, charges: 1, callback: []string{sS}},
 	"11": {payment: []string{sCNF}},
 	"12": {payment: []string{sIB}},
 	"13": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"15": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
+	"16": {payment: []string{sPU}},
+	"17": {payment: []string{sPU}},
 	"14": {payment: []string{sP}, lookups: []string{sP, sS}, charges: 1, callback: []string{sS}},
 	"21": {payment: []string{sP}, lookups: []string{sP, sP, sP, sS}, charges: 1, callback: []string{sS}},
 	"22": {payment: []string{sP}, lookups: []string{sP, sTF}, charges: 0, callback: []string{sTF}},
@@ -87,9 +97,9 @@ var oneStep = map[string]expect{
 
 // scenarioMods gives scenario 51 a callback delay long enough that the
 // first lookups surely come before the callback.
-func scenarioMods(sc string) []func(*SimConfig) {
+func scenarioMods(sc string) []func(*snapcartsim.Config) {
 	if sc == "51" {
-		return []func(*SimConfig){func(c *SimConfig) { c.CallbackDelay = 300 * time.Millisecond }}
+		return []func(*snapcartsim.Config){func(c *snapcartsim.Config) { c.CallbackDelay = 300 * time.Millisecond }}
 	}
 	return nil
 }
@@ -137,6 +147,8 @@ func TestScenariosOneStepGameVoucher(t *testing.T) {
 			switch sc {
 			case "11":
 				inqWant = []string{sCNF}
+			case "16", "17":
+				inqWant = []string{sPU}
 			case "14":
 				inqWant = []string{sTO, sTO, sS}
 			}

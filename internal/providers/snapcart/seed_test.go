@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
 // Samples from shared/seeds/004_4e49c397068ee203.txt and providers.md,
@@ -207,7 +208,7 @@ func keys(m map[string]any) []string {
 // verbatim to the simulator and compares the answers with the seed's.
 func TestSimulatorAnswersTheSeedInItsShape(t *testing.T) {
 	t.Parallel()
-	sim, err := NewSimulator(SimConfig{APIKey: testAPIKey, InitialBalance: 50850})
+	sim, err := snapcartsim.New(snapcartsim.Config{APIKey: testAPIKey, InitialBalance: 50850})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"crypto"
@@ -18,9 +18,10 @@ import (
 	"time"
 )
 
-// The simulator verifies signatures with its own implementation of the
-// formulas of providers.md, written apart from the client's signer so that a
-// mistake in one is caught by the other and by the shared test vectors.
+// The simulator verifies signatures with its own implementation of Klikoo's
+// formulas (docs/simulators.md), written apart from the client's signer so
+// that a mistake in one is caught by the other and by the test vectors both
+// reproduce (package testvectors).
 
 // simTimestampLayout parses Open-Api-Timestamp (fixed millisecond digits).
 const simTimestampLayout = "2006-01-02T15:04:05.000-07:00"

@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 // callbackAttempts bounds the deliveries of one callback answered non-2xx.
 const callbackAttempts = 4
 
-// simCallback is the callback body of providers.md, in its order. Klikoo
+// simCallback is Klikoo's documented callback body, in its order. Klikoo
 // documents no signature, so none is sent.
 type simCallback struct {
 	ResponseCode       string `json:"response_code"`
@@ -48,7 +48,16 @@ func callbackPlan(scenario string) []string {
 	return []string{simSuccess}
 }
 
-// scheduleCallbacks sends tx's callbacks CallbackDelay after now, from a
+// callbackDelay is how long after the acceptance a scenario's first
+// callback is sent: at once for 01 (success at once), else CallbackDelay.
+func (s *Simulator) callbackDelay(scenario string) time.Duration {
+	if scenario == "01" {
+		return 0
+	}
+	return s.cfg.CallbackDelay
+}
+
+// scheduleCallbacks sends tx's callbacks callbackDelay after now, from a
 // goroutine that Close stops.
 func (s *Simulator) scheduleCallbacks(tx *simTxn) {
 	plan := callbackPlan(tx.scenario)
@@ -62,10 +71,10 @@ func (s *Simulator) scheduleCallbacks(tx *simTxn) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	ref := tx.ref
+	ref, delay := tx.ref, s.callbackDelay(tx.scenario)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTimer(s.cfg.CallbackDelay)
+		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {
 		case <-t.C:

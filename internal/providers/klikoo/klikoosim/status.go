@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"crypto/sha256"
@@ -25,7 +25,7 @@ const (
 type simTxn struct {
 	id                int64
 	ref, value, msidn string
-	product           SimProduct
+	product           Product
 	amount, selling   int64
 	scenario          string
 	createdAt         time.Time
@@ -54,6 +54,8 @@ func (s *Simulator) observe(tx *simTxn, now time.Time) (v simView, drop bool) {
 	success := simView{status: simSuccess, sn: serialNumber(tx)}
 	pending := simView{status: simPending}
 	switch tx.scenario {
+	case "01":
+		return success, false // success at once, serial included
 	case "21":
 		if n <= 3 {
 			return pending, false

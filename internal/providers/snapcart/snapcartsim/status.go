@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"net/http"
@@ -73,6 +73,8 @@ func (s *Simulator) lookupKind(t *simTxn, now time.Time) statusKind {
 	t.lookups++
 	n := t.lookups
 	switch t.scenario {
+	case "01":
+		return kindSuccess // success at once, serial included
 	case "21":
 		return pendingFor(n, 3)
 	case "22":

@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// simCallback is the body the simulator POSTs to SimConfig.CallbackURL.
+// simCallback is the body the simulator POSTs to Config.CallbackURL.
 type simCallback struct {
 	RequestID     string `json:"request_id"`
 	ReferenceID   string `json:"reference_id"`
@@ -62,7 +62,16 @@ func (t *simTxn) callbackBody(kind statusKind) []byte {
 	return b
 }
 
-// scheduleCallbacks sends t's callbacks after CallbackDelay, in a goroutine
+// callbackDelay is the wait from acceptance to a scenario's first callback:
+// none for 01 (success at once), else CallbackDelay.
+func (s *Simulator) callbackDelay(scenario string) time.Duration {
+	if scenario == "01" {
+		return 0
+	}
+	return s.cfg.CallbackDelay
+}
+
+// scheduleCallbacks sends t's callbacks after callbackDelay, in a goroutine
 // that Close stops. Nothing is sent without a CallbackURL.
 func (s *Simulator) scheduleCallbacks(t *simTxn) {
 	plan := callbackPlan(t.scenario)
@@ -80,9 +89,10 @@ func (s *Simulator) scheduleCallbacks(t *simTxn) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	delay := s.callbackDelay(t.scenario)
 	go func() {
 		defer s.wg.Done()
-		if !s.pause(s.cfg.CallbackDelay) {
+		if !s.pause(delay) {
 			return
 		}
 		for i, b := range bodies {

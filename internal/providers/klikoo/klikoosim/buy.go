@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
 
-// The seed's sample customers (000_e4a8b2c4e0a38655.txt).
+// The sample customers of Klikoo's Inquiry Prepaid documentation.
 const (
 	seedGoodValue = "01105691111" // answers the seed's success sample
 	seedBadValue  = "01105601111" // answers 503029998 "CUSTID not recognized"
@@ -81,7 +81,7 @@ func customerName(value string) string {
 // price for prepaid products; a bill derived from the account number plus
 // the agent price (Klikoo's fee) for bills; 999999 in scenario 13 for
 // products with an inquiry.
-func billAmount(p SimProduct, value string) int64 {
+func billAmount(p Product, value string) int64 {
 	if providers.Scenario(value) == "13" && p.HasInquiry() {
 		return scenario13Price
 	}
@@ -110,10 +110,32 @@ func (s *Simulator) holdInquiry(value string) bool {
 	return n < 2
 }
 
-// inquiryRefusal answers the customer-level refusals common to both
-// inquiries; it reports whether it answered.
-func inquiryRefusal(w http.ResponseWriter, value string) bool {
+// closedMessage is what Klikoo says of a product it cannot sell now.
+const closedMessage = "Produk sedang gangguan"
+
+// closed reports whether Klikoo's product is closed ("gangguan") for this
+// customer: the routing scenarios 15 and 17, where Klikoo is the provider
+// that cannot sell (docs/simulators.md). The other routing scenario, 16,
+// is a default success here.
+func closed(value string) bool {
+	switch providers.Scenario(value) {
+	case "15", "17":
+		return true
+	}
+	return false
+}
+
+// inquiryRefused plays what the scenarios do to both inquiries before any
+// answer: the product closed (15, 17), the inquiry held and dropped (14),
+// the customer refused (11 and the documentation's failure sample). It
+// reports whether it answered.
+func (s *Simulator) inquiryRefused(w http.ResponseWriter, r *http.Request, value string) bool {
 	switch {
+	case closed(value):
+		reply(w, "400026525", closedMessage, nil)
+	case s.holdInquiry(value):
+		simkit.Sleep(r, s.cfg.SlowAnswer)
+		simkit.Drop(w)
 	case value == seedBadValue:
 		reply(w, "503029998", seedBadText, map[string]string{"customer_number": value})
 	case providers.Scenario(value) == "11":
@@ -161,12 +183,7 @@ func (s *Simulator) handlePrepaidInquiry(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	value := vals["value"]
-	if s.holdInquiry(value) {
-		simkit.Sleep(r, s.cfg.SlowAnswer)
-		simkit.Drop(w)
-		return
-	}
-	if inquiryRefusal(w, value) {
+	if s.inquiryRefused(w, r, value) {
 		return
 	}
 	amount := billAmount(p, value)
@@ -213,12 +230,7 @@ func (s *Simulator) handlePostpaidInquiry(w http.ResponseWriter, r *http.Request
 		return
 	}
 	value := vals["account_number"]
-	if s.holdInquiry(value) {
-		simkit.Sleep(r, s.cfg.SlowAnswer)
-		simkit.Drop(w)
-		return
-	}
-	if inquiryRefusal(w, value) {
+	if s.inquiryRefused(w, r, value) {
 		return
 	}
 	amount := billAmount(p, value)
@@ -274,6 +286,10 @@ func (s *Simulator) handleBuy(w http.ResponseWriter, r *http.Request, body []byt
 	}
 	if !p.Enabled {
 		reply(w, "400026525", "Product is not available", nil)
+		return
+	}
+	if closed(value) {
+		reply(w, "400026525", closedMessage, nil)
 		return
 	}
 	if p.Family == providers.FamilyBPJS && !phoneLike(vals["msidn"]) {

@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"context"
@@ -10,15 +10,27 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+)
+
+// providerName is the provider the simulator plays, in its log lines.
+const providerName = "snapcart"
+
+// The routes' default prefixes, as Snapcart's pages show them: the
+// pre-order API (inquiry, payment, payment status) and the catalog.
+const (
+	DefaultPathPrefix    = "/api/v1/pre-order/"
+	DefaultCatalogPrefix = "/api/v1/catalogs/"
 )
 
 // Simulator defaults.
 const (
-	DefaultSimBalance       = 1_000_000_000
+	DefaultBalance          = 1_000_000_000
 	DefaultInquiryValidity  = 30 * time.Minute
 	DefaultSlowAnswer       = 15 * time.Second
 	DefaultIndexLag         = 60 * time.Second
@@ -26,19 +38,21 @@ const (
 	DefaultCallbackAttempts = 3
 )
 
-// SimConfig configures a Simulator. APIKey is required; zero values take the
+// Config configures a Simulator. APIKey is required; zero values take the
 // defaults above.
-type SimConfig struct {
+type Config struct {
 	// APIKey is the x-api-key the simulator accepts; any other key gets 401.
 	APIKey string
-	// PathPrefix and CatalogPrefix as in Config (defaults DefaultPathPrefix,
-	// DefaultCatalogPrefix). The /_sim/ control routes are at the root.
+	// PathPrefix and CatalogPrefix are where the pre-order API and the
+	// catalog are served, each starting and ending with "/" (defaults
+	// DefaultPathPrefix, DefaultCatalogPrefix); the client's Config has the
+	// same two. The /_sim/ control routes are at the root.
 	PathPrefix, CatalogPrefix string
-	// InitialBalance is the deposit (default DefaultSimBalance); /_sim/reset
+	// InitialBalance is the deposit (default DefaultBalance); /_sim/reset
 	// restores it.
 	InitialBalance int64
-	// Products is the catalog (default SimProducts()).
-	Products []SimProduct
+	// Products is the catalog (default Products()).
+	Products []Product
 	// Now is the clock for inquiry validity, index lag and timestamps.
 	Now func() time.Time
 	// InquiryValidity is how long a request_id may be paid (then 410).
@@ -53,7 +67,7 @@ type SimConfig struct {
 	// CallbackSecret signs callbacks (X-Signature); empty sends them unsigned.
 	CallbackSecret string
 	// CallbackDelay is the wait from acceptance to the first callback, and
-	// between retries.
+	// between retries; scenario 01 calls back at once.
 	CallbackDelay time.Duration
 	// CallbackAttempts bounds the deliveries of one callback body (retries
 	// on errors and non-2xx answers).
@@ -70,12 +84,12 @@ type SimConfig struct {
 // injection and the simkit control routes. It is safe for concurrent use.
 // Close stops its callbacks.
 type Simulator struct {
-	cfg      SimConfig
+	cfg      Config
 	handler  http.Handler
 	ledger   *simkit.Ledger
 	faults   *simkit.Injector
-	catalog  []SimProduct
-	products map[string]SimProduct
+	catalog  []Product
+	products map[string]Product
 	types    map[string]bool
 	log      *slog.Logger
 
@@ -101,7 +115,7 @@ type simInquiry struct {
 // simTxn is an accepted payment.
 type simTxn struct {
 	requestID, reference, identifier, scenario string
-	product                                    SimProduct
+	product                                    Product
 	amount                                     int64
 	charged                                    bool
 	acceptedAt                                 time.Time
@@ -111,17 +125,17 @@ type simTxn struct {
 	callbackSent                               bool
 }
 
-// NewSimulator validates cfg, applies the defaults and returns a Simulator.
-// Errors name the offending SimConfig field.
-func NewSimulator(cfg SimConfig) (*Simulator, error) {
+// New validates cfg, applies the defaults and returns a Simulator.
+// Errors name the offending Config field.
+func New(cfg Config) (*Simulator, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("snapcart sim config: APIKey is required")
 	}
 	var err error
-	if cfg.PathPrefix, err = checkPrefix("PathPrefix", cfg.PathPrefix, DefaultPathPrefix); err != nil {
+	if cfg.PathPrefix, err = routePrefix("PathPrefix", cfg.PathPrefix, DefaultPathPrefix); err != nil {
 		return nil, fmt.Errorf("snapcart sim config: %w", err)
 	}
-	if cfg.CatalogPrefix, err = checkPrefix("CatalogPrefix", cfg.CatalogPrefix, DefaultCatalogPrefix); err != nil {
+	if cfg.CatalogPrefix, err = routePrefix("CatalogPrefix", cfg.CatalogPrefix, DefaultCatalogPrefix); err != nil {
 		return nil, fmt.Errorf("snapcart sim config: %w", err)
 	}
 	if cfg.PathPrefix == cfg.CatalogPrefix {
@@ -131,7 +145,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 		return nil, errors.New("snapcart sim config: InitialBalance must not be negative")
 	}
 	if cfg.InitialBalance == 0 {
-		cfg.InitialBalance = DefaultSimBalance
+		cfg.InitialBalance = DefaultBalance
 	}
 	for name, d := range map[string]*time.Duration{
 		"InquiryValidity": &cfg.InquiryValidity, "SlowAnswer": &cfg.SlowAnswer,
@@ -153,8 +167,11 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	}
 	if cfg.CallbackURL != "" {
 		u, err := url.Parse(cfg.CallbackURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("snapcart sim config: CallbackURL must be an absolute http(s) URL, got %q", redactURL(cfg.CallbackURL))
+		if err != nil {
+			return nil, errors.New("snapcart sim config: CallbackURL must be an absolute http(s) URL")
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("snapcart sim config: CallbackURL must be an absolute http(s) URL, got %q", u.Redacted())
 		}
 	}
 	if cfg.Now == nil {
@@ -167,15 +184,15 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Products == nil {
-		cfg.Products = SimProducts()
+		cfg.Products = Products()
 	}
 	s := &Simulator{
 		cfg:      cfg,
 		ledger:   simkit.NewLedger(cfg.InitialBalance, cfg.Now),
 		faults:   &simkit.Injector{},
-		products: map[string]SimProduct{},
+		products: map[string]Product{},
 		types:    map[string]bool{"pulsa": true, "paket-data": true, "game-voucher": true, "bpjs": true},
-		log:      cfg.Logger.With("simulator", Name),
+		log:      cfg.Logger.With("simulator", providerName),
 	}
 	for _, p := range cfg.Products {
 		if err := p.validate(); err != nil {
@@ -202,6 +219,21 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	simkit.Mount(mux, s.ledger, s.faults, cfg.InitialBalance, s.resetState)
 	s.handler = s.faults.Wrap(mux)
 	return s, nil
+}
+
+// routePrefix applies def to an empty prefix and checks that p is a plain
+// path that starts and ends with "/", fit to mount routes under.
+func routePrefix(field, p, def string) (string, error) {
+	if p == "" {
+		return def, nil
+	}
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
+		return "", fmt.Errorf("%s must start and end with \"/\", got %q", field, p)
+	}
+	if u, err := url.Parse(p); err != nil || u.Path != p || strings.ContainsAny(p, "{} ") {
+		return "", fmt.Errorf("%s must be a plain path, got %q", field, p)
+	}
+	return p, nil
 }
 
 func setDefault(d *time.Duration, def time.Duration) {
@@ -311,27 +343,45 @@ func decodeRequest(w http.ResponseWriter, r *http.Request) (simRequest, bool) {
 
 // checkCommon validates product_code and reference_id and finds the product;
 // on error it has answered.
-func (s *Simulator) checkCommon(w http.ResponseWriter, req simRequest, referenceRequired bool) (SimProduct, bool) {
+func (s *Simulator) checkCommon(w http.ResponseWriter, req simRequest, referenceRequired bool) (Product, bool) {
 	switch {
 	case req.ProductCode == "":
 		writeBadRequest(w, "Required field (product_code)")
-		return SimProduct{}, false
+		return Product{}, false
 	case len(req.ProductCode) > 64:
 		writeBadRequest(w, "Invalid field (product_code)")
-		return SimProduct{}, false
+		return Product{}, false
 	case req.ReferenceID == "" && referenceRequired:
 		writeBadRequest(w, "Required field (reference_id)")
-		return SimProduct{}, false
+		return Product{}, false
 	case req.ReferenceID != "" && !simValidReference(req.ReferenceID):
 		writeBadRequest(w, "Invalid field (reference_id)")
-		return SimProduct{}, false
+		return Product{}, false
 	}
 	p, ok := s.products[req.ProductCode]
 	if !ok || p.Inactive {
-		writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
-		return SimProduct{}, false
+		writeProductNotFound(w)
+		return Product{}, false
 	}
 	return p, true
+}
+
+// writeProductNotFound answers Snapcart's refusal of a product it does not
+// sell (now): 404 "Product not found".
+func writeProductNotFound(w http.ResponseWriter) {
+	writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+}
+
+// closed reports whether Snapcart's product is closed for this customer:
+// the routing scenarios 16 and 17, where Snapcart is the provider that
+// cannot sell (docs/simulators.md). The other routing scenario, 15, is a
+// default success here.
+func closed(ident string) bool {
+	switch providers.Scenario(ident) {
+	case "16", "17":
+		return true
+	}
+	return false
 }
 
 // simValidReference is Snapcart's reference_id rule: 1–100 letters, digits,
@@ -352,7 +402,7 @@ func simValidReference(s string) bool {
 // identification validates the identification set of a product and returns
 // the scenario identifier (bill_number, or user_id for game vouchers), or an
 // error text for a 400 "Bad request".
-func identification(p SimProduct, req simRequest) (string, string) {
+func identification(p Product, req simRequest) (string, string) {
 	if p.Family.UsesUserID() {
 		switch {
 		case req.BillNumber != "":

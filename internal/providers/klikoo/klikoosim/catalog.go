@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 )
 
-// SimProduct is one product of the simulator's catalog.
-type SimProduct struct {
+// Product is one product of the simulator's catalog.
+type Product struct {
 	Code     string
 	Name     string
 	Category string           // Klikoo's category, as the product list shows it
@@ -25,13 +25,13 @@ type SimProduct struct {
 }
 
 // Product returns p as a providers.Product.
-func (p SimProduct) Product() providers.Product {
+func (p Product) Product() providers.Product {
 	return providers.Product{Code: p.Code, Name: p.Name, Category: p.Category, Price: p.AgentPrice, Enabled: p.Enabled}
 }
 
 // HasInquiry reports whether Klikoo answers an inquiry for p: the prepaid
 // inquiry for PLN and e-wallets, the postpaid inquiry for bills.
-func (p SimProduct) HasInquiry() bool {
+func (p Product) HasInquiry() bool {
 	switch p.Family {
 	case providers.FamilyPLNPrepaid, providers.FamilyEWallet, providers.FamilyPostpaid, providers.FamilyBPJS:
 		return true
@@ -39,10 +39,13 @@ func (p SimProduct) HasInquiry() bool {
 	return false
 }
 
-// SimProducts returns the simulator's catalog, ordered by code: a demo
+// Products returns the simulator's catalog, ordered by code: a demo
 // catalog the rest of the app may seed from. Each call returns a new slice.
-func SimProducts() []SimProduct {
-	ps := []SimProduct{
+// Two of its products are also sold by the Snapcart simulator, the pairs a
+// route between the providers is built from (docs/simulators.md): S10 is
+// Snapcart's TSEL10 and SDATA5GB is Snapcart's TSEL-DATA-5GB.
+func Products() []Product {
+	ps := []Product{
 		{Code: "PLN20", Name: "PLN 20.000", Category: "PLN", Family: providers.FamilyPLNPrepaid, AgentPrice: 20500, AdminFee: 46, Enabled: true},
 		{Code: "PLN50", Name: "PLN 50.000", Category: "PLN", Family: providers.FamilyPLNPrepaid, AgentPrice: 50500, AdminFee: 46, Enabled: true},
 		{Code: "PLN100", Name: "PLN 100.000", Category: "PLN", Family: providers.FamilyPLNPrepaid, AgentPrice: 100500, AdminFee: 46, Enabled: true},
@@ -53,6 +56,7 @@ func SimProducts() []SimProduct {
 		{Code: "S5", Name: "Telkomsel 5.000", Category: "Pulsa", Family: providers.FamilyPulsa, AgentPrice: 5300, Enabled: false},
 		{Code: "S10", Name: "Telkomsel 10.000", Category: "Pulsa", Family: providers.FamilyPulsa, AgentPrice: 10150, Enabled: true},
 		{Code: "S25", Name: "Telkomsel 25.000", Category: "Pulsa", Family: providers.FamilyPulsa, AgentPrice: 25100, Enabled: true},
+		{Code: "SDATA5GB", Name: "Telkomsel Data 5 GB 30 Hari", Category: "Paket Data", Family: providers.FamilyPaketData, AgentPrice: 51500, Enabled: true},
 		{Code: "TELKOMPSTN", Name: "Telkom PSTN", Category: "Postpaid", Family: providers.FamilyPostpaid, AgentPrice: 2500, AdminFee: 1000, Enabled: true},
 		{Code: "PDAM", Name: "PDAM", Category: "Postpaid", Family: providers.FamilyPostpaid, AgentPrice: 2000, AdminFee: 1000, Enabled: true},
 		{Code: "BPJSKS", Name: "BPJS Kesehatan", Category: "BPJS", Family: providers.FamilyBPJS, AgentPrice: 2500, AdminFee: 1000, Enabled: true},
@@ -98,7 +102,7 @@ func (s *Simulator) handleProducts(w http.ResponseWriter, _ *http.Request, body 
 		return
 	}
 	items := make([]simProductItem, 0)
-	for _, p := range SimProducts() {
+	for _, p := range Products() {
 		keep := true
 		for _, t := range q.Search {
 			var v string

@@ -1,4 +1,4 @@
-package klikoo
+package klikoosim
 
 import (
 	"context"
@@ -16,21 +16,40 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
 
-// Simulator defaults.
+// The Open API paths the simulator serves under its prefix, as Klikoo
+// documents them. They are the simulator's own, not the client's: the two
+// sides meet only on the wire.
 const (
-	DefaultSimPrefix       = "/klikoo-b2b"
-	DefaultSimBalance      = int64(1_000_000_000)
-	DefaultSimMaxSkew      = 5 * time.Minute
-	DefaultSimTokenTTL     = 900 * time.Second
-	DefaultSimSlowAnswer   = 15 * time.Second
-	DefaultSimIndexLag     = 60 * time.Second
-	DefaultSimCallbackWait = 2 * time.Second
+	tokenPath           = "/v1/open-api/access-token"
+	productsPath        = "/v1/open-api/products"
+	prepaidInquiryPath  = "/v1/open-api/products/inquiry"
+	postpaidInquiryPath = "/v1/open-api/transactions/inquiry-postpaid"
+	buyPath             = "/v1/open-api/products/buy"
+	transactionsPath    = "/v1/open-api/transactions"
+	balancePath         = "/v1/open-api/balance"
 )
 
-// SimConfig configures a Simulator. ClientID, ClientSecret and PublicKey are
+// providerName is the provider the simulator plays, in its log lines.
+const providerName = "klikoo"
+
+// wib is Western Indonesia Time (UTC+7), the zone of Klikoo's timestamps.
+var wib = time.FixedZone("WIB", 7*60*60)
+
+// Simulator defaults.
+const (
+	DefaultPrefix        = "/klikoo-b2b"
+	DefaultBalance       = int64(1_000_000_000)
+	DefaultMaxSkew       = 5 * time.Minute
+	DefaultTokenTTL      = 900 * time.Second
+	DefaultSlowAnswer    = 15 * time.Second
+	DefaultIndexLag      = 60 * time.Second
+	DefaultCallbackDelay = 2 * time.Second
+)
+
+// Config configures a Simulator. ClientID, ClientSecret and PublicKey are
 // required; zero values elsewhere take the defaults named beside them.
-type SimConfig struct {
-	// Prefix is the path prefix of the API (DefaultSimPrefix when empty; "/"
+type Config struct {
+	// Prefix is the path prefix of the API (DefaultPrefix when empty; "/"
 	// for none). The /_sim/ control routes are mounted at the root.
 	Prefix string
 	// ClientID and ClientSecret are the only credentials accepted.
@@ -42,23 +61,23 @@ type SimConfig struct {
 	// lag, transaction times (time.Now when nil).
 	Now func() time.Time
 	// MaxSkew is the tolerated distance between Open-Api-Timestamp and Now
-	// (DefaultSimMaxSkew).
+	// (DefaultMaxSkew).
 	MaxSkew time.Duration
-	// TokenTTL is the life of an access token (DefaultSimTokenTTL).
+	// TokenTTL is the life of an access token (DefaultTokenTTL).
 	TokenTTL time.Duration
 	// InitialBalance is the deposit at start and after a reset
-	// (DefaultSimBalance).
+	// (DefaultBalance).
 	InitialBalance int64
 	// SlowAnswer is how long slow scenarios hold an answer
-	// (DefaultSimSlowAnswer, real time).
+	// (DefaultSlowAnswer, real time).
 	SlowAnswer time.Duration
 	// IndexLag is how long after its charge a scenario-35 transaction stays
-	// invisible to lookups (DefaultSimIndexLag, by Now).
+	// invisible to lookups (DefaultIndexLag, by Now).
 	IndexLag time.Duration
 	// CallbackURL receives callbacks; empty sends none.
 	CallbackURL string
 	// CallbackDelay is the real time from acceptance to the first callback
-	// (DefaultSimCallbackWait).
+	// (DefaultCallbackDelay); scenario 01 calls back at once.
 	CallbackDelay time.Duration
 	// CallbackClient sends callbacks (a client with a 5 s timeout when nil).
 	CallbackClient *http.Client
@@ -68,16 +87,16 @@ type SimConfig struct {
 
 // Simulator is an http.Handler that speaks Klikoo's Open API wire format
 // with its own signature verification, a simkit.Ledger of charges, the
-// scenario table of providers.md, unsigned callbacks, and the simkit /_sim/
+// scenarios of docs/simulators.md, unsigned callbacks, and the simkit /_sim/
 // control routes. It is safe for concurrent use. Call Close to stop its
 // callback goroutines.
 type Simulator struct {
-	cfg     SimConfig
+	cfg     Config
 	log     *slog.Logger
 	ledger  *simkit.Ledger
 	faults  *simkit.Injector
 	handler http.Handler
-	catalog map[string]SimProduct
+	catalog map[string]Product
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -93,8 +112,8 @@ type Simulator struct {
 	dropped   map[string]bool // scenario-32 references whose first buy was dropped
 }
 
-// NewSimulator validates cfg and returns a Simulator.
-func NewSimulator(cfg SimConfig) (*Simulator, error) {
+// New validates cfg and returns a Simulator.
+func New(cfg Config) (*Simulator, error) {
 	switch {
 	case cfg.ClientID == "":
 		return nil, errors.New("klikoo simulator config: ClientID is required")
@@ -118,7 +137,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	}
 	switch cfg.Prefix {
 	case "":
-		cfg.Prefix = DefaultSimPrefix
+		cfg.Prefix = DefaultPrefix
 	case "/":
 		cfg.Prefix = ""
 	default:
@@ -130,13 +149,13 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	setDefault(&cfg.MaxSkew, DefaultSimMaxSkew)
-	setDefault(&cfg.TokenTTL, DefaultSimTokenTTL)
-	setDefault(&cfg.SlowAnswer, DefaultSimSlowAnswer)
-	setDefault(&cfg.IndexLag, DefaultSimIndexLag)
-	setDefault(&cfg.CallbackDelay, DefaultSimCallbackWait)
+	setDefault(&cfg.MaxSkew, DefaultMaxSkew)
+	setDefault(&cfg.TokenTTL, DefaultTokenTTL)
+	setDefault(&cfg.SlowAnswer, DefaultSlowAnswer)
+	setDefault(&cfg.IndexLag, DefaultIndexLag)
+	setDefault(&cfg.CallbackDelay, DefaultCallbackDelay)
 	if cfg.InitialBalance == 0 {
-		cfg.InitialBalance = DefaultSimBalance
+		cfg.InitialBalance = DefaultBalance
 	}
 	if cfg.CallbackClient == nil {
 		cfg.CallbackClient = &http.Client{Timeout: 5 * time.Second}
@@ -151,12 +170,12 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 		log:     log.With("simulator", providerName),
 		ledger:  simkit.NewLedger(cfg.InitialBalance, cfg.Now),
 		faults:  &simkit.Injector{},
-		catalog: map[string]SimProduct{},
+		catalog: map[string]Product{},
 		ctx:     ctx,
 		cancel:  cancel,
 		tokens:  map[string]time.Time{},
 	}
-	for _, p := range SimProducts() {
+	for _, p := range Products() {
 		s.catalog[p.Code] = p
 	}
 	s.resetState()
@@ -199,6 +218,27 @@ func (s *Simulator) Faults() *simkit.Injector { return s.faults }
 func (s *Simulator) RevokeTokens() {
 	s.mu.Lock()
 	s.tokens = map[string]time.Time{}
+	s.mu.Unlock()
+}
+
+// Lookups returns how many lookups (transaction detail and history rows)
+// have seen the transaction of partner_reference_id ref; 0 when there is
+// none. The scenarios whose answers change with the lookups count these.
+func (s *Simulator) Lookups(ref string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tx := s.txns[ref]; tx != nil {
+		return tx.lookups
+	}
+	return 0
+}
+
+// IssueToken makes token a valid access token until expires (by Config.Now),
+// as if the simulator had issued it. It is for replaying recorded exchanges
+// whose token is fixed, such as the signature test vectors.
+func (s *Simulator) IssueToken(token string, expires time.Time) {
+	s.mu.Lock()
+	s.tokens[token] = expires
 	s.mu.Unlock()
 }
 

@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"fmt"
@@ -43,6 +43,10 @@ func (s *Simulator) handleInquiry(w http.ResponseWriter, r *http.Request) {
 	ident, bad := identification(p, req)
 	if bad != "" {
 		writeBadRequest(w, bad)
+		return
+	}
+	if closed(ident) {
+		writeProductNotFound(w)
 		return
 	}
 	switch providers.Scenario(ident) {

@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"encoding/json"
@@ -78,6 +78,10 @@ func (s *Simulator) handlePayment(w http.ResponseWriter, r *http.Request) {
 		amount = p.Price
 	}
 
+	if closed(ident) {
+		writeProductNotFound(w)
+		return
+	}
 	sc := providers.Scenario(ident)
 	switch sc {
 	case "11":
@@ -131,7 +135,7 @@ func (s *Simulator) handlePayment(w http.ResponseWriter, r *http.Request) {
 // accept records and charges a payment. It returns the new transaction (nil
 // when a concurrent repeat of the same request_id won, in which case ack is
 // that one's) and false when the deposit is too small.
-func (s *Simulator) accept(req simRequest, p SimProduct, ident string, amount int64, sc string) (*simTxn, []byte, bool) {
+func (s *Simulator) accept(req simRequest, p Product, ident string, amount int64, sc string) (*simTxn, []byte, bool) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,7 +170,7 @@ func (s *Simulator) accept(req simRequest, p SimProduct, ident string, amount in
 
 // simSerial is the serial number a successful transaction reports: the
 // billing serial for bills, 16 digits otherwise.
-func simSerial(p SimProduct, ident, requestID string, now time.Time) string {
+func simSerial(p Product, ident, requestID string, now time.Time) string {
 	if p.Family.Postpaid() {
 		return billSerial(ident, now)
 	}

@@ -13,37 +13,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo/klikoosim"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 )
-
-func TestNewSimulatorValidatesConfig(t *testing.T) {
-	t.Parallel()
-	good := SimConfig{ClientID: "id", ClientSecret: "secret", PublicKey: &testKey(t).PublicKey}
-	s, err := NewSimulator(good)
-	if err != nil {
-		t.Fatalf("good config: %v", err)
-	}
-	s.Close()
-	cases := []struct {
-		field  string
-		mutate func(*SimConfig)
-	}{
-		{"ClientID", func(c *SimConfig) { c.ClientID = "" }},
-		{"ClientSecret", func(c *SimConfig) { c.ClientSecret = "" }},
-		{"PublicKey", func(c *SimConfig) { c.PublicKey = nil }},
-		{"InitialBalance", func(c *SimConfig) { c.InitialBalance = -1 }},
-		{"TokenTTL", func(c *SimConfig) { c.TokenTTL = -1 }},
-		{"CallbackURL", func(c *SimConfig) { c.CallbackURL = "not a url" }},
-		{"Prefix", func(c *SimConfig) { c.Prefix = "klikoo" }},
-	}
-	for _, c := range cases {
-		cfg := good
-		c.mutate(&cfg)
-		if _, err := NewSimulator(cfg); err == nil || !strings.Contains(err.Error(), c.field) {
-			t.Fatalf("%s: error %v does not name the field", c.field, err)
-		}
-	}
-}
 
 func TestControlRoutes(t *testing.T) {
 	t.Parallel()
@@ -66,10 +38,10 @@ func TestControlRoutes(t *testing.T) {
 		return v
 	}
 	v := get("/_sim/ledger")
-	if len(v.Charges) != 1 || v.Charges[0].Reference != ref || v.Charges[0].Count != 1 || v.DoubleCharges != 0 || v.Balance != DefaultSimBalance-s10.price {
+	if len(v.Charges) != 1 || v.Charges[0].Reference != ref || v.Charges[0].Count != 1 || v.DoubleCharges != 0 || v.Balance != klikoosim.DefaultBalance-s10.price {
 		t.Fatalf("ledger %+v", v)
 	}
-	resp, err := http.Post(e.srv.URL+DefaultSimPrefix+"/_sim/ledger", "application/json", nil)
+	resp, err := http.Post(e.srv.URL+klikoosim.DefaultPrefix+"/_sim/ledger", "application/json", nil)
 	if err != nil {
 		t.Fatalf("post under prefix: %v", err)
 	}
@@ -82,7 +54,7 @@ func TestControlRoutes(t *testing.T) {
 		t.Fatalf("reset: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if v := get("/_sim/ledger"); len(v.Charges) != 0 || v.Balance != DefaultSimBalance {
+	if v := get("/_sim/ledger"); len(v.Charges) != 0 || v.Balance != klikoosim.DefaultBalance {
 		t.Fatalf("ledger after reset %+v", v)
 	}
 	// The reset forgot the transaction; the token survived.
@@ -102,7 +74,7 @@ func TestControlRoutes(t *testing.T) {
 
 func TestSimulatorWithoutPrefix(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withSim(func(c *SimConfig) { c.Prefix = "/" }))
+	e := setup(t, withSim(func(c *klikoosim.Config) { c.Prefix = "/" }))
 	c, err := New(Config{BaseURL: e.srv.URL, ClientID: testVectors(t).ClientID, ClientSecret: testVectors(t).ClientSecret, PrivateKey: testKey(t), Now: e.clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -130,7 +102,7 @@ func rawCall(t *testing.T, e *env, method, path, body string, edit func(*http.Re
 	if body != "" {
 		b = []byte(body)
 	}
-	req, _ := http.NewRequest(method, e.srv.URL+DefaultSimPrefix+path, bytes.NewReader(b))
+	req, _ := http.NewRequest(method, e.srv.URL+klikoosim.DefaultPrefix+path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Open-Api-Timestamp", ts)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -187,14 +159,14 @@ func TestSimulatorWireChecks(t *testing.T) {
 			t.Fatalf("%s: code %s, want %s", c.name, code, c.code)
 		}
 	}
-	if e.sim.Ledger().Balance() != DefaultSimBalance {
+	if e.sim.Ledger().Balance() != klikoosim.DefaultBalance {
 		t.Fatalf("a refused call charged")
 	}
 }
 
 func TestSimulatorTimestampSkewWindow(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withSim(func(c *SimConfig) { c.MaxSkew = time.Minute }))
+	e := setup(t, withSim(func(c *klikoosim.Config) { c.MaxSkew = time.Minute }))
 	for _, c := range []struct {
 		offset time.Duration
 		code   string
@@ -213,35 +185,5 @@ func TestSimulatorTimestampSkewWindow(t *testing.T) {
 		if code != c.code {
 			t.Fatalf("offset %v: code %s, want %s", c.offset, code, c.code)
 		}
-	}
-}
-
-func TestSimProductsCatalog(t *testing.T) {
-	t.Parallel()
-	ps := SimProducts()
-	want := map[string]providers.Family{
-		"PLN20": providers.FamilyPLNPrepaid, "PLN50": providers.FamilyPLNPrepaid, "PLN100": providers.FamilyPLNPrepaid,
-		"OVO10": providers.FamilyEWallet, "GOPAY10": providers.FamilyEWallet, "DN1": providers.FamilyEWallet, "MAX5000": providers.FamilyEWallet,
-		"S10": providers.FamilyPulsa, "S25": providers.FamilyPulsa, "TELKOMPSTN": providers.FamilyPostpaid, "PDAM": providers.FamilyPostpaid,
-		"BPJSKS": providers.FamilyBPJS,
-	}
-	seen := map[string]bool{}
-	for _, p := range ps {
-		seen[p.Code] = true
-		if f, ok := want[p.Code]; ok && (f != p.Family || !p.Enabled || p.AgentPrice <= 0) {
-			t.Fatalf("product %+v", p)
-		}
-		if p.HasInquiry() != (p.Family != providers.FamilyPulsa) {
-			t.Fatalf("%s HasInquiry = %v", p.Code, p.HasInquiry())
-		}
-	}
-	for code := range want {
-		if !seen[code] {
-			t.Fatalf("catalog lacks %s", code)
-		}
-	}
-	ps[0].Code = "CHANGED"
-	if SimProducts()[0].Code == "CHANGED" {
-		t.Fatalf("SimProducts shares its slice")
 	}
 }

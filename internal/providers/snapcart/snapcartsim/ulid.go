@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package snapcart
+package snapcartsim
 
 import (
 	"fmt"
@@ -10,16 +10,16 @@ import (
 // InquiryMode says whether a product needs an inquiry before its payment.
 type InquiryMode string
 
-// The inquiry modes of the catalog (product.md).
+// The inquiry modes of the catalog.
 const (
 	InquiryRequired InquiryMode = "required" // two-step: the payment needs the inquiry's request_id
 	InquiryOptional InquiryMode = "optional" // validation only (game vouchers); the payment is one-step
 	InquiryNone     InquiryMode = "none"     // one-step, and the inquiry endpoint refuses the product
 )
 
-// SimProduct is one product of the simulator's catalog, exported so the app
+// Product is one product of the simulator's catalog, exported so the app
 // can seed a demo catalog that matches it.
-type SimProduct struct {
+type Product struct {
 	Code    string           // product_code
 	Name    string           // display name
 	Type    string           // catalog type: pulsa, paket-data, game-voucher, bpjs, postpaid
@@ -36,13 +36,13 @@ type SimProduct struct {
 	Inactive bool
 }
 
-// SimProducts returns the simulator's default catalog: two-step billing
+// Products returns the simulator's default catalog: two-step billing
 // products TELKOM_POSTPAID (the seed's), PDAM_KOTA and BPJS_KES; game
 // vouchers ML-DIAMONDS-86 and FF-DIAMONDS-100 (inquiry optional, validating
 // user_id and zone_id); pulsa TSEL10 and XL25, and data TSEL-DATA-5GB (no
 // inquiry). The slice is fresh on every call.
-func SimProducts() []SimProduct {
-	return []SimProduct{
+func Products() []Product {
+	return []Product{
 		{Code: "TELKOM_POSTPAID", Name: "Telkom Indihome / Telepon", Type: "postpaid", Family: providers.FamilyPostpaid, Inquiry: InquiryRequired, Price: 5500, ItemID: 101, ItemCode: "TELKOM_POSTPAID"},
 		{Code: "PDAM_KOTA", Name: "PDAM Kota", Type: "postpaid", Family: providers.FamilyPostpaid, Inquiry: InquiryRequired, Price: 87500, ItemID: 102, ItemCode: "PDAM_KOTA"},
 		{Code: "BPJS_KES", Name: "BPJS Kesehatan", Type: "bpjs", Family: providers.FamilyBPJS, Inquiry: InquiryRequired, Price: 150000, ItemID: 201, ItemCode: "BPJS_KES"},
@@ -55,7 +55,7 @@ func SimProducts() []SimProduct {
 }
 
 // validate checks a catalog entry, naming the bad field.
-func (p SimProduct) validate() error {
+func (p Product) validate() error {
 	switch {
 	case p.Code == "" || len(p.Code) > 64:
 		return fmt.Errorf("product %q: Code must be 1-64 characters", p.Code)
@@ -94,7 +94,7 @@ type simCatalogItem struct {
 	Price    int64  `json:"price"`
 }
 
-func catalogEntry(p SimProduct) simCatalogProduct {
+func catalogEntry(p Product) simCatalogProduct {
 	return simCatalogProduct{ProductCode: p.Code, Name: p.Name, Type: p.Type, Active: !p.Inactive, Inquiry: string(p.Inquiry)}
 }
 
@@ -118,7 +118,7 @@ func (s *Simulator) handleCatalogList(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) handleCatalogProduct(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.catalogProduct(r)
 	if !ok {
-		writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+		writeProductNotFound(w)
 		return
 	}
 	writeAnswer(w, http.StatusOK, simAnswer{Data: catalogEntry(p), StatusCode: "200", StatusMessage: "Success"})
@@ -128,7 +128,7 @@ func (s *Simulator) handleCatalogProduct(w http.ResponseWriter, r *http.Request)
 func (s *Simulator) handleCatalogItems(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.catalogProduct(r)
 	if !ok {
-		writeStatus(w, http.StatusNotFound, "404", "Product not found", "Inactive or invalid product_code")
+		writeProductNotFound(w)
 		return
 	}
 	items := []simCatalogItem{{ID: p.ItemID, ItemCode: p.ItemCode, Name: p.Name, Price: p.Price}}
@@ -136,7 +136,7 @@ func (s *Simulator) handleCatalogItems(w http.ResponseWriter, r *http.Request) {
 }
 
 // catalogProduct finds the product a catalog path names, type included.
-func (s *Simulator) catalogProduct(r *http.Request) (SimProduct, bool) {
+func (s *Simulator) catalogProduct(r *http.Request) (Product, bool) {
 	p, ok := s.products[r.PathValue("code")]
 	return p, ok && p.Type == r.PathValue("type")
 }
