@@ -3,6 +3,7 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,69 @@ func TestTrippedProviderLeftOutOfNewRoutes(t *testing.T) {
 	b.Clock.Advance(2 * time.Hour)
 	if again := create(t, b, "trip-3", "TSEL10-K", "081244440013"); again.Provider != klikoo.Name {
 		t.Fatalf("after PROVIDER_TRIP_FOR klikoo is not tried again: %v", again.Route)
+	}
+}
+
+// The routing scenarios with a route of both (docs/routing.md), each way
+// round: 15 (Klikoo closed) and 16 (Snapcart's product not found) end
+// succeeded at the other provider with one charge in all; 17 (closed at
+// both) fails product_unavailable and 12 (our deposit low at both)
+// insufficient_balance after both, never charged.
+func TestRoutingScenarios(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{Signed: true})
+	twoOfferProducts(t, b)
+	type want struct {
+		status   flow.Status
+		failure  string
+		provider string // where it ended
+		attempts int32
+	}
+	cases := map[string]map[string]want{ // product → scenario → end
+		"TSEL10-K": {
+			"15": {flow.StatusSucceeded, "", snapcart.Name, 2},
+			"16": {flow.StatusSucceeded, "", klikoo.Name, 1},
+			"17": {flow.StatusFailed, "product_unavailable", snapcart.Name, 2},
+			"12": {flow.StatusFailed, "insufficient_balance", snapcart.Name, 2},
+		},
+		"TSEL10-S": {
+			"15": {flow.StatusSucceeded, "", snapcart.Name, 1},
+			"16": {flow.StatusSucceeded, "", klikoo.Name, 2},
+			"17": {flow.StatusFailed, "product_unavailable", klikoo.Name, 2},
+			"12": {flow.StatusFailed, "insufficient_balance", klikoo.Name, 2},
+		},
+	}
+	type bought struct {
+		product, scenario string
+		id                store.Purchase
+	}
+	var all []bought
+	n := 0
+	for product, scenarios := range cases {
+		for sc := range scenarios {
+			n++
+			all = append(all, bought{product, sc, create(t, b, fmt.Sprintf("rs-%s-%s", product, sc), product, fmt.Sprintf("081255%02d99%s", n, sc))})
+		}
+	}
+	for _, x := range all {
+		w := cases[x.product][x.scenario]
+		end := waitStatus(t, b, x.id.ID, w.status)
+		name := x.product + "/" + x.scenario
+		if deref(end.FailureCode) != w.failure || end.Provider != w.provider || end.Attempt != w.attempts {
+			t.Errorf("%s: ended %s at %s (attempt %d), want %s at %s (attempt %d)", name, deref(end.FailureCode), end.Provider, end.Attempt, w.failure, w.provider, w.attempts)
+		}
+		charges := 0
+		if end.ProviderReference != nil {
+			charges += chargesAt(b, end.Provider, *end.ProviderReference)
+		}
+		for _, a := range attemptsOf(t, b, end) {
+			if a.ProviderReference != nil {
+				charges += chargesAt(b, a.Provider, *a.ProviderReference)
+			}
+		}
+		if wantCharges := map[flow.Status]int{flow.StatusSucceeded: 1}[w.status]; charges != wantCharges {
+			t.Errorf("%s: %d charges in all, want %d", name, charges, wantCharges)
+		}
+		checkPath(t, b, name, end)
 	}
 }

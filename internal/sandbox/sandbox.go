@@ -169,13 +169,18 @@ func Catalog() []flow.CatalogEntry {
 
 // RoutedCatalog is the demo catalog's products that both simulators sell
 // (docs/routing.md): Telkomsel 10.000 routed to Klikoo first (Klikoo's S10,
-// then Snapcart's TSEL10).
+// then Snapcart's TSEL10), and Telkomsel data 5 GB routed to Snapcart first
+// (Snapcart's TSEL-DATA-5GB, then Klikoo's SDATA5GB).
 func RoutedCatalog() []flow.CatalogEntry {
 	return []flow.CatalogEntry{
 		{Code: "PULSA-TSEL-10K", Name: "Telkomsel 10.000 (Klikoo, then Snapcart)", Family: providers.FamilyPulsa,
 			Provider: klikoo.Name, Inquiry: "none", ProviderProductCode: "S10", Priority: 10, Price: simPrice(klikoo.Name, "S10")},
 		{Code: "PULSA-TSEL-10K", Name: "Telkomsel 10.000 (Klikoo, then Snapcart)", Family: providers.FamilyPulsa,
 			Provider: snapcart.Name, Inquiry: "none", ProviderProductCode: "TSEL10", Priority: 20, Price: simPrice(snapcart.Name, "TSEL10")},
+		{Code: "DATA-TSEL-5GB", Name: "Telkomsel data 5 GB (Snapcart, then Klikoo)", Family: providers.FamilyPaketData,
+			Provider: snapcart.Name, Inquiry: "none", ProviderProductCode: "TSEL-DATA-5GB", ItemCode: "TSELD5", Priority: 10, Price: simPrice(snapcart.Name, "TSEL-DATA-5GB")},
+		{Code: "DATA-TSEL-5GB", Name: "Telkomsel data 5 GB (Snapcart, then Klikoo)", Family: providers.FamilyPaketData,
+			Provider: klikoo.Name, Inquiry: "none", ProviderProductCode: "SDATA5GB", Priority: 20, Price: simPrice(klikoo.Name, "SDATA5GB")},
 	}
 }
 
