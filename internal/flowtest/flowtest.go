@@ -23,6 +23,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
@@ -105,6 +106,25 @@ type Options struct {
 	Webhook func(*webhook.Config)
 	// Logger receives the flow's and the webhooks' logs (default: discarded).
 	Logger *slog.Logger
+	// ProviderTimeout is the provider clients' HTTP timeout (default
+	// 700ms). The job timeout is at least 5 s longer, so a call that waits
+	// for the test (a held answer) ends with the client giving up, not the job.
+	ProviderTimeout time.Duration
+	// Intercept, when set, stands between the provider clients and each
+	// simulator (provider is klikoo.Name or snapcart.Name): a test sees
+	// every provider call and may hold it, lose its answer or spoil its
+	// credentials (Wire.Intercept). Callbacks do not pass through it.
+	Intercept func(provider string, sim http.Handler) http.Handler
+	// CallbackVerifiers set providers' callback verifiers, by provider
+	// name (Signed sets Snapcart's).
+	CallbackVerifiers map[string]func(body []byte, signature string) bool
+}
+
+// CallbackHandler returns h as an Options.CallbackHandler.
+func CallbackHandler(h http.Handler) *atomic.Pointer[http.Handler] {
+	var p atomic.Pointer[http.Handler]
+	p.Store(&h)
+	return &p
 }
 
 // Setup builds an Env for t; everything stops at t's cleanup.
@@ -157,16 +177,23 @@ func Setup(t testing.TB, o Options) *Env {
 	}
 	t.Cleanup(sims.Close)
 	b.Sims = sims
-	ks := httptest.NewServer(sims.Klikoo)
-	ss := httptest.NewServer(sims.Snapcart)
+	var kh, sh http.Handler = sims.Klikoo, sims.Snapcart
+	if o.Intercept != nil {
+		kh, sh = o.Intercept(klikoo.Name, kh), o.Intercept(snapcart.Name, sh)
+	}
+	ks := httptest.NewServer(kh)
+	ss := httptest.NewServer(sh)
 	t.Cleanup(ks.Close)
 	t.Cleanup(ss.Close)
 	clientCreds := creds
 	if o.BadKlikooSecret {
 		clientCreds.KlikooClientSecret = "not-the-secret"
 	}
+	if o.ProviderTimeout == 0 {
+		o.ProviderTimeout = 700 * time.Millisecond
+	}
 	kc, sc, err := sandbox.Clients(clientCreds, sandbox.ClientOptions{
-		KlikooBaseURL: ks.URL + "/klikoo-b2b", SnapcartBaseURL: ss.URL, Timeout: 700 * time.Millisecond, Logger: logger,
+		KlikooBaseURL: ks.URL + "/klikoo-b2b", SnapcartBaseURL: ss.URL, Timeout: o.ProviderTimeout, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,9 +202,9 @@ func Setup(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	b.ClientID = uuid.New()
-	kh := make([]byte, 32)
-	copy(kh, b.ClientID[:])
-	if _, err := b.Q.ClientInsert(ctx, store.ClientInsertParams{ID: b.ClientID, Name: "test shop", KeyHash: kh, KeyPrefix: "t", CreatedAt: b.Clock.Now()}); err != nil {
+	keyHash := make([]byte, 32)
+	copy(keyHash, b.ClientID[:])
+	if _, err := b.Q.ClientInsert(ctx, store.ClientInsertParams{ID: b.ClientID, Name: "test shop", KeyHash: keyHash, KeyPrefix: "t", CreatedAt: b.Clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if o.StatusDeadline == 0 {
@@ -208,14 +235,21 @@ func Setup(t testing.TB, o Options) *Env {
 	if b.Webhooks, err = webhook.New(wcfg); err != nil {
 		t.Fatal(err)
 	}
+	setups := sandbox.Setups(kc, sc, secret, o.BalanceAlertBelow, o.BalanceAlertBelow)
+	for provider, v := range o.CallbackVerifiers {
+		setup := setups[provider]
+		setup.VerifyCallback = v
+		setups[provider] = setup
+	}
+	jobTimeout := max(10*time.Second, o.ProviderTimeout+5*time.Second)
 	b.cfg = flow.Config{
 		Pool:           b.Pool,
-		Providers:      sandbox.Setups(kc, sc, secret, o.BalanceAlertBelow, o.BalanceAlertBelow),
+		Providers:      setups,
 		Logger:         logger,
 		Now:            b.Clock.Now,
 		StatusDeadline: o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
 		InquiryTTL: o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
-		JobTimeout: 10 * time.Second, RescueAfter: 15 * time.Second,
+		JobTimeout: jobTimeout, RescueAfter: jobTimeout + 5*time.Second,
 		LookupBackoff:     o.LookupBackoff,
 		ReviewLookupEvery: 200 * time.Millisecond,
 		StepBackoff:       100 * time.Millisecond, StepBackoffMax: 500 * time.Millisecond,
