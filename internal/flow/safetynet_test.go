@@ -165,7 +165,9 @@ func signedSnapcart(b *flowtest.Env, p store.Purchase, code, message, serial str
 // An unauthenticated callback is only a hint: the lookup it triggers is
 // applied only when the provider's answer carries our reference, our
 // product and our amount. Otherwise the answer is noted
-// (lookup_answer_ignored) and the purchase does not move.
+// (lookup_answer_ignored) and the purchase does not move. (No simulator
+// answers about our reference with another product: the purchase keeps
+// the provider product code it paid with, and both simulators echo it.)
 func TestHintedLookupIgnoresAnswersNotOurs(t *testing.T) {
 	t.Parallel()
 	// setup buys a Snapcart purchase in scenario 24 (the first lookup
@@ -217,21 +219,6 @@ func TestHintedLookupIgnoresAnswersNotOurs(t *testing.T) {
 		b, p, cb := setup(t, flowtest.Options{}, k, "hint-amount", func(b *flowtest.Env) { seedPrice(t, b, k.Product, 12000) })
 		if why := hint(t, b, p, cb); !strings.Contains(why, "amount 10150, ours is 12000") {
 			t.Errorf("noted why %q, want the amounts named", why)
-		}
-	})
-	t.Run("product", func(t *testing.T) {
-		t.Parallel()
-		k := sandbox.KindNamed("snapcart-pulsa")
-		b, p, cb := setup(t, flowtest.Options{}, k, "hint-product", func(*flowtest.Env) {})
-		// The catalog maps our product to another provider code since
-		// the payment: the answer names a product that is not ours now.
-		entry := catalogEntry(t, k.Product)
-		entry.ProviderProductCode = "TSEL10-RENAMED"
-		if err := flow.SeedCatalog(context.Background(), b.Q, []flow.CatalogEntry{entry}, b.Clock.Now()); err != nil {
-			t.Fatal(err)
-		}
-		if why := hint(t, b, p, cb); !strings.Contains(why, `product "TSEL10"`) {
-			t.Errorf("noted why %q, want the product named", why)
 		}
 	})
 	t.Run("reference", func(t *testing.T) {
