@@ -57,7 +57,7 @@ func KindNamed(name string) Kind {
 // Scenarios are the scenarios of providers.md's table that the simulators
 // play through the flow without routing, plus "13max": scenario 13 with a
 // max_price (MaxPrice) below the inquiry's price.
-var Scenarios = []string{"00", "11", "12", "13", "13max", "14", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
+var Scenarios = []string{"00", "01", "11", "12", "13", "13max", "14", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
 
 // maxPriceOf13 is the max_price of scenario "13max": below the 999999 its
 // inquiry answers, above every demo product's price.

@@ -53,6 +53,7 @@ func TestExpected(t *testing.T) {
 	}{
 		{"klikoo-pln", "00", End{flow.StatusSucceeded, "", 1}},
 		{"klikoo-pln", "", End{flow.StatusSucceeded, "", 1}},
+		{"snapcart-pulsa", "01", End{flow.StatusSucceeded, "", 1}},
 		{"snapcart-voucher", "11", End{flow.StatusFailed, "customer_not_found", 0}},
 		{"klikoo-pulsa", "12", End{flow.StatusFailed, "insufficient_balance", 0}},
 		{"klikoo-pln", "13", End{flow.StatusSucceeded, "", 1}},
