@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
@@ -118,6 +119,15 @@ type Options struct {
 	// CallbackVerifiers set providers' callback verifiers, by provider
 	// name (Signed sets Snapcart's).
 	CallbackVerifiers map[string]func(body []byte, signature string) bool
+	// WorkerTracer, when set, sees every query of the flow's workers and
+	// River before it runs (and may make it wait): they get a pool of
+	// their own, while API calls (Create, Confirm, Cancel, Resolve,
+	// HandleCallback) and the test's reads use Env.Pool.
+	WorkerTracer pgx.QueryTracer
+	// InquiryRetryWindow is how long an inquiry that goes unanswered is
+	// retried before its purchase fails provider_unavailable
+	// (INQUIRY_RETRY_WINDOW; default flow.DefaultInquiryRetryWindow).
+	InquiryRetryWindow time.Duration
 }
 
 // CallbackHandler returns h as an Options.CallbackHandler.
@@ -135,11 +145,16 @@ func Setup(t testing.TB, o Options) *Env {
 		t.Fatal(credsErr)
 	}
 	ctx := context.Background()
-	b := &Env{Pool: dbtest.NewPool(t), Clock: &Clock{}, Creds: creds}
+	dbURL := dbtest.NewDatabase(t)
+	b := &Env{Pool: connect(t, dbURL, nil), Clock: &Clock{}, Creds: creds}
 	b.Q = store.New(b.Pool)
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	workers := b.Pool
+	if o.WorkerTracer != nil {
+		workers = connect(t, dbURL, o.WorkerTracer)
 	}
 
 	// Callbacks reach the flow over real HTTP.
@@ -243,12 +258,14 @@ func Setup(t testing.TB, o Options) *Env {
 	}
 	jobTimeout := max(10*time.Second, o.ProviderTimeout+5*time.Second)
 	b.cfg = flow.Config{
-		Pool:           b.Pool,
+		Pool:           workers,
+		APIPool:        b.Pool,
 		Providers:      setups,
 		Logger:         logger,
 		Now:            b.Clock.Now,
 		StatusDeadline: o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
-		InquiryTTL: o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
+		InquiryRetryWindow: o.InquiryRetryWindow,
+		InquiryTTL:         o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
 		JobTimeout: jobTimeout, RescueAfter: jobTimeout + 5*time.Second,
 		LookupBackoff:     o.LookupBackoff,
 		ReviewLookupEvery: 200 * time.Millisecond,
@@ -289,6 +306,23 @@ func randomKey(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// connect opens a pool on dbURL, closed at t's cleanup, whose connections
+// trace their queries with tracer (nil: none).
+func connect(t testing.TB, dbURL string, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("flowtest: connect: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // WaitFor polls cond until it holds, failing t with what() when d passes.

@@ -55,9 +55,10 @@ const (
 // the test's rules to the calls they match, in the order they arrive. The
 // zero value passes everything. It is safe for concurrent use.
 type Wire struct {
-	mu    sync.Mutex
-	calls []Call
-	rules []*rule
+	mu        sync.Mutex
+	calls     []Call
+	rules     []*rule
+	observers []func(Call)
 }
 
 type rule struct {
@@ -141,6 +142,14 @@ func (w *Wire) Redirect(provider, op, from, to string) {
 			r.URL.RawPath = ""
 		},
 	})
+}
+
+// Observe calls see with every call as it arrives, before any rule acts
+// on it (under the Wire's lock: see must not call the Wire).
+func (w *Wire) Observe(see func(Call)) {
+	w.mu.Lock()
+	w.observers = append(w.observers, see)
+	w.mu.Unlock()
 }
 
 // Clear removes every rule not yet used up.
@@ -227,6 +236,9 @@ func (w *Wire) take(c Call) *rule {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.calls = append(w.calls, c)
+	for _, see := range w.observers {
+		see(c)
+	}
 	for i, rl := range w.rules {
 		if (rl.provider != "" && rl.provider != c.Provider) || (rl.op != "" && rl.op != c.Op) || (rl.match != nil && !rl.match(c)) {
 			continue
