@@ -37,6 +37,10 @@ func TestChaosSmallRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "chaos", "--purchases", "300", "--kills", "3", "--db-restarts", "1")
+	// A data race stops the process that has it (the binary is built with
+	// -race; the serve processes inherit this): chaos then reports a serve
+	// process that exited by itself, or fails outright.
+	cmd.Env = append(os.Environ(), "GORACE=halt_on_error=1")
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = time.Minute
 	var out bytes.Buffer

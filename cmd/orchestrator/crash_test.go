@@ -246,6 +246,7 @@ func TestCrashRecovery(t *testing.T) {
 	if !findings.OK() || findings.Purchases != n {
 		t.Fatalf("crash test found problems (%d purchases of %d):\n%s", findings.Purchases, n, strings.Join(findings.Problems, "\n"))
 	}
+	raceFree(t, serve.Log, sim.Log)
 }
 
 // tail returns the end of a log file, for failure messages.

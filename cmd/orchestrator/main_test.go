@@ -19,11 +19,13 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
 )
 
-// buildBinary compiles the orchestrator once per test binary run.
+// buildBinary compiles the orchestrator for one test, with the race
+// detector: the process tests (crash, chaos, dev, database down) run the
+// real binary under load and kills, where a data race would show.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "orchestrator")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -120,6 +122,25 @@ func TestDevStartsAndStopsCleanly(t *testing.T) {
 	}
 	if procs := postgresProcessesFor(t, dataDir); procs != "" {
 		t.Fatalf("PostgreSQL processes left behind:\n%s", procs)
+	}
+}
+
+// raceDetected is the race detector's report.
+const raceDetected = "WARNING: DATA RACE"
+
+// raceFree fails t when a log of a process built by buildBinary holds a
+// race report.
+func raceFree(t *testing.T, logs ...string) {
+	t.Helper()
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Errorf("read %s: %v", l, err)
+			continue
+		}
+		if i := bytes.Index(b, []byte(raceDetected)); i >= 0 {
+			t.Errorf("%s reports a data race:\n%s", l, b[i:min(len(b), i+4000)])
+		}
 	}
 }
 

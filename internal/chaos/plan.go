@@ -3,58 +3,24 @@ package chaos
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
-	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
-	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// Kind is a way of buying: a product of one provider, with or without an
-// inquiry, and for Snapcart two-step (the inquiry's request_id) or one-step.
-type Kind struct {
-	Name     string
-	Product  string
-	Provider string
-	Inquiry  bool // the product has an inquiry (scenarios 11 and 13 act on it)
-	OneStep  bool // Snapcart payment without a request_id: never repeated, never looked up when its answer is lost
-	// ident returns the request's identifier fields for the seq-th purchase
-	// of this kind playing scenario xx ("" plays no scenario: plain success).
-	ident func(seq int, xx string) (customer, user, zone string)
-}
+// Kind is a way of buying (sandbox.Kinds: the five kinds covering both
+// providers, Klikoo with and without inquiry, Snapcart two-step and
+// one-step).
+type Kind = sandbox.Kind
 
-// Kinds are the five ways of buying the chaos run mixes, covering both
-// providers: Klikoo with and without inquiry, Snapcart two-step and one-step
-// (a pulse top-up and a game voucher).
-var Kinds = []Kind{
-	{Name: "klikoo-pln", Product: "PLN20", Provider: klikoo.Name, Inquiry: true,
-		ident: func(seq int, xx string) (string, string, string) { return number("55", seq, xx), "", "" }},
-	{Name: "klikoo-pulsa", Product: "S10", Provider: klikoo.Name,
-		ident: func(seq int, xx string) (string, string, string) { return number("0812", seq, xx), "", "" }},
-	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: snapcart.Name, Inquiry: true,
-		ident: func(seq int, xx string) (string, string, string) { return number("0813", seq, xx), "", "" }},
-	{Name: "snapcart-pulsa", Product: "TSEL10", Provider: snapcart.Name, OneStep: true,
-		ident: func(seq int, xx string) (string, string, string) { return number("0814", seq, xx), "", "" }},
-	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: snapcart.Name, OneStep: true,
-		ident: func(seq int, xx string) (string, string, string) { return "", number("PLAYER", seq, xx), "SEA" }},
-}
+// Kinds are the kinds the chaos run mixes: all of sandbox.Kinds.
+var Kinds = sandbox.Kinds
 
-// number is a customer identifier unique per kind and sequence number,
-// ending in 99XX for scenario XX (providers.md "Simulators"), or in four
-// other digits for none.
-func number(prefix string, seq int, xx string) string {
-	if xx == "" {
-		return fmt.Sprintf("%s%05d%04d", prefix, seq, 1000+seq%8000)
-	}
-	return fmt.Sprintf("%s%05d99%s", prefix, seq, xx)
-}
-
-// Scenarios are every scenario of providers.md's table, "" (an identifier
-// without a scenario) and "13max" (scenario 13 with a max_price below the
-// inquiry's price).
-var Scenarios = []string{"", "00", "11", "12", "13", "13max", "14", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
+// Scenarios are every scenario of sandbox.Scenarios (providers.md's table,
+// and "13max") plus "" (an identifier without a scenario: plain success).
+var Scenarios = append([]string{""}, sandbox.Scenarios...)
 
 // Submission is how an order is sent to the API.
 type Submission string
@@ -92,10 +58,9 @@ func Plan(n, clients int, rng *rand.Rand) []Order {
 	for i := range orders {
 		combo := i % (len(Kinds) * len(Scenarios))
 		k, sc := Kinds[combo/len(Scenarios)], Scenarios[combo%len(Scenarios)]
-		xx := strings.TrimSuffix(sc, "max")
 		s := seq[k.Name]
 		seq[k.Name]++
-		cust, user, zone := k.ident(s, xx)
+		cust, user, zone := k.Ident(s, sc)
 		o := Order{Client: i % clients, ReferenceID: fmt.Sprintf("chaos-%06d", i/clients), Kind: k, Scenario: sc, Submit: SubmitOnce}
 		o.Body = map[string]any{"reference_id": o.ReferenceID, "product_code": k.Product}
 		if cust != "" {
@@ -104,8 +69,8 @@ func Plan(n, clients int, rng *rand.Rand) []Order {
 		if user != "" {
 			o.Body["user_id"], o.Body["zone_id"] = user, zone
 		}
-		if strings.HasSuffix(sc, "max") {
-			o.Body["max_price"] = 50000
+		if max := sandbox.MaxPrice(sc); max != nil {
+			o.Body["max_price"] = *max
 		}
 		switch r := rng.Float64(); {
 		case r < 0.10:
@@ -140,30 +105,8 @@ const (
 // providers.md allow once a fault or a kill has lost an answer, each
 // demanding its evidence from the purchase and its events.
 func Expect(o Order, inquiryWindow time.Duration) Expectation {
-	succeeded := Expectation{Status: flow.StatusSucceeded, Charges: 1}
-	var want Expectation
-	switch o.Scenario {
-	case "11":
-		want = Expectation{Status: flow.StatusFailed, Failure: "customer_not_found"}
-	case "12":
-		want = Expectation{Status: flow.StatusFailed, Failure: "insufficient_balance"}
-	case "13max":
-		want = succeeded
-		if o.Kind.Inquiry {
-			want = Expectation{Status: flow.StatusFailed, Failure: "price_exceeds_max"}
-		}
-	case "22":
-		want = Expectation{Status: flow.StatusFailed, Failure: "transaction_failed"}
-	case "32":
-		want = succeeded
-		if o.Kind.OneStep {
-			want = Expectation{Status: flow.StatusNeedsReview}
-		}
-	case "41":
-		want = Expectation{Status: flow.StatusNeedsReview}
-	default:
-		want = succeeded
-	}
+	end := o.Kind.Expected(o.Scenario)
+	want := Expectation{Status: end.Status, Charges: end.Charges, Failure: end.Failure}
 	inquiryFails := o.Scenario == "11" || (o.Scenario == "13max" && o.Kind.Inquiry)
 	if o.Manual == "cancel" && o.Kind.Inquiry && !inquiryFails {
 		want = Expectation{Status: flow.StatusCanceled}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -187,6 +186,29 @@ func TestTwoWorkersRace(t *testing.T) {
 			t.Fatalf("%s charged %d times", id, c)
 		}
 		checkPath(t, b, id.String(), p)
+	}
+	// Both did the work: River records which client attempted each job.
+	steps := map[string]int{}
+	rows, err := b.Pool.Query(context.Background(), `SELECT unnest(attempted_by), count(*) FROM river_job
+		WHERE kind LIKE 'purchase_%' GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var client string
+		var n int
+		if err := rows.Scan(&client, &n); err != nil {
+			t.Fatal(err)
+		}
+		steps[client] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*flow.Service{b.Svc, second} {
+		if steps[c.River().ID()] == 0 {
+			t.Fatalf("service %s ran no purchase step (steps per client: %v)", c.River().ID(), steps)
+		}
 	}
 }
 
@@ -429,44 +451,49 @@ func TestResolve(t *testing.T) {
 // purchase (a first lookup run calls without reading the purchase first).
 func TestCallbackCancelsTheSleepingLookup(t *testing.T) {
 	t.Parallel()
-	b := flowtest.Setup(t, flowtest.Options{Signed: true, LookupBackoff: []time.Duration{100 * time.Millisecond, time.Hour}})
+	// Scenario 51: lookups say pending until the (signed) callback is
+	// sent. The simulator's callback is caught and handed over while the
+	// lookup sleeps on its 3 s interval, well within the test's wait.
+	caught := &flowtest.Callbacks{Hold: true}
+	t.Cleanup(caught.AnswerAll)
+	b := flowtest.Setup(t, flowtest.Options{Signed: true, LookupBackoff: []time.Duration{100 * time.Millisecond, 3 * time.Second},
+		CallbackHandler: flowtest.CallbackHandler(caught)})
 	ctx := context.Background()
-	// Scenario 51: lookups say pending until the (signed) callback is sent.
 	p := create(t, b, "cancel-1", "TELKOM_POSTPAID", "081312349951")
-	done := waitStatus(t, b, p.ID, flow.StatusSucceeded)
-	var states []string
-	lookupStates := func() []string {
-		var out []string
-		rows, err := b.Pool.Query(ctx, `SELECT state::text FROM river_job WHERE kind = 'purchase_lookup' AND args->>'purchase_id' = $1 ORDER BY id`, p.ID.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		if rows.Err() != nil {
-			t.Fatal(rows.Err())
-		}
-		return out
+	cb := caught.Next(t, snapcart.Name, 1, 60*time.Second)
+	var (
+		job         int64
+		scheduledAt time.Time
+	)
+	sleeping := func() bool {
+		var state string
+		err := b.Pool.QueryRow(ctx, `SELECT id, state::text, scheduled_at FROM river_job WHERE kind = 'purchase_lookup' AND args->>'purchase_id' = $1
+			ORDER BY id DESC LIMIT 1`, p.ID.String()).Scan(&job, &state, &scheduledAt)
+		// Asleep on the long interval, with time to spare for the callback.
+		return err == nil && b.Purchase(t, p.ID).Lookups >= 2 && (state == "available" || state == "scheduled") &&
+			time.Until(scheduledAt) > 1500*time.Millisecond
 	}
-	// A lookup that was snoozing when the callback came is still recorded
-	// as running until River writes its snooze, which the cancellation
-	// turns into cancelled.
-	flowtest.WaitFor(t, 30*time.Second, func() string { return fmt.Sprintf("lookup jobs %v", states) }, func() bool {
-		states = lookupStates()
-		return !slices.Contains(states, "running")
+	flowtest.WaitFor(t, 60*time.Second, func() string { return "the lookup never slept on its long interval" }, sleeping)
+	action, err := b.Svc.HandleCallback(ctx, snapcart.Name, cb.Body, cb.Signature)
+	if err != nil || action != flow.CallbackApplied {
+		t.Fatalf("signed success: %q %v", action, err)
+	}
+	cb.Answer()
+	done := b.Purchase(t, p.ID)
+	if flow.Status(done.Status) != flow.StatusSucceeded {
+		t.Fatalf("after the signed callback the purchase is %s", done.Status)
+	}
+	var state string
+	if err := b.Pool.QueryRow(ctx, `SELECT state::text FROM river_job WHERE id = $1`, job).Scan(&state); err != nil || state != "cancelled" {
+		t.Fatalf("the sleeping lookup is %q (%v), want cancelled", state, err)
+	}
+	// Wait until the lookup's time has come and no lookup of the purchase
+	// is due or running: a lookup that was not cancelled has run by then.
+	flowtest.WaitFor(t, 60*time.Second, func() string { return "a lookup of the ended purchase is still due or running" }, func() bool {
+		return time.Now().After(scheduledAt) && count(t, b, `SELECT count(*) FROM river_job WHERE kind = 'purchase_lookup'
+			AND args->>'purchase_id' = $1 AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending') AND scheduled_at <= now()`, p.ID.String()) == 0
 	})
-	if len(states) == 0 || states[len(states)-1] != "cancelled" {
-		t.Fatalf("lookup jobs of the purchase ended by a callback: %v, want the last cancelled", states)
-	}
-	// Give a lookup that was not cancelled the time to wake and call.
-	time.Sleep(time.Second)
-	events, _ := b.Q.EventListByPurchase(ctx, p.ID)
-	for _, e := range events {
+	for _, e := range timeline(t, b, p.ID) {
 		if e.Kind == "provider_call" && strings.HasPrefix(e.Name, "lookup: ") && e.CreatedAt.After(deref(done.CompletedAt)) {
 			t.Fatalf("a lookup called after the purchase ended: %s at %s", e.Name, e.CreatedAt)
 		}

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
@@ -105,6 +107,34 @@ type Options struct {
 	Webhook func(*webhook.Config)
 	// Logger receives the flow's and the webhooks' logs (default: discarded).
 	Logger *slog.Logger
+	// ProviderTimeout is the provider clients' HTTP timeout (default
+	// 700ms). The job timeout is at least 5 s longer, so a call that waits
+	// for the test (a held answer) ends with the client giving up, not the job.
+	ProviderTimeout time.Duration
+	// Intercept, when set, stands between the provider clients and each
+	// simulator (provider is klikoo.Name or snapcart.Name): a test sees
+	// every provider call and may hold it, lose its answer or spoil its
+	// credentials (Wire.Intercept). Callbacks do not pass through it.
+	Intercept func(provider string, sim http.Handler) http.Handler
+	// CallbackVerifiers set providers' callback verifiers, by provider
+	// name (Signed sets Snapcart's).
+	CallbackVerifiers map[string]func(body []byte, signature string) bool
+	// WorkerTracer, when set, sees every query of the flow's workers and
+	// River before it runs (and may make it wait): they get a pool of
+	// their own, while API calls (Create, Confirm, Cancel, Resolve,
+	// HandleCallback) and the test's reads use Env.Pool.
+	WorkerTracer pgx.QueryTracer
+	// InquiryRetryWindow is how long an inquiry that goes unanswered is
+	// retried before its purchase fails provider_unavailable
+	// (INQUIRY_RETRY_WINDOW; default flow.DefaultInquiryRetryWindow).
+	InquiryRetryWindow time.Duration
+}
+
+// CallbackHandler returns h as an Options.CallbackHandler.
+func CallbackHandler(h http.Handler) *atomic.Pointer[http.Handler] {
+	var p atomic.Pointer[http.Handler]
+	p.Store(&h)
+	return &p
 }
 
 // Setup builds an Env for t; everything stops at t's cleanup.
@@ -115,11 +145,16 @@ func Setup(t testing.TB, o Options) *Env {
 		t.Fatal(credsErr)
 	}
 	ctx := context.Background()
-	b := &Env{Pool: dbtest.NewPool(t), Clock: &Clock{}, Creds: creds}
+	dbURL := dbtest.NewDatabase(t)
+	b := &Env{Pool: connect(t, dbURL, nil), Clock: &Clock{}, Creds: creds}
 	b.Q = store.New(b.Pool)
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	workers := b.Pool
+	if o.WorkerTracer != nil {
+		workers = connect(t, dbURL, o.WorkerTracer)
 	}
 
 	// Callbacks reach the flow over real HTTP.
@@ -157,16 +192,23 @@ func Setup(t testing.TB, o Options) *Env {
 	}
 	t.Cleanup(sims.Close)
 	b.Sims = sims
-	ks := httptest.NewServer(sims.Klikoo)
-	ss := httptest.NewServer(sims.Snapcart)
+	var kh, sh http.Handler = sims.Klikoo, sims.Snapcart
+	if o.Intercept != nil {
+		kh, sh = o.Intercept(klikoo.Name, kh), o.Intercept(snapcart.Name, sh)
+	}
+	ks := httptest.NewServer(kh)
+	ss := httptest.NewServer(sh)
 	t.Cleanup(ks.Close)
 	t.Cleanup(ss.Close)
 	clientCreds := creds
 	if o.BadKlikooSecret {
 		clientCreds.KlikooClientSecret = "not-the-secret"
 	}
+	if o.ProviderTimeout == 0 {
+		o.ProviderTimeout = 700 * time.Millisecond
+	}
 	kc, sc, err := sandbox.Clients(clientCreds, sandbox.ClientOptions{
-		KlikooBaseURL: ks.URL + "/klikoo-b2b", SnapcartBaseURL: ss.URL, Timeout: 700 * time.Millisecond, Logger: logger,
+		KlikooBaseURL: ks.URL + "/klikoo-b2b", SnapcartBaseURL: ss.URL, Timeout: o.ProviderTimeout, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,9 +217,9 @@ func Setup(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	b.ClientID = uuid.New()
-	kh := make([]byte, 32)
-	copy(kh, b.ClientID[:])
-	if _, err := b.Q.ClientInsert(ctx, store.ClientInsertParams{ID: b.ClientID, Name: "test shop", KeyHash: kh, KeyPrefix: "t", CreatedAt: b.Clock.Now()}); err != nil {
+	keyHash := make([]byte, 32)
+	copy(keyHash, b.ClientID[:])
+	if _, err := b.Q.ClientInsert(ctx, store.ClientInsertParams{ID: b.ClientID, Name: "test shop", KeyHash: keyHash, KeyPrefix: "t", CreatedAt: b.Clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if o.StatusDeadline == 0 {
@@ -208,14 +250,23 @@ func Setup(t testing.TB, o Options) *Env {
 	if b.Webhooks, err = webhook.New(wcfg); err != nil {
 		t.Fatal(err)
 	}
+	setups := sandbox.Setups(kc, sc, secret, o.BalanceAlertBelow, o.BalanceAlertBelow)
+	for provider, v := range o.CallbackVerifiers {
+		setup := setups[provider]
+		setup.VerifyCallback = v
+		setups[provider] = setup
+	}
+	jobTimeout := max(10*time.Second, o.ProviderTimeout+5*time.Second)
 	b.cfg = flow.Config{
-		Pool:           b.Pool,
-		Providers:      sandbox.Setups(kc, sc, secret, o.BalanceAlertBelow, o.BalanceAlertBelow),
+		Pool:           workers,
+		APIPool:        b.Pool,
+		Providers:      setups,
 		Logger:         logger,
 		Now:            b.Clock.Now,
 		StatusDeadline: o.StatusDeadline, PaymentRepeatMinAge: 500 * time.Millisecond,
-		InquiryTTL: o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
-		JobTimeout: 10 * time.Second, RescueAfter: 15 * time.Second,
+		InquiryRetryWindow: o.InquiryRetryWindow,
+		InquiryTTL:         o.InquiryTTL, PriceMaxAge: time.Hour, DuplicateWindow: 2 * time.Minute,
+		JobTimeout: jobTimeout, RescueAfter: jobTimeout + 5*time.Second,
 		LookupBackoff:     o.LookupBackoff,
 		ReviewLookupEvery: 200 * time.Millisecond,
 		StepBackoff:       100 * time.Millisecond, StepBackoffMax: 500 * time.Millisecond,
@@ -255,6 +306,23 @@ func randomKey(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// connect opens a pool on dbURL, closed at t's cleanup, whose connections
+// trace their queries with tracer (nil: none).
+func connect(t testing.TB, dbURL string, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("flowtest: connect: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // WaitFor polls cond until it holds, failing t with what() when d passes.

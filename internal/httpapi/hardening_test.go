@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,45 +49,80 @@ func setupHardened(t *testing.T) *hardened {
 	return &hardened{fe: fe, addr: ln.Addr().String(), key: key}
 }
 
-// servedQuickly checks that a plain request is answered within a second.
-func (h *hardened) servedQuickly(t *testing.T, what string) {
+// served checks that a plain request is answered 200, within a deadline
+// generous for a loaded machine: whether it was served while slow
+// clients were still connected is for the caller to check (slowClients).
+func (h *hardened) served(t *testing.T, what string) {
 	t.Helper()
-	c := &http.Client{Timeout: time.Second}
-	start := time.Now()
+	c := &http.Client{Timeout: 30 * time.Second}
 	res, err := c.Get("http://" + h.addr + "/healthz")
 	if err != nil {
-		t.Fatalf("%s: /healthz not answered within a second: %v", what, err)
+		t.Fatalf("%s: /healthz not answered: %v", what, err)
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("%s: /healthz answered %d", what, res.StatusCode)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("%s: /healthz took %s", what, d)
-	}
 }
 
-// cutOff waits for the server to close conn (reading whatever it answers
-// first) and returns how long after since it happened, or fails after max.
-func cutOff(t *testing.T, conn net.Conn, since time.Time, max time.Duration) (time.Duration, string) {
+// slowClients watches connections the server should cut off: each is read
+// until the server closes it, and what it answered first is kept.
+type slowClients struct {
+	cut     atomic.Int32
+	answers []chan string
+}
+
+func watch(conns []net.Conn) *slowClients {
+	w := &slowClients{answers: make([]chan string, len(conns))}
+	for i, conn := range conns {
+		w.answers[i] = make(chan string, 1)
+		go func() {
+			got, _ := io.ReadAll(conn)
+			w.cut.Add(1)
+			w.answers[i] <- string(got)
+		}()
+	}
+	return w
+}
+
+// pending reports whether none of the connections was cut off yet.
+func (w *slowClients) pending() bool { return w.cut.Load() == 0 }
+
+// wait waits until the server has closed every connection, failing after
+// d (generous: the server's own timeouts are what cut them off), and
+// returns what each was answered.
+func (w *slowClients) wait(t *testing.T, d time.Duration, what string) []string {
 	t.Helper()
-	_ = conn.SetReadDeadline(since.Add(max))
-	got, err := io.ReadAll(conn)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("the server still held the connection %s later", max)
+	deadline := time.After(d)
+	out := make([]string, len(w.answers))
+	for i, a := range w.answers {
+		select {
+		case out[i] = <-a:
+		case <-deadline:
+			t.Fatalf("%s: the server still held %d of %d connections after %s", what, len(w.answers)-int(w.cut.Load()), len(w.answers), d)
+		}
 	}
-	return time.Since(since), string(got)
+	return out
 }
 
-// A client that sends its request headers one byte at a time is cut off at
-// the read-header timeout (5 s), and many such clients at once do not keep
-// the server from answering everybody else meanwhile.
+// The server cuts off clients by its own timeouts: headers must arrive
+// within 5 s, a whole request within 30 s (the tests below show both
+// happen; these are the values they happen at).
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	srv := httpapi.NewServer("127.0.0.1:0", http.NotFoundHandler())
+	if srv.ReadHeaderTimeout != 5*time.Second || srv.ReadTimeout != 30*time.Second || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 {
+		t.Fatalf("timeouts: read header %s, read %s, write %s, idle %s", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+}
+
+// A client that sends its request headers one byte at a time is cut off
+// at the read-header timeout, and many such clients at once do not keep the
+// server from answering everybody else while they are connected.
 func TestSlowHeadersAreCutOff(t *testing.T) {
 	t.Parallel()
 	h := setupHardened(t)
 	const slow = 50
-	start := time.Now()
 	conns := make([]net.Conn, slow)
 	var wg sync.WaitGroup
 	for i := range conns {
@@ -103,32 +138,34 @@ func TestSlowHeadersAreCutOff(t *testing.T) {
 				if _, err := conn.Write([]byte{header[j]}); err != nil {
 					return // cut off
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // the client's pace, not a wait
 			}
 		})
 	}
-	for i := range 6 {
-		time.Sleep(500 * time.Millisecond)
-		h.servedQuickly(t, fmt.Sprintf("with %d slow-header clients, check %d", slow, i+1))
-	}
-	for i, conn := range conns {
-		d, _ := cutOff(t, conn, start, 15*time.Second)
-		if d > 10*time.Second {
-			t.Errorf("slow-header client %d was cut off only after %s", i, d)
+	watched := watch(conns)
+	// Others are served while every slow client is still connected.
+	servedMeanwhile := 0
+	for watched.pending() && servedMeanwhile < 5 {
+		h.served(t, fmt.Sprintf("with %d slow-header clients, check %d", slow, servedMeanwhile+1))
+		if watched.pending() {
+			servedMeanwhile++
 		}
 	}
+	if servedMeanwhile == 0 {
+		t.Fatal("no request was answered before the slow-header clients were cut off")
+	}
+	watched.wait(t, 2*time.Minute, "slow headers")
 	wg.Wait()
-	h.servedQuickly(t, "after the slow-header clients")
+	h.served(t, "after the slow-header clients")
 }
 
 // A client that sends its headers and then never finishes its body is cut
-// off at the read timeout (30 s): the server answers or closes, stores
-// nothing, and serves other requests — including purchases — meanwhile.
+// off at the read timeout: the server answers 4xx or closes, stores
+// nothing, and serves other requests — purchases included — meanwhile.
 func TestUnfinishedBodyIsCutOff(t *testing.T) {
 	t.Parallel()
 	h := setupHardened(t)
 	const slow = 20
-	start := time.Now()
 	conns := make([]net.Conn, slow)
 	for i := range conns {
 		conn, err := net.Dial("tcp", h.addr)
@@ -144,10 +181,10 @@ func TestUnfinishedBodyIsCutOff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	watched := watch(conns)
 	// Meanwhile a real purchase goes through.
-	time.Sleep(time.Second)
-	h.servedQuickly(t, "with unfinished bodies pending")
-	c := &http.Client{Timeout: 2 * time.Second}
+	h.served(t, "with unfinished bodies pending")
+	c := &http.Client{Timeout: 30 * time.Second}
 	req, _ := http.NewRequest(http.MethodPost, "http://"+h.addr+"/v1/purchases",
 		strings.NewReader(`{"reference_id":"meanwhile","product_code":"S10","customer_number":"081234560001"}`))
 	req.Header.Set("Authorization", "Bearer "+h.key)
@@ -160,11 +197,10 @@ func TestUnfinishedBodyIsCutOff(t *testing.T) {
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("a purchase made meanwhile answered %d", res.StatusCode)
 	}
-	for i, conn := range conns {
-		d, answer := cutOff(t, conn, start, 45*time.Second)
-		if d > 40*time.Second {
-			t.Errorf("unfinished-body client %d was cut off only after %s", i, d)
-		}
+	if !watched.pending() {
+		t.Fatal("the purchase was answered only after the unfinished bodies were cut off")
+	}
+	for i, answer := range watched.wait(t, 3*time.Minute, "unfinished bodies") {
 		if status := firstLine(answer); status != "" && !strings.Contains(status, " 4") {
 			t.Errorf("unfinished-body client %d was answered %q, want a 4xx or nothing", i, status)
 		}
@@ -281,5 +317,5 @@ func TestInvalidRequestStormStoresNothing(t *testing.T) {
 	if len(purchases) != 0 || events != 0 || jobs != 0 {
 		t.Errorf("after %d invalid requests: %d purchases, %d events, %d jobs stored; want none", rounds*len(shots), len(purchases), events, jobs)
 	}
-	h.servedQuickly(t, "after the storm")
+	h.served(t, "after the storm")
 }

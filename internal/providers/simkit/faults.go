@@ -21,21 +21,26 @@ type Faults struct {
 	TimeoutRate     float64 `json:"timeout_rate"`      // hold the request, then drop the connection
 	ResetRate       float64 `json:"reset_rate"`        // close the connection without an answer
 	ServerErrorRate float64 `json:"server_error_rate"` // answer HTTP 500 with a non-provider body
-	LatencyMS       int     `json:"latency_ms"`        // added to every call
-	JitterMS        int     `json:"jitter_ms"`         // uniform ± around LatencyMS
+	// GarbageRate answers what no provider should but a broken one can: an
+	// HTTP status above 599 and a body whose codes and messages hold NUL
+	// bytes and invalid UTF-8 (flow.md invariant 5: no answer may make an
+	// audit insert, and with it a step, fail).
+	GarbageRate float64 `json:"garbage_rate"`
+	LatencyMS   int     `json:"latency_ms"` // added to every call
+	JitterMS    int     `json:"jitter_ms"`  // uniform ± around LatencyMS
 	// HoldMS is how long a timeout fault holds the request (default 15000).
 	HoldMS int `json:"hold_ms"`
 }
 
 // Validate checks the rates and durations, naming the bad field.
 func (f Faults) Validate() error {
-	for name, r := range map[string]float64{"timeout_rate": f.TimeoutRate, "reset_rate": f.ResetRate, "server_error_rate": f.ServerErrorRate} {
+	for name, r := range map[string]float64{"timeout_rate": f.TimeoutRate, "reset_rate": f.ResetRate, "server_error_rate": f.ServerErrorRate, "garbage_rate": f.GarbageRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("%s: must be between 0 and 1, got %v", name, r)
 		}
 	}
-	if f.TimeoutRate+f.ResetRate+f.ServerErrorRate > 1 {
-		return fmt.Errorf("timeout_rate + reset_rate + server_error_rate: must not exceed 1")
+	if f.TimeoutRate+f.ResetRate+f.ServerErrorRate+f.GarbageRate > 1 {
+		return fmt.Errorf("timeout_rate + reset_rate + server_error_rate + garbage_rate: must not exceed 1")
 	}
 	for name, v := range map[string]int{"latency_ms": f.LatencyMS, "jitter_ms": f.JitterMS, "hold_ms": f.HoldMS} {
 		if v < 0 || v > 600_000 {
@@ -89,6 +94,8 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 			fault = "reset"
 		case roll < f.TimeoutRate+f.ResetRate+f.ServerErrorRate:
 			fault = "5xx"
+		case roll < f.TimeoutRate+f.ResetRate+f.ServerErrorRate+f.GarbageRate:
+			fault = "garbage"
 		default:
 			next.ServeHTTP(w, r)
 			return
@@ -111,6 +118,10 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 			Drop(w)
 		case "reset":
 			Drop(w)
+		case "garbage":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(GarbageStatus)
+			_, _ = w.Write([]byte(GarbageBody))
 		default:
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusInternalServerError)
@@ -118,6 +129,17 @@ func (in *Injector) Wrap(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// GarbageStatus and GarbageBody are the garbage fault's answer: a status
+// Go's HTTP client accepts (three digits) but no provider sends, and a
+// JSON body with the code and message keys of both providers, their values
+// holding NUL bytes (\u0000) and invalid UTF-8 (raw 0xff 0xfe).
+const (
+	GarbageStatus = 799
+	GarbageBody   = "{\"response_code\":\"\\u0000\\u0000\",\"response_message\":\"\xff\xfe\\u0000\"," +
+		"\"status_code\":\"\\u0000\",\"status_message\":\"\xff\\u0000\"," +
+		"\"data\":{\"status\":\"\\u0000\xff\",\"transaction_status\":\"\\u0000\",\"biller_code\":\"\\u0000\",\"biller_message\":\"\xfe\"}}"
+)
 
 func latency(f Faults) time.Duration {
 	ms := f.LatencyMS

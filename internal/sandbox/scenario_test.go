@@ -1,0 +1,80 @@
+package sandbox
+
+import (
+	"testing"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers"
+)
+
+// Every kind's identifiers play the scenario they are made for, differ for
+// every sequence number and scenario code, and the kinds name products of
+// the demo catalog.
+func TestIdentPlaysItsScenario(t *testing.T) {
+	t.Parallel()
+	catalog := map[string]flow.CatalogEntry{}
+	for _, e := range Catalog() {
+		catalog[e.Code] = e
+	}
+	for _, k := range Kinds {
+		e, ok := catalog[k.Product]
+		if !ok || e.Provider != k.Provider {
+			t.Errorf("%s: product %s of %s is not in the demo catalog (%+v)", k.Name, k.Product, k.Provider, e)
+		}
+		seen := map[string]bool{}
+		for seq := range 3 {
+			for _, sc := range append([]string{""}, Scenarios...) {
+				cust, user, zone := k.Ident(seq, sc)
+				id := cust
+				if e.Family.UsesUserID() {
+					id = user
+					if cust != "" || user == "" || zone == "" {
+						t.Errorf("%s: a game voucher needs user_id and zone_id, got %q %q %q", k.Name, cust, user, zone)
+					}
+				}
+				if got := providers.Scenario(id); got != Code(sc) {
+					t.Errorf("%s seq %d: %q plays scenario %q, want %q", k.Name, seq, id, got, Code(sc))
+				}
+				if sc != "13max" && seen[id] { // "13max" plays 13 with a max_price
+					t.Errorf("%s: identifier %s made twice", k.Name, id)
+				}
+				seen[id] = true
+			}
+		}
+	}
+}
+
+// The expected ends of providers.md's table, per kind.
+func TestExpected(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		kind, scenario string
+		want           End
+	}{
+		{"klikoo-pln", "00", End{flow.StatusSucceeded, "", 1}},
+		{"klikoo-pln", "", End{flow.StatusSucceeded, "", 1}},
+		{"snapcart-pulsa", "01", End{flow.StatusSucceeded, "", 1}},
+		{"snapcart-voucher", "11", End{flow.StatusFailed, "customer_not_found", 0}},
+		{"klikoo-pulsa", "12", End{flow.StatusFailed, "insufficient_balance", 0}},
+		{"klikoo-pln", "13", End{flow.StatusSucceeded, "", 1}},
+		{"klikoo-pln", "13max", End{flow.StatusFailed, "price_exceeds_max", 0}},
+		{"snapcart-bill", "13max", End{flow.StatusFailed, "price_exceeds_max", 0}},
+		{"klikoo-pulsa", "13max", End{flow.StatusSucceeded, "", 1}},
+		{"snapcart-pulsa", "22", End{flow.StatusFailed, "transaction_failed", 0}},
+		{"snapcart-bill", "32", End{flow.StatusSucceeded, "", 1}},
+		{"snapcart-pulsa", "32", End{flow.StatusNeedsReview, "", 0}},
+		{"snapcart-voucher", "32", End{flow.StatusNeedsReview, "", 0}},
+		{"klikoo-pulsa", "41", End{flow.StatusNeedsReview, "", 0}},
+		{"snapcart-pulsa", "31", End{flow.StatusSucceeded, "", 1}},
+	} {
+		if got := KindNamed(c.kind).Expected(c.scenario); got != c.want {
+			t.Errorf("%s/%s: %+v, want %+v", c.kind, c.scenario, got, c.want)
+		}
+	}
+	if p := MaxPrice("13max"); p == nil || *p >= 999999 {
+		t.Errorf("13max carries max_price %v, want one below the inquiry's 999999", p)
+	}
+	if MaxPrice("13") != nil {
+		t.Error("13 carries a max_price")
+	}
+}
