@@ -207,7 +207,7 @@ func TestBrowserOperatorJourney(t *testing.T) {
 
 	b.do("reconciliation", chromedp.Navigate(e.URL+"/console/reconciliation"), chromedp.WaitVisible("#verdict"))
 	b.shot("reconciliation")
-	b.do("providers", chromedp.Navigate(e.URL+"/console/providers"), chromedp.WaitVisible("#offers-placeholder"))
+	b.do("providers", chromedp.Navigate(e.URL+"/console/providers"), chromedp.WaitVisible("#offers"))
 	b.shot("providers")
 	if v := b.cspViolations(); len(v) > 0 {
 		t.Fatalf("the console's pages broke their CSP: %v", v)
@@ -243,7 +243,8 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		chromedp.WaitVisible("#q"),
 		chromedp.SendKeys("#q", "nojs-1"),
 		chromedp.Click("#search"),
-		chromedp.WaitVisible("#purchases a.ref"),
+		// The unsearched list shows nojs-1 too: wait for the results page.
+		chromedp.WaitVisible("#matched"),
 		chromedp.Click("#purchases a.ref"),
 		chromedp.WaitVisible("#timeline"),
 	)
