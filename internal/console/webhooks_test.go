@@ -49,7 +49,7 @@ func newReceiver(t testing.TB, status int, echo bool) *receiver {
 		}
 		w.WriteHeader(int(rc.status.Load()))
 		if rc.echo {
-			_, _ = fmt.Fprintf(w, "you sent: id=%s signature=%s", r.Header.Get("webhook-id"), r.Header.Get("webhook-signature"))
+			_, _ = fmt.Fprintf(w, "got %s %s", r.Header.Get("webhook-id"), r.Header.Get("webhook-signature"))
 		}
 	})) + "/hooks/ppob"
 	return rc
@@ -98,6 +98,23 @@ func (e *env) waitDeliveries(t testing.TB, purchase uuid.UUID, n int, status sto
 			}
 		}
 		return true
+	})
+	return rows
+}
+
+// settled waits until every delivery of the purchase has ended (none
+// pending) and returns them; there is at least one.
+func (e *env) settled(t testing.TB, purchase uuid.UUID) []store.WebhookMessageListForPurchaseRow {
+	t.Helper()
+	var rows []store.WebhookMessageListForPurchaseRow
+	flowtest.WaitFor(t, 60*time.Second, func() string { return fmt.Sprintf("deliveries of %s: %+v", purchase, rows) }, func() bool {
+		rows = e.deliveries(t, purchase)
+		for _, r := range rows {
+			if r.Status == store.WebhookMessageStatusPending {
+				return false
+			}
+		}
+		return len(rows) > 0
 	})
 	return rows
 }
