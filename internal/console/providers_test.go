@@ -77,6 +77,9 @@ func TestPauseAndResumeAProvider(t *testing.T) {
 	token := csrf(t, page)
 	wantStatus(t, b.do(http.MethodPost, path, url.Values{}), http.StatusForbidden)
 	wantStatus(t, b.do(http.MethodPost, path, url.Values{"csrf": {token}}, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
+	anon := e.browser(t)
+	wantSignin(t, anon.do(http.MethodPost, path, url.Values{"csrf": {token}}, "Authorization", "Bearer "+adminToken))
+	wantSignin(t, anon.do(http.MethodPost, path, url.Values{"csrf": {token}}, "Authorization", "Bearer "+e.APIKey))
 	if e.paused(t, "klikoo") {
 		t.Fatal("a refused POST paused klikoo")
 	}

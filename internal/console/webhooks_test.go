@@ -133,7 +133,8 @@ func (e *env) adminEvents(t testing.TB, subject string) []store.AdminEvent {
 // run out of retries. The Webhooks page lists them across clients with
 // their last answer and the endpoint among the failing ones; the purchase's
 // timeline shows each delivery after its status change, with every attempt.
-// An operator sends one again (CSRF and same-origin required): the retry is
+// An operator sends one again (a session, CSRF and same origin required:
+// a bearer token, even the admin's or a client's API key, is not one): it is
 // recorded in admin_events with the operator's name, the message goes
 // through webhook.Service's retry and is delivered once the endpoint
 // answers, leaving the failed list, and the pages say who sent it again. A
@@ -182,6 +183,9 @@ func TestRetryAFailedDelivery(t *testing.T) {
 	token := csrf(t, page)
 	wantStatus(t, b.do(http.MethodPost, path, url.Values{"back": {"webhooks"}}), http.StatusForbidden)
 	wantStatus(t, b.do(http.MethodPost, path, url.Values{"csrf": {token}, "back": {"webhooks"}}, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
+	anon := e.browser(t)
+	wantSignin(t, anon.do(http.MethodPost, path, url.Values{"csrf": {token}}, "Authorization", "Bearer "+adminToken))
+	wantSignin(t, anon.do(http.MethodPost, path, url.Values{"csrf": {token}}, "Authorization", "Bearer "+e.APIKey))
 	if got := e.deliveries(t, p.ID)[1].Status; got != store.WebhookMessageStatusFailed {
 		t.Fatalf("a refused POST changed the delivery: %s", got)
 	}
