@@ -24,12 +24,14 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // newConsole builds the operator console on the API's pool. River UI gets
 // an insert-only River client of its own on that pool too, so an operator
-// browsing jobs never takes a connection from the workers.
-func newConsole(cfg *config.Config, logger *slog.Logger, apiPool *pgxpool.Pool, svc *flow.Service, dev bool) (*console.Console, error) {
+// browsing jobs never takes a connection from the workers. wh sends a
+// webhook delivery again when an operator retries it.
+func newConsole(cfg *config.Config, logger *slog.Logger, apiPool *pgxpool.Pool, svc *flow.Service, wh *webhook.Service, dev bool) (*console.Console, error) {
 	jobsClient, err := river.NewClient(riverpgxv5.New(apiPool), &river.Config{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("console: river client: %w", err)
@@ -43,7 +45,7 @@ func newConsole(cfg *config.Config, logger *slog.Logger, apiPool *pgxpool.Pool, 
 		ops[o.Name] = o.TokenHash
 	}
 	return console.New(console.Config{
-		Pool: apiPool, Flow: svc, Logger: logger, Jobs: jobs, Operators: ops, AdminToken: cfg.AdminToken,
+		Pool: apiPool, Flow: svc, Webhooks: wh, Logger: logger, Jobs: jobs, Operators: ops, AdminToken: cfg.AdminToken,
 		SessionTTL: cfg.ConsoleSessionTTL, Dev: dev,
 		BalanceAlertBelow: map[string]int64{klikoo.Name: cfg.KlikooBalanceAlertBelow, snapcart.Name: cfg.SnapcartBalanceAlertBelow},
 	})

@@ -167,7 +167,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 
 		Webhooks: wh,
 	})
-	con, err := newConsole(cfg, logger, apiPool, svc, o.dev)
+	con, err := newConsole(cfg, logger, apiPool, svc, wh, o.dev)
 	if err != nil {
 		return err
 	}

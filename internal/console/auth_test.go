@@ -160,7 +160,8 @@ func TestPagesNeedSessionAndCarryHeaders(t *testing.T) {
 	t.Parallel()
 	e := setup(t, flowtest.Options{NoStart: true}, nil)
 	paths := []string{"/console/", "/console/purchases", "/console/purchases/" + e.ClientID.String(), "/console/review",
-		"/console/reconciliation", "/console/reconciliation/daily.csv", "/console/providers", "/console/river/",
+		"/console/reconciliation", "/console/reconciliation/daily.csv", "/console/providers", "/console/webhooks",
+		"/console/webhooks/endpoints/" + e.ClientID.String(), "/console/river/",
 		"/console/river/api/jobs?state=completed", "/console/nowhere"}
 	anon := e.browser(t)
 	for _, p := range paths {
@@ -195,8 +196,8 @@ func TestPagesNeedSessionAndCarryHeaders(t *testing.T) {
 	}
 	for _, path := range paths[:len(paths)-1] {
 		p := b.get(path)
-		if path == "/console/purchases/"+e.ClientID.String() {
-			wantStatus(t, p, http.StatusNotFound) // no purchase has a client's id
+		if strings.HasSuffix(path, "/"+e.ClientID.String()) {
+			wantStatus(t, p, http.StatusNotFound) // no purchase or endpoint has a client's id
 		} else {
 			wantStatus(t, p, http.StatusOK)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -50,10 +51,12 @@ func (r *recorder) take() []recorded {
 }
 
 // bigEnv is the console over a purchases table big enough that PostgreSQL
-// would scan it whole where no index serves a search.
+// would scan it whole where no index serves a search; one purchase in five
+// failed over from Snapcart, and each sent a webhook delivery to Endpoint.
 type bigEnv struct {
 	*env
-	rec *recorder
+	rec      *recorder
+	Endpoint uuid.UUID
 }
 
 func setupBig(t testing.TB, n int) *bigEnv {
@@ -71,14 +74,15 @@ func setupBig(t testing.TB, n int) *bigEnv {
 		tracedPool = pool
 		c.Pool = pool
 	})
+	ep, _ := e.endpoint(t, "http://127.0.0.1:9/hooks")
 	if err := bigtable.Fill(context.Background(), tracedPool, bigtable.FillOptions{
 		ClientID: e.ClientID, Prefix: "big", Product: "PLN20", Provider: "klikoo", Family: "pln_prepaid",
-		N: n, Newest: e.Clock.Now(), Step: time.Minute,
+		N: n, Newest: e.Clock.Now(), Step: time.Minute, FailedOverFrom: "snapcart", Endpoint: &ep.ID,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	rec.take()
-	return &bigEnv{env: e, rec: rec}
+	return &bigEnv{env: e, rec: rec, Endpoint: ep.ID}
 }
 
 // explain returns the plan of a recorded statement, as JSON text.
@@ -140,19 +144,21 @@ func TestSearchesUseIndexesOnABigTable(t *testing.T) {
 	br := b.browser(t)
 	br.signIn("admin", adminToken)
 
-	search := func(term string) []recorded {
+	search := func(term, want string) []recorded {
 		t.Helper()
 		p := br.get("/console/purchases?q=" + url.QueryEscape(term))
 		wantStatus(t, p, http.StatusOK)
-		if !strings.Contains(p.Body, ">big0-4321<") {
-			t.Fatalf("search %q does not find big0-4321", term)
+		if !strings.Contains(p.Body, ">"+want+"<") {
+			t.Fatalf("search %q does not find %s", term, want)
 		}
 		return b.rec.take()
 	}
 	all := []string{"purchases_reference_id", "purchases_customer_number", "purchases_provider_reference_any",
-		"purchases_provider_transaction", "purchases_serial_number", "purchases_token"}
-	for _, term := range []string{"big0-4321", "080000004321", "big0-sn-4321"} {
-		calls := search(term)
+		"purchases_provider_transaction", "purchases_serial_number", "purchases_token",
+		"purchase_attempts_reference", "purchase_attempts_transaction"}
+	for term, want := range map[string]string{"big0-4321": "big0-4321", "080000004321": "big0-4321", "big0-sn-4321": "big0-4321",
+		"big0-aref-4320": "big0-4320", "big0-atx-4320": "big0-4320"} {
+		calls := search(term, want)
 		used, seq := indexes(t, b.planOf(t, calls, "PurchaseSearchMatches"))
 		for _, idx := range all {
 			if !used[idx] {
@@ -166,10 +172,48 @@ func TestSearchesUseIndexesOnABigTable(t *testing.T) {
 			t.Errorf("listing the matches: %v, seq %v", used, seq)
 		}
 	}
-	// A purchase id also goes through the primary key.
+	// A purchase id also goes through the primary key, a webhook-id
+	// through the messages' one.
 	wantStatus(t, br.get("/console/purchases?q=01a22b24-6739-7a1f-aaf7-ad53acd1e545"), http.StatusOK)
 	if used, _ := indexes(t, b.planOf(t, b.rec.take(), "PurchaseSearchMatches")); !used["purchases_pkey"] {
 		t.Errorf("search by purchase id does not use the primary key: %v", used)
+	}
+	m := regexp.MustCompile(`href="/console/purchases/([0-9a-f-]{36})"`).FindStringSubmatch(br.get("/console/purchases?q=big0-4350").Body)
+	b.rec.take()
+	if m == nil {
+		t.Fatal("big0-4350 not found")
+	}
+	page := br.get("/console/purchases/" + m[1])
+	wantStatus(t, page, http.StatusOK)
+	calls := b.rec.take()
+	if used, seq := indexes(t, b.planOf(t, calls, "WebhookMessageListForPurchase")); !used["webhook_messages_purchase"] || len(seq) > 0 {
+		t.Errorf("a purchase's deliveries: %v, seq %v", used, seq)
+	}
+	if used, seq := indexes(t, b.planOf(t, calls, "PurchaseAttemptList")); !used["purchase_attempts_pkey"] || len(seq) > 0 {
+		t.Errorf("a purchase's attempts: %v, seq %v", used, seq)
+	}
+	wid := regexp.MustCompile(`msg_[0-9a-f-]{36}`).FindString(page.Body)
+	search(wid, "big0-4350")
+	wantStatus(t, br.get("/console/purchases?q="+wid), http.StatusOK)
+	if used, _ := indexes(t, b.planOf(t, b.rec.take(), "PurchaseSearchMatches")); !used["webhook_messages_pkey"] {
+		t.Errorf("search by webhook-id does not use the messages' primary key: %v", used)
+	}
+
+	// The Webhooks page's failures across clients and an endpoint's
+	// history read their index, never the messages whole.
+	for _, c := range []struct{ path, query, index string }{
+		{"/console/webhooks", "WebhookMessageListFailed", "webhook_messages_failed_newest"},
+		{"/console/webhooks?client=" + b.ClientID.String(), "WebhookMessageListFailed", "webhook_messages_failed_newest"},
+		{"/console/webhooks/endpoints/" + b.Endpoint.String(), "WebhookMessageListForEndpoint", "webhook_messages_client_created"},
+		{"/console/webhooks/endpoints/" + b.Endpoint.String() + "?cursor=" + cursorFor(t, br, b.Endpoint), "WebhookMessageListForEndpoint",
+			"webhook_messages_client_created"},
+	} {
+		p := br.get(c.path)
+		wantStatus(t, p, http.StatusOK)
+		used, seq := indexes(t, b.planOf(t, b.rec.take(), c.query))
+		if len(seq) > 0 || !used[c.index] {
+			t.Errorf("%s: %s uses %v (want %s) and scans %v whole", c.path, c.query, used, c.index, seq)
+		}
 	}
 
 	for path, queries := range map[string][]string{
@@ -187,6 +231,17 @@ func TestSearchesUseIndexesOnABigTable(t *testing.T) {
 			}
 		}
 	}
+}
+
+// cursorFor is the cursor of an endpoint page's "older deliveries" link.
+func cursorFor(t testing.TB, br *browser, endpoint uuid.UUID) string {
+	t.Helper()
+	next := nextPage(t, br.get("/console/webhooks/endpoints/"+endpoint.String()))
+	u, err := url.Parse(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url.QueryEscape(u.Query().Get("cursor"))
 }
 
 func containsPurchases(tables []string) bool {
@@ -226,6 +281,8 @@ func BenchmarkPagesOnAMillionPurchases(b *testing.B) {
 		{"search_token", "/console/purchases?q=" + strings.Repeat("7", 15) + "12345"},
 		{"purchase", m[1]},
 		{"review", "/console/review"},
+		{"webhooks", "/console/webhooks"},
+		{"endpoint", "/console/webhooks/endpoints/" + e.Endpoint.String()},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {

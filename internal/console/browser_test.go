@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/console"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // chromium finds Debian's chromium (or CHROMIUM). Without one the browser
@@ -87,6 +90,19 @@ func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// signIn signs in at the console at base as name.
+func (b *tab) signIn(base, name, token string) {
+	b.t.Helper()
+	b.do("sign in",
+		chromedp.Navigate(base+"/console/signin"),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", name),
+		chromedp.SendKeys("#token", token),
+		chromedp.Click("#signin"),
+		chromedp.WaitVisible("#per-minute"),
+	)
+}
+
 // text returns the visible text of sel.
 func (b *tab) text(sel string) string {
 	b.t.Helper()
@@ -141,6 +157,7 @@ func TestBrowserOperatorJourney(t *testing.T) {
 	chromium(t)
 	ops := map[string]string{"ana": "ana-browser-token-0123456789"}
 	e := setup(t, flowtest.Options{}, func(c *console.Config) { c.Operators = operators(ops) })
+	e.endpoint(t, newReceiver(t, http.StatusNoContent, false).URL) // the timeline shows its deliveries
 	bought := e.buy(t, "browser-1", "PLN20", "01105691111", flow.StatusSucceeded)
 	e.buy(t, "browser-2", "TSEL10", "0812330000", flow.StatusSucceeded)
 	e.buy(t, "browser-3", "PLN20", "01105699911", flow.StatusFailed)
@@ -176,8 +193,10 @@ func TestBrowserOperatorJourney(t *testing.T) {
 	if loc, _ := chromedp.Run(b.ctx, chromedp.Location()); !strings.HasSuffix(loc, "/console/purchases/"+bought.ID.String()) {
 		t.Fatalf("opened %s", loc)
 	}
-	if tl := b.text("#timeline"); !strings.Contains(tl, "payment") || !strings.Contains(tl, "succeeded") {
-		t.Fatalf("the timeline lacks the payment and the success: %s", tl)
+	e.settled(t, bought.ID)
+	b.do("reload the timeline", chromedp.Reload(), chromedp.WaitVisible("#timeline"))
+	if tl := b.text("#timeline"); !strings.Contains(tl, "payment") || !strings.Contains(tl, "succeeded") || !strings.Contains(tl, "purchase.succeeded") {
+		t.Fatalf("the timeline lacks the payment, the success or its webhook delivery: %s", tl)
 	}
 	b.shot("purchase")
 
@@ -207,8 +226,7 @@ func TestBrowserOperatorJourney(t *testing.T) {
 
 	b.do("reconciliation", chromedp.Navigate(e.URL+"/console/reconciliation"), chromedp.WaitVisible("#verdict"))
 	b.shot("reconciliation")
-	b.do("providers", chromedp.Navigate(e.URL+"/console/providers"), chromedp.WaitVisible("#offers-placeholder"))
-	b.shot("providers")
+	b.do("providers", chromedp.Navigate(e.URL+"/console/providers"), chromedp.WaitVisible("#offers"))
 	if v := b.cspViolations(); len(v) > 0 {
 		t.Fatalf("the console's pages broke their CSP: %v", v)
 	}
@@ -243,11 +261,90 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 		chromedp.WaitVisible("#q"),
 		chromedp.SendKeys("#q", "nojs-1"),
 		chromedp.Click("#search"),
-		chromedp.WaitVisible("#purchases a.ref"),
+		// The unsearched list shows nojs-1 too: wait for the results page.
+		chromedp.WaitVisible("#matched"),
 		chromedp.Click("#purchases a.ref"),
 		chromedp.WaitVisible("#timeline"),
 	)
 	if h := b.text("h1"); h != "Purchase nojs-1" {
 		t.Fatalf("opened %q", h)
+	}
+}
+
+// An operator pauses Klikoo in the Providers page of a real browser; a
+// purchase of a product both providers sell, created through the flow
+// then, routes around it, and its Purchase page shows it at Snapcart.
+func TestBrowserPauseAProviderAndSeeAPurchaseRouteAroundIt(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	ops := map[string]string{"ana": "ana-browser-token-0123456789"}
+	e := setup(t, flowtest.Options{}, func(c *console.Config) { c.Operators = operators(ops) })
+	e.twoOffers(t)
+	e.Svc.CheckBalances(context.Background())
+
+	b := newTab(t)
+	b.signIn(e.URL, "ana", ops["ana"])
+	b.do("pause klikoo",
+		chromedp.Navigate(e.URL+"/console/providers"),
+		chromedp.WaitVisible("#pause-klikoo"),
+		chromedp.Click("#pause-klikoo"),
+		chromedp.WaitVisible("#done"),
+		chromedp.WaitVisible("#resume-klikoo"),
+	)
+	if done := b.text("#done"); !strings.Contains(done, "klikoo is paused") {
+		t.Fatalf("the page does not say klikoo is paused: %q", done)
+	}
+	if state := b.text("#provider-klikoo .state"); !strings.HasPrefix(state, "paused") {
+		t.Fatalf("klikoo's state: %q", state)
+	}
+	b.shot("providers")
+
+	p := e.buy(t, "browser-routed-around", bothCode, "081233330000", flow.StatusSucceeded)
+	b.do("open the purchase", chromedp.Navigate(e.URL+"/console/purchases/"+p.ID.String()), chromedp.WaitVisible("#attempts"))
+	if route := b.text("#route"); !strings.Contains(route, "snapcart (current)") || strings.Contains(route, "klikoo") {
+		t.Fatalf("the purchase did not route around klikoo: %q", route)
+	}
+	if attempts := b.text("#attempts"); !strings.Contains(attempts, "snapcart") || strings.Contains(attempts, "klikoo") {
+		t.Fatalf("the attempts: %q", attempts)
+	}
+	if v := b.cspViolations(); len(v) > 0 {
+		t.Fatalf("the pages broke their CSP: %v", v)
+	}
+}
+
+// A client's endpoint fails, so a purchase's deliveries end failed (a
+// short retry schedule); the operator sees them in the Webhooks page of a
+// real browser, the endpoint is fixed, the operator sends one again and
+// sees it delivered, with their name, in the purchase's timeline.
+func TestBrowserRetryAFailedWebhookDelivery(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	ops := map[string]string{"ana": "ana-browser-token-0123456789"}
+	e := setup(t, flowtest.Options{}, func(c *console.Config) { c.Operators = operators(ops) })
+	rc := newReceiver(t, http.StatusInternalServerError, false)
+	e.endpoint(t, rc.URL)
+	p := e.buy(t, "browser-hook", "PLN20", "01105691111", flow.StatusSucceeded)
+	failed := e.waitDeliveries(t, p.ID, 2, store.WebhookMessageStatusFailed)
+	wid := webhook.WebhookID(failed[len(failed)-1].ID)
+
+	b := newTab(t)
+	b.signIn(e.URL, "ana", ops["ana"])
+	b.do("the failed deliveries", chromedp.Navigate(e.URL+"/console/webhooks"), chromedp.WaitVisible("#retry-"+wid))
+	if row := b.text("#failed-" + wid); !strings.Contains(row, "browser-hook") || !strings.Contains(row, "HTTP 500") {
+		t.Fatalf("the failed delivery's row: %q", row)
+	}
+	b.shot("webhooks")
+
+	rc.status.Store(http.StatusNoContent)
+	b.do("send it again", chromedp.Click("#retry-"+wid), chromedp.WaitVisible("#retried"))
+	flowtest.WaitFor(t, 60*time.Second, func() string { return "the delivery sent again is not delivered" }, func() bool {
+		return e.deliveries(t, p.ID)[1].Status == store.WebhookMessageStatusDelivered
+	})
+	b.do("the purchase's timeline", chromedp.Navigate(e.URL+"/console/purchases/"+p.ID.String()), chromedp.WaitVisible("#delivery-"+wid))
+	if d := b.text("#delivery-" + wid); !strings.HasPrefix(d, "delivered") || !strings.Contains(d, "Sent again by ana") {
+		t.Fatalf("the timeline does not show the delivery sent again by ana: %q", d)
+	}
+	if v := b.cspViolations(); len(v) > 0 {
+		t.Fatalf("the pages broke their CSP: %v", v)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 //go:embed templates/*.html
@@ -31,10 +32,14 @@ type Config struct {
 	// Pool serves every read and the sessions (the API's pool: the console
 	// never queues behind the workers).
 	Pool *pgxpool.Pool
-	// Flow applies operators' decisions (Resolve) with their rules.
-	Flow   *flow.Service
-	Logger *slog.Logger
-	Now    func() time.Time // time.Now when nil
+	// Flow applies operators' decisions (Resolve, pausing a provider) with
+	// their rules.
+	Flow *flow.Service
+	// Webhooks sends a delivery again when an operator retries it (the
+	// Webhooks page); nil: deliveries are shown but cannot be retried.
+	Webhooks *webhook.Service
+	Logger   *slog.Logger
+	Now      func() time.Time // time.Now when nil
 	// Jobs is River UI (NewJobs), served under /console/river/; nil: the
 	// Jobs link says it is not configured.
 	Jobs *riverui.Handler
@@ -141,6 +146,11 @@ func (c *Console) routes() http.Handler {
 	authed("GET /console/reconciliation", c.reconciliation)
 	authed("GET /console/reconciliation/daily.csv", c.dailyCSV)
 	authed("GET /console/providers", c.providers)
+	authed("POST /console/providers/{name}/pause", c.pause)
+	authed("POST /console/providers/{name}/resume", c.resume)
+	authed("GET /console/webhooks", c.webhooks)
+	authed("GET /console/webhooks/endpoints/{id}", c.endpoint)
+	authed("POST /console/webhooks/deliveries/{id}/retry", c.retry)
 	if c.cfg.Jobs != nil {
 		jobs := c.cfg.Jobs
 		authed("/console/river/", func(w http.ResponseWriter, r *http.Request, _ *session) { jobs.ServeHTTP(w, r) })

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
+	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
 // pageSize is how many purchases a list page shows; maxMatches bounds the
@@ -42,6 +43,7 @@ type purchaseFilter struct {
 type purchaseQuery struct {
 	term        string
 	id          *uuid.UUID
+	messageID   *uuid.UUID // the term is a webhook-id
 	status      *store.PurchaseStatus
 	provider    *string
 	product     *string
@@ -79,6 +81,9 @@ func (f purchaseFilter) parse() (purchaseQuery, []string) {
 	}
 	if id, err := uuid.Parse(f.Q); err == nil {
 		q.id = &id
+	}
+	if id, ok := webhook.ParseWebhookID(f.Q); ok {
+		q.messageID = &id
 	}
 	norm := flow.CreateRequest{CustomerNumber: f.Q}
 	norm.Normalize()
@@ -201,7 +206,7 @@ func (c *Console) listPurchases(ctx context.Context, q purchaseQuery) ([]purchas
 		return out, nil
 	}
 	matches, err := c.q.PurchaseSearchMatches(ctx, store.PurchaseSearchMatchesParams{
-		Term: q.term, ID: q.id, CustomerNumber: q.customerKey, RowLimit: maxMatches,
+		Term: q.term, ID: q.id, MessageID: q.messageID, CustomerNumber: q.customerKey, RowLimit: maxMatches,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("search purchases for %q: %w", q.term, err)

@@ -34,8 +34,15 @@ func secretKey(k string) bool {
 // key in text that is not JSON (headers, form bodies, error messages).
 var secretText = regexp.MustCompile(`(?i)((?:secret|password|signature|api[_-]?key|authorization|private[_-]?key|access[_-]?token|whsec)[A-Za-z_-]*["']?\s*[:=]\s*["']?)(?:Bearer\s+)?[^\s"'&,;}]+`)
 
+// bareSecret finds a webhook signing secret (whsec_…) or a Standard
+// Webhooks signature (v1, and the base64 of an HMAC-SHA256) anywhere in a
+// text: an endpoint that echoes its request in its answer would otherwise
+// show them in an attempt's stored answer.
+var bareSecret = regexp.MustCompile(`whsec_[A-Za-z0-9+/=_-]+|v1,[A-Za-z0-9+/]{43}=`)
+
 // redact masks the values of secret-looking fields of a JSON document, or
-// secret-looking pairs of any other text.
+// secret-looking pairs of any other text, and any bare signing secret or
+// signature.
 func redact(raw []byte) []byte {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
@@ -48,7 +55,7 @@ func redact(raw []byte) []byte {
 			}
 		}
 	}
-	return secretText.ReplaceAll(raw, []byte("${1}"+masked))
+	return bareSecret.ReplaceAll(secretText.ReplaceAll(raw, []byte("${1}"+masked)), []byte(masked))
 }
 
 func maskJSON(v any) any {
@@ -69,6 +76,7 @@ func maskJSON(v any) any {
 		if strings.HasPrefix(x, "whsec_") || strings.HasPrefix(x, apiKeyPrefix) {
 			return masked
 		}
+		return bareSecret.ReplaceAllString(x, masked)
 	}
 	return v
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
 // wib is Asia/Jakarta (UTC+7, no daylight saving): the console shows every
@@ -33,6 +36,7 @@ var funcs = template.FuncMap{
 		}
 		return "—"
 	},
+	"inc":    func(i int) int { return i + 1 },
 	"rp":     rupiah,
 	"str":    str,
 	"pretty": pretty,
@@ -109,6 +113,9 @@ func (c *Console) internal(w http.ResponseWriter, r *http.Request, s *session, e
 	c.log.ErrorContext(r.Context(), "console: internal error", "path", r.URL.Path, "err", err)
 	c.fail(w, r, s, http.StatusInternalServerError, "Something went wrong; the error is in the service's log.")
 }
+
+// isNotFound reports whether err is a query's "no rows".
+func isNotFound(err error) bool { return errors.Is(store.NotFound(err), store.ErrNotFound) }
 
 // rupiah formats an amount with dots between thousands, as Indonesians
 // write it ("Rp 20.546"); nil is "—".

@@ -13,8 +13,8 @@ import (
 
 // The Overview counts today's purchases by status and charts the last
 // hour; Reconciliation shows the day's report linking to purchases and
-// serves the daily totals as CSV; Providers shows deposits, products,
-// alerts and the marked place for offers. Bad dates name their field.
+// serves the daily totals as CSV; Providers shows deposits and each
+// product's offers. Bad dates name their field.
 func TestOverviewReconciliationProviders(t *testing.T) {
 	t.Parallel()
 	e := setup(t, flowtest.Options{}, nil)
@@ -59,7 +59,7 @@ func TestOverviewReconciliationProviders(t *testing.T) {
 
 	prov := b.get("/console/providers")
 	wantStatus(t, prov, http.StatusOK)
-	for _, want := range []string{`id="offers-placeholder"`, `id="provider-klikoo"`, `id="provider-snapcart"`, "<td>PLN20</td>", "Rp "} {
+	for _, want := range []string{`id="offers"`, `id="provider-klikoo"`, `id="provider-snapcart"`, `id="offer-PLN20-klikoo"`, "Rp "} {
 		if !strings.Contains(prov.Body, want) {
 			t.Errorf("the providers page lacks %q", want)
 		}

@@ -144,7 +144,7 @@ func (c *Console) resolve(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.log.InfoContext(r.Context(), "console: resolve refused", "purchase_id", id, "operator", s.Operator, "reason", form.Problem)
 	if back == "purchase" {
-		c.showPurchase(w, r, s, id, status, &form)
+		c.showPurchase(w, r, s, id, status, &form, "")
 		return
 	}
 	c.showReview(w, r, s, status, id, &form, "")

@@ -56,7 +56,7 @@ func setup(t testing.TB, o flowtest.Options, cfg func(*console.Config)) *env {
 		t.Fatal(err)
 	}
 	e.Cfg = console.Config{
-		Pool: fe.Pool, Flow: fe.Svc, Now: fe.Clock.Now, Jobs: jobs, AdminToken: adminToken,
+		Pool: fe.Pool, Flow: fe.Svc, Webhooks: fe.Webhooks, Now: fe.Clock.Now, Jobs: jobs, AdminToken: adminToken,
 		BalanceAlertBelow: map[string]int64{klikoo.Name: 1000, snapcart.Name: 1000},
 	}
 	if cfg != nil {

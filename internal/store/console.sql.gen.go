@@ -803,17 +803,24 @@ SELECT m.id, m.field FROM (
     UNION ALL
     SELECT id, 'provider_transaction_id'::text FROM purchases WHERE provider_transaction_id = $1::text
     UNION ALL
+    SELECT purchase_id, 'provider_reference of an ended attempt'::text FROM purchase_attempts WHERE provider_reference = $1::text
+    UNION ALL
+    SELECT purchase_id, 'provider_transaction_id of an ended attempt'::text FROM purchase_attempts WHERE provider_transaction_id = $1::text
+    UNION ALL
+    SELECT purchase_id, 'webhook_id'::text FROM webhook_messages WHERE id = $4::uuid
+    UNION ALL
     SELECT id, 'serial_number'::text FROM purchases WHERE result ->> 'serial_number' = $1::text
     UNION ALL
     SELECT id, 'token'::text FROM purchases WHERE result ->> 'token' = $1::text
 ) m
-LIMIT $4
+LIMIT $5
 `
 
 type PurchaseSearchMatchesParams struct {
 	Term           string
 	ID             *uuid.UUID
 	CustomerNumber string
+	MessageID      *uuid.UUID
 	RowLimit       int32
 }
 
@@ -825,12 +832,16 @@ type PurchaseSearchMatchesRow struct {
 // The purchases one pasted term names, and by which field: its
 // reference_id, our purchase id, its customer number (normalized as
 // stored), our provider reference, the provider's transaction id, its
-// serial number or its token. Each branch is one index scan.
+// serial number or its token; the references and transaction ids of the
+// attempts it moved on from too (migrations/00010_console_routing.sql);
+// and the webhook-id (msg_…) of one of its webhook deliveries.
+// Each branch is one index scan.
 func (q *Queries) PurchaseSearchMatches(ctx context.Context, arg PurchaseSearchMatchesParams) ([]PurchaseSearchMatchesRow, error) {
 	rows, err := q.db.Query(ctx, purchaseSearchMatches,
 		arg.Term,
 		arg.ID,
 		arg.CustomerNumber,
+		arg.MessageID,
 		arg.RowLimit,
 	)
 	if err != nil {

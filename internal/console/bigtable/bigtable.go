@@ -1,5 +1,6 @@
-// Package bigtable fills a scratch database with many synthetic purchases,
-// fast, in SQL (INSERT … SELECT generate_series): the console's tests prove
+// Package bigtable fills a scratch database with many synthetic purchases
+// (and, as asked, the attempts they failed over from and their webhook
+// deliveries), fast, in SQL (INSERT … SELECT generate_series): the console's tests prove
 // on it that every search uses its index, and its benchmark measures pages
 // on a million rows (docs/console.md). Never point it at a real database.
 package bigtable
@@ -26,6 +27,14 @@ type FillOptions struct {
 	N                         int
 	Newest                    time.Time
 	Step                      time.Duration
+	// FailedOverFrom, when set, makes one purchase in five (i divisible by
+	// 5) one that failed over from this provider: its ended attempt has our
+	// reference P-aref-i and the provider's transaction id P-atx-i.
+	FailedOverFrom string
+	// Endpoint, when set, is a webhook endpoint of ClientID that every
+	// purchase sent one delivery to: one in fifty failed (i divisible by
+	// 50), the others delivered.
+	Endpoint *uuid.UUID
 }
 
 // chunk is how many rows one statement inserts.
@@ -38,15 +47,26 @@ func Fill(ctx context.Context, db DBTX, o FillOptions) error {
 	for done := 0; done < o.N; done += chunk {
 		n := min(chunk, o.N-done)
 		newest := o.Newest.Add(-time.Duration(done) * o.Step)
+		prefix := fmt.Sprintf("%s%d", o.Prefix, done/chunk)
 		if _, err := q.PurchaseFill(ctx, PurchaseFillParams{
-			ClientID: o.ClientID, Prefix: fmt.Sprintf("%s%d", o.Prefix, done/chunk), ProductCode: o.Product,
-			Provider: o.Provider, Family: o.Family, Newest: newest, StepSeconds: o.Step.Seconds(), N: int32(n),
+			ClientID: o.ClientID, Prefix: prefix, ProductCode: o.Product, Provider: o.Provider, Family: o.Family,
+			Newest: newest, StepSeconds: o.Step.Seconds(), FailedOverFrom: o.FailedOverFrom, N: int32(n),
 		}); err != nil {
 			return fmt.Errorf("fill purchases %d-%d: %w", done, done+n, err)
 		}
+		if o.FailedOverFrom != "" {
+			if _, err := q.PurchaseAttemptFill(ctx, PurchaseAttemptFillParams{Prefix: prefix, ClientID: o.ClientID}); err != nil {
+				return fmt.Errorf("fill attempts of purchases %d-%d: %w", done, done+n, err)
+			}
+		}
+		if o.Endpoint != nil {
+			if _, err := q.WebhookMessageFill(ctx, WebhookMessageFillParams{EndpointID: *o.Endpoint, ClientID: o.ClientID, Prefix: prefix}); err != nil {
+				return fmt.Errorf("fill webhook deliveries of purchases %d-%d: %w", done, done+n, err)
+			}
+		}
 	}
 	if err := q.PurchasesAnalyze(ctx); err != nil {
-		return fmt.Errorf("analyze purchases: %w", err)
+		return fmt.Errorf("analyze the filled tables: %w", err)
 	}
 	return nil
 }

@@ -12,12 +12,40 @@ import (
 	"github.com/google/uuid"
 )
 
+const purchaseAttemptFill = `-- name: PurchaseAttemptFill :execrows
+INSERT INTO purchase_attempts (purchase_id, number, provider, provider_product_code, provider_reference,
+                               provider_transaction_id, payment_attempts, failure_code, failure_message,
+                               started_at, ended_at)
+SELECT p.id, 1, p.route[1], p.provider_product_code,
+       $1::text || '-aref-' || substring(p.reference_id FROM '[0-9]+$'),
+       $1::text || '-atx-' || substring(p.reference_id FROM '[0-9]+$'),
+       1, 'insufficient_balance', 'synthetic failover', p.created_at, p.created_at
+FROM purchases p
+WHERE p.client_id = $2::uuid AND p.attempt = 2 AND p.reference_id LIKE $1::text || '-%'
+`
+
+type PurchaseAttemptFillParams struct {
+	Prefix   string
+	ClientID uuid.UUID
+}
+
+// Records the first attempt of every purchase of a fill (one prefix) that
+// is at its second: at the first provider of its route, with our
+// reference P-aref-i and the provider's transaction id P-atx-i.
+func (q *Queries) PurchaseAttemptFill(ctx context.Context, arg PurchaseAttemptFillParams) (int64, error) {
+	result, err := q.db.Exec(ctx, purchaseAttemptFill, arg.Prefix, arg.ClientID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const purchaseFill = `-- name: PurchaseFill :execrows
 INSERT INTO purchases (id, client_id, reference_id, fingerprint, status, product_code, provider, family,
                        customer_number, customer_key, confirmation, amount, provider_reference,
                        payment_attempts, provider_transaction_id, price, result, failure_code,
                        failure_message, created_at, updated_at, completed_at,
-                       route, attempt_started_at, provider_product_code)
+                       route, attempt, attempt_started_at, provider_product_code)
 SELECT gen_random_uuid(), $1::uuid, $2::text || '-' || i, '{}',
        (CASE WHEN i % 10 = 9 THEN 'failed' ELSE 'succeeded' END)::purchase_status,
        $3::text, $4::text, $5::text,
@@ -34,28 +62,33 @@ SELECT gen_random_uuid(), $1::uuid, $2::text || '-' || i, '{}',
        $6::timestamptz - i * $7::float8 * interval '1 second',
        $6::timestamptz - i * $7::float8 * interval '1 second',
        $6::timestamptz - i * $7::float8 * interval '1 second',
-       ARRAY[$4::text],
+       CASE WHEN $8::text <> '' AND i % 5 = 0 THEN ARRAY[$8::text, $4::text]
+            ELSE ARRAY[$4::text] END,
+       CASE WHEN $8::text <> '' AND i % 5 = 0 THEN 2 ELSE 1 END,
        $6::timestamptz - i * $7::float8 * interval '1 second',
        $3::text
-FROM generate_series(1, $8::int) AS i
+FROM generate_series(1, $9::int) AS i
 `
 
 type PurchaseFillParams struct {
-	ClientID    uuid.UUID
-	Prefix      string
-	ProductCode string
-	Provider    string
-	Family      string
-	Newest      time.Time
-	StepSeconds float64
-	N           int32
+	ClientID       uuid.UUID
+	Prefix         string
+	ProductCode    string
+	Provider       string
+	Family         string
+	Newest         time.Time
+	StepSeconds    float64
+	FailedOverFrom string
+	N              int32
 }
 
 // Inserts n synthetic purchases of one client and product, one every
 // step_seconds back from newest: nine in ten succeeded (with a provider
 // reference and transaction id, a serial number and a token), one in ten
-// failed at the inquiry. Values are unique per prefix and i, so a search
-// for one of them names one purchase.
+// failed at the inquiry. When failed_over_from is not empty, one in five
+// is at its second attempt, having failed over from that provider
+// (PurchaseAttemptFill records the first). Values are unique per prefix
+// and i, so a search for one of them names one purchase.
 func (q *Queries) PurchaseFill(ctx context.Context, arg PurchaseFillParams) (int64, error) {
 	result, err := q.db.Exec(ctx, purchaseFill,
 		arg.ClientID,
@@ -65,6 +98,7 @@ func (q *Queries) PurchaseFill(ctx context.Context, arg PurchaseFillParams) (int
 		arg.Family,
 		arg.Newest,
 		arg.StepSeconds,
+		arg.FailedOverFrom,
 		arg.N,
 	)
 	if err != nil {
@@ -74,11 +108,37 @@ func (q *Queries) PurchaseFill(ctx context.Context, arg PurchaseFillParams) (int
 }
 
 const purchasesAnalyze = `-- name: PurchasesAnalyze :exec
-ANALYZE purchases
+ANALYZE purchases, purchase_attempts, webhook_messages
 `
 
-// Refreshes the planner's statistics of purchases after a fill.
+// Refreshes the planner's statistics of the filled tables.
 func (q *Queries) PurchasesAnalyze(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, purchasesAnalyze)
 	return err
+}
+
+const webhookMessageFill = `-- name: WebhookMessageFill :execrows
+INSERT INTO webhook_messages (id, endpoint_id, client_id, purchase_id, event_type, seq, body, status,
+                              attempts, round_attempts, created_at, updated_at, finished_at)
+SELECT gen_random_uuid(), $1::uuid, p.client_id, p.id, 'purchase.succeeded', 5, convert_to('{}', 'UTF8'),
+       (CASE WHEN substring(p.reference_id FROM '[0-9]+$')::int % 50 = 0 THEN 'failed' ELSE 'delivered' END)::webhook_message_status,
+       1, 1, p.created_at, p.created_at, p.created_at + interval '1 second'
+FROM purchases p
+WHERE p.client_id = $2::uuid AND p.reference_id LIKE $3::text || '-%'
+`
+
+type WebhookMessageFillParams struct {
+	EndpointID uuid.UUID
+	ClientID   uuid.UUID
+	Prefix     string
+}
+
+// Records one purchase.succeeded delivery to an endpoint per purchase of a
+// fill (one prefix): one in fifty failed, the others delivered.
+func (q *Queries) WebhookMessageFill(ctx context.Context, arg WebhookMessageFillParams) (int64, error) {
+	result, err := q.db.Exec(ctx, webhookMessageFill, arg.EndpointID, arg.ClientID, arg.Prefix)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

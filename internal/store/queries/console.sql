@@ -34,7 +34,10 @@ SELECT id, name FROM clients ORDER BY name, id;
 -- The purchases one pasted term names, and by which field: its
 -- reference_id, our purchase id, its customer number (normalized as
 -- stored), our provider reference, the provider's transaction id, its
--- serial number or its token. Each branch is one index scan.
+-- serial number or its token; the references and transaction ids of the
+-- attempts it moved on from too (migrations/00010_console_routing.sql);
+-- and the webhook-id (msg_…) of one of its webhook deliveries.
+-- Each branch is one index scan.
 SELECT m.id, m.field FROM (
     SELECT id, 'reference_id'::text AS field FROM purchases WHERE reference_id = @term::text
     UNION ALL
@@ -45,6 +48,12 @@ SELECT m.id, m.field FROM (
     SELECT id, 'provider_reference'::text FROM purchases WHERE provider_reference = @term::text
     UNION ALL
     SELECT id, 'provider_transaction_id'::text FROM purchases WHERE provider_transaction_id = @term::text
+    UNION ALL
+    SELECT purchase_id, 'provider_reference of an ended attempt'::text FROM purchase_attempts WHERE provider_reference = @term::text
+    UNION ALL
+    SELECT purchase_id, 'provider_transaction_id of an ended attempt'::text FROM purchase_attempts WHERE provider_transaction_id = @term::text
+    UNION ALL
+    SELECT purchase_id, 'webhook_id'::text FROM webhook_messages WHERE id = sqlc.narg('message_id')::uuid
     UNION ALL
     SELECT id, 'serial_number'::text FROM purchases WHERE result ->> 'serial_number' = @term::text
     UNION ALL
