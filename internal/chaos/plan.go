@@ -126,7 +126,7 @@ func Expect(o Order, inquiryWindow time.Duration) Expectation {
 		// again, and a refused repeat proves nothing (invariant 4).
 		want.Or = append(want.Or, Alternative{Name: AltPaymentRefusalLost, Status: flow.StatusNeedsReview, Charges: []int{0}, When: paymentUncertain})
 	}
-	if o.Kind.Inquiry {
+	if o.Kind.Inquires {
 		// An inquiry that keeps answering 5xx or timing out is retried for
 		// INQUIRY_RETRY_WINDOW, then fails; it moved no money. The verdict
 		// follows the flow's own rule, from what the database records: no

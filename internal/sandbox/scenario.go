@@ -22,6 +22,10 @@ type Kind struct {
 	// scenario 13 acts on it, and the purchase can wait for a manual
 	// confirmation.
 	Inquiry bool
+	// Inquires reports that the product runs an inquiry at all, one that
+	// prices it (Inquiry) or only validates the customer (a game voucher's
+	// player): an inquiry that gets no answer can give up on either.
+	Inquires bool
 	// OneStep is a Snapcart payment without a request_id: never repeated,
 	// never looked up when its answer is lost (flow.md invariant 3).
 	OneStep bool
@@ -36,11 +40,11 @@ type Kind struct {
 // with and without inquiry, Snapcart two-step and one-step (a pulse top-up
 // and a game voucher).
 var Kinds = []Kind{
-	{Name: "klikoo-pln", Product: "PLN20", Provider: klikoo.Name, Inquiry: true, Token: true, prefix: "55"},
+	{Name: "klikoo-pln", Product: "PLN20", Provider: klikoo.Name, Inquiry: true, Inquires: true, Token: true, prefix: "55"},
 	{Name: "klikoo-pulsa", Product: "S10", Provider: klikoo.Name, prefix: "0812"},
-	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: snapcart.Name, Inquiry: true, prefix: "0813"},
+	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: snapcart.Name, Inquiry: true, Inquires: true, prefix: "0813"},
 	{Name: "snapcart-pulsa", Product: "TSEL10", Provider: snapcart.Name, OneStep: true, prefix: "0814"},
-	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: snapcart.Name, OneStep: true, prefix: "PLAYER", userID: true},
+	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: snapcart.Name, OneStep: true, Inquires: true, prefix: "PLAYER", userID: true},
 }
 
 // KindNamed returns the kind called name; it panics for an unknown name
