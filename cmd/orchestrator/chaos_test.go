@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,13 +58,29 @@ func TestChaosSmallRun(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the last line is not the summary: %q", last)
 	}
-	want := map[int]string{1: "300", 2: "3", 3: "1", 8: "0", 9: "0", 10: "0", 11: "0", 12: "0", 13: "0"}
+	want := map[int]string{2: "3", 3: "1", 8: "0", 9: "0", 10: "0", 11: "0", 12: "0", 13: "0"}
 	for i, v := range want {
 		if m[i] != v {
 			t.Errorf("summary field %d is %s, want %s: %s", i, m[i], v, last)
 		}
 	}
+	// Every order was bought, or refused while Klikoo, which alone sells
+	// it, was paused; and the routing scenarios failed over.
+	r := refusedLine.FindStringSubmatch(out.String())
+	if r == nil {
+		t.Fatalf("no refused_while_paused count in the output")
+	}
+	bought, _ := strconv.Atoi(m[1])
+	refused, _ := strconv.Atoi(r[1])
+	if bought+refused != 300 || refused == 0 {
+		t.Errorf("%d purchases and %d refused while paused, want 300 in all, some refused", bought, refused)
+	}
+	if m[14] == "0" {
+		t.Errorf("no failover: %s", last)
+	}
 }
+
+var refusedLine = regexp.MustCompile(`(?m)^chaos: elapsed=.* refused_while_paused=(\d+) `)
 
 // Every flag is validated before anything starts, and the error names it.
 func TestChaosValidatesItsFlags(t *testing.T) {

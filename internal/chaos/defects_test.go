@@ -43,7 +43,7 @@ func TestDefect11VerifierJudgesInquiryGiveUpByTheWindow(t *testing.T) {
 		// Six unknown answers in 12 s: the flow gave up inside its window.
 		{"gave up too soon", "snapcart-bill", timeline([]time.Duration{0, 2 * s, 4 * s, 6 * s, 9 * s, 12 * s}, 12*s), ""},
 	} {
-		e := Expect(Order{Kind: sandbox.KindNamed(c.kind), Scenario: "14"}, window)
+		e := Expect(Order{Kind: sandbox.KindNamed(c.kind), Scenario: "14"}, nil, Conditions{InquiryWindow: window})
 		got := ""
 		if a := matchAlternative(e.Or, store.Purchase{ID: uuid.New()}, c.events, flow.StatusFailed, 0, "provider_unavailable"); a != nil {
 			got = a.Name

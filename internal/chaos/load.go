@@ -20,13 +20,14 @@ type client struct {
 	http *http.Client
 
 	mu       sync.Mutex
-	problems []string // API contract violations (bounded)
-	count    int      // all of them
-	retries  int      // requests sent again after no answer
+	problems []string           // API contract violations (bounded)
+	count    int                // all of them
+	retries  int                // requests sent again after no answer
+	refused  map[string]refusal // by client index/reference_id: orders answered 409 product_unavailable
 }
 
 func newClient(base string, keys []string) *client {
-	return &client{base: base, keys: keys, http: &http.Client{Timeout: 15 * time.Second}}
+	return &client{base: base, keys: keys, http: &http.Client{Timeout: 15 * time.Second}, refused: map[string]refusal{}}
 }
 
 func (c *client) problem(format string, args ...any) {
@@ -114,10 +115,27 @@ func (c *client) do(ctx context.Context, key, method, path string, body any) (an
 	}
 }
 
+// orderKey names an order as the run's maps do.
+func orderKey(o Order) string { return fmt.Sprintf("%d/%s", o.Client, o.ReferenceID) }
+
+// unavailable reports whether a is routing's refusal to create (409
+// product_unavailable), and records it: the run judges it against the
+// pauses it made.
+func (c *client) unavailable(o Order, a answer, sent time.Time) bool {
+	if a.status != http.StatusConflict || a.Code != "product_unavailable" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refused[orderKey(o)] = refusal{order: o, sent: sent, answeredAt: time.Now()}
+	return true
+}
+
 // buy sends o as its Submission says and checks every answer against api.md.
-// It returns the purchase id.
+// It returns the purchase id ("" when the API refused to create it).
 func (c *client) buy(ctx context.Context, o Order) (string, error) {
 	key := c.keys[o.Client]
+	sent := time.Now()
 	created := func(a answer, first bool) bool {
 		ok := a.status == http.StatusCreated || (a.status == http.StatusOK && (a.retried || !first))
 		if !ok {
@@ -134,15 +152,19 @@ func (c *client) buy(ctx context.Context, o Order) (string, error) {
 			wg.Go(func() { answers[i], errs[i] = c.do(ctx, key, http.MethodPost, "/v1/purchases", o.Body) })
 		}
 		wg.Wait()
-		id, fresh, retried := "", 0, false
+		id, fresh, retried, refused := "", 0, false, 0
 		for i, a := range answers {
 			if errs[i] != nil {
 				return "", errs[i]
 			}
 			retried = retried || a.retried
-			if a.status == http.StatusCreated {
+			switch {
+			case a.status == http.StatusCreated:
 				fresh++
-			} else if a.status != http.StatusOK {
+			case a.status == http.StatusConflict && a.Code == "product_unavailable":
+				refused++ // a pause began or ended between them
+				continue
+			case a.status != http.StatusOK:
 				c.problem("%s: concurrent POST answered %d %s", o.ReferenceID, a.status, a.Code)
 			}
 			if id == "" {
@@ -150,6 +172,10 @@ func (c *client) buy(ctx context.Context, o Order) (string, error) {
 			} else if a.ID != id {
 				c.problem("%s: concurrent POSTs answered two purchases, %s and %s", o.ReferenceID, id, a.ID)
 			}
+		}
+		if refused == len(answers) {
+			c.unavailable(o, answers[0], sent)
+			return "", nil
 		}
 		if fresh > 1 || (fresh == 0 && !retried) {
 			c.problem("%s: %d of 3 concurrent POSTs answered 201, want exactly 1", o.ReferenceID, fresh)
@@ -159,6 +185,9 @@ func (c *client) buy(ctx context.Context, o Order) (string, error) {
 	a, err := c.do(ctx, key, http.MethodPost, "/v1/purchases", o.Body)
 	if err != nil {
 		return "", err
+	}
+	if c.unavailable(o, a, sent) {
+		return "", nil
 	}
 	if !created(a, true) {
 		return a.ID, nil

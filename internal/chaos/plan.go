@@ -10,9 +10,9 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// Kind is a way of buying (sandbox.Kinds: the five kinds covering both
+// Kind is a way of buying (sandbox.Kinds: the kinds covering both
 // providers, Klikoo with and without inquiry, Snapcart two-step and
-// one-step).
+// one-step, and the products routed across both).
 type Kind = sandbox.Kind
 
 // Kinds are the kinds the chaos run mixes: all of sandbox.Kinds.
@@ -99,40 +99,116 @@ const (
 	AltPaymentRefusalLost    = "payment_refusal_lost"    // a payment refusal (11, 12) whose answer was lost: unresolvable, needs_review
 	AltInquiryUnavailable    = "inquiry_unavailable"     // every inquiry attempt ended unknown: failed provider_unavailable
 	AltScenario24SuccessLost = "scenario24_success_lost" // scenario 24 whose only SUCCESS answer was lost: the provider reports the charge as failed or refunded
+	AltFailoverPaused        = "failover_paused"         // an offer that failed over to a provider paused at that moment: failed there
 )
 
-// Expect is how o must end. The alternatives are the ends flow.md and
-// providers.md allow once a fault or a kill has lost an answer, each
-// demanding its evidence from the purchase and its events.
-func Expect(o Order, inquiryWindow time.Duration) Expectation {
-	end := o.Kind.Expected(o.Scenario)
+// Conditions are what the run did to the service that a purchase's end
+// depends on besides its order.
+type Conditions struct {
+	InquiryWindow time.Duration // INQUIRY_RETRY_WINDOW
+	Pauses        []Pause       // providers paused through the admin API
+}
+
+// Pause is a time a provider was paused: from before the pause was asked
+// for until after the resume answered.
+type Pause struct {
+	Provider string
+	From, To time.Time
+}
+
+// Expect is how o must end, given the route its purchase was created with
+// (nil: every offer of its product). The alternatives are the ends flow.md,
+// providers.md and routing.md allow once a fault or a kill has lost an
+// answer, or a pause has left no offer to fail over to, each demanding its
+// evidence from the purchase and its events.
+func Expect(o Order, route []string, c Conditions) Expectation {
+	k := along(o.Kind, route)
+	at := k.At(o.Scenario)
+	end := k.Expected(o.Scenario)
 	want := Expectation{Status: end.Status, Charges: end.Charges, Failure: end.Failure}
-	inquiryFails := o.Scenario == "11" || (o.Scenario == "13max" && o.Kind.Inquiry)
-	if o.Manual == "cancel" && o.Kind.Inquiry && !inquiryFails {
+	routed := o.Kind.Then != nil
+	if routed {
+		want.Provider = at.Provider
+	}
+	if o.Manual == "cancel" && k.Inquiry && !refusedBy(k, end, true) {
 		want = Expectation{Status: flow.StatusCanceled}
 	}
+	// The purchase ends at the offer routing.md's table names, or earlier:
+	// at an offer where a lost answer left money maybe moved (no failover
+	// then), or whose next provider was paused when it failed over.
+	for x := k; ; x = *x.Then {
+		alone := x
+		alone.Then = nil
+		for _, a := range alternatives(o, alone, want, c.InquiryWindow) {
+			if x.Name != at.Name && a.Status == flow.StatusFailed && (sandbox.End{Status: a.Status, Failure: a.Failure}).FailsOver() {
+				continue // an offer that fails so moves on
+			}
+			if routed {
+				a.When = atProvider(x.Provider, a.When)
+			}
+			want.Or = append(want.Or, a)
+		}
+		if x.Name == at.Name {
+			return want
+		}
+		own := alone.Expected(o.Scenario)
+		want.Or = append(want.Or, Alternative{Name: AltFailoverPaused, Status: own.Status, Charges: []int{0}, Failure: own.Failure,
+			When: atProvider(x.Provider, failedWhilePaused(x.Then.Provider, c.Pauses))})
+	}
+}
 
+// along is kind k with only the offers of route, in its order (a provider
+// paused when the purchase was created is not in it).
+func along(k Kind, route []string) Kind {
+	if route == nil {
+		return k
+	}
+	var offers []Kind
+	for _, provider := range route {
+		for x := &k; x != nil; x = x.Then {
+			if x.Provider == provider {
+				offers = append(offers, *x)
+			}
+		}
+	}
+	if len(offers) == 0 {
+		return k
+	}
+	for i := len(offers) - 1; i >= 0; i-- {
+		offers[i].Then = nil
+		if i+1 < len(offers) {
+			offers[i].Then = &offers[i+1]
+		}
+	}
+	return offers[0]
+}
+
+// alternatives are the ends a lost answer allows a purchase of order o at
+// the single offer k, beside want.
+func alternatives(o Order, k Kind, want Expectation, inquiryWindow time.Duration) []Alternative {
+	var or []Alternative
+	end := k.Expected(o.Scenario)
 	charged := []int{0}
-	if want.Charges == 1 || o.Scenario == "31" || o.Scenario == "33" || o.Scenario == "34" || o.Scenario == "35" {
+	if end.Charges == 1 || o.Scenario == "31" || o.Scenario == "33" || o.Scenario == "34" || o.Scenario == "35" {
 		charged = []int{0, 1}
 	}
-	if o.Kind.OneStep && want.Status != flow.StatusNeedsReview {
+	if k.OneStep && end.Status != flow.StatusNeedsReview && want.Status != flow.StatusCanceled {
 		// flow.md invariant 3 and providers.md: a one-step payment whose
 		// answer is lost can be settled only by a signed callback.
-		want.Or = append(want.Or, Alternative{Name: AltOneStepAnswerLost, Status: flow.StatusNeedsReview, Charges: charged, When: paymentUncertain})
+		or = append(or, Alternative{Name: AltOneStepAnswerLost, Status: flow.StatusNeedsReview, Charges: charged, When: paymentUncertain})
 	}
-	if o.Scenario == "12" || (o.Scenario == "11" && !o.Kind.Inquiry) {
+	if refusedBy(k, end, false) {
 		// A refusal nobody heard: lookups find nothing, repeats are refused
 		// again, and a refused repeat proves nothing (invariant 4).
-		want.Or = append(want.Or, Alternative{Name: AltPaymentRefusalLost, Status: flow.StatusNeedsReview, Charges: []int{0}, When: paymentUncertain})
+		or = append(or, Alternative{Name: AltPaymentRefusalLost, Status: flow.StatusNeedsReview, Charges: []int{0}, When: paymentUncertain})
 	}
-	if o.Kind.Inquires {
+	if k.Inquires {
 		// An inquiry that keeps answering 5xx or timing out is retried for
 		// INQUIRY_RETRY_WINDOW, then fails; it moved no money. The verdict
 		// follows the flow's own rule, from what the database records: no
 		// inquiry answered, and the failure came at least the window after
 		// the first answer that did not do.
-		want.Or = append(want.Or, Alternative{Name: AltInquiryUnavailable, Status: flow.StatusFailed, Charges: []int{0}, Failure: "provider_unavailable",
+		or = append(or, Alternative{Name: AltInquiryUnavailable, Status: flow.StatusFailed, Charges: []int{0}, Failure: "provider_unavailable",
 			When: func(_ store.Purchase, ev []store.PurchaseEvent) bool { return inquiryGaveUp(ev, inquiryWindow) }})
 	}
 	if o.Scenario == "24" {
@@ -152,11 +228,62 @@ func Expect(o Order, inquiryWindow time.Duration) Expectation {
 			heard := countCalls(ev, "lookup: succeeded") + countNamed(ev, "callback", "callback: succeeded")
 			return heard == 0 && (countCalls(ev, "lookup: unknown") > 0 || later > 0)
 		}
-		want.Or = append(want.Or,
+		or = append(or,
 			Alternative{Name: AltScenario24SuccessLost, Status: flow.StatusFailed, Charges: []int{1}, When: lostLookup},
 			Alternative{Name: AltScenario24SuccessLost, Status: flow.StatusNeedsReview, Charges: []int{1}, When: lostLookup})
 	}
-	return want
+	return or
+}
+
+// refusedBy reports whether the provider refuses a purchase of kind k that
+// ends so (no charge) at its inquiry (inquiry true) or at its first payment
+// call: a customer it does not know (11), a product closed (15–17) or a
+// price above max_price (13) at the inquiry when there is one, else at the
+// payment; an insufficient deposit (12) always at the payment.
+func refusedBy(k Kind, end sandbox.End, inquiry bool) bool {
+	if end.Status != flow.StatusFailed || end.Charges != 0 {
+		return false
+	}
+	switch end.Failure {
+	case "insufficient_balance":
+		return !inquiry
+	case "customer_not_found", "product_unavailable":
+		return inquiry == k.Inquiry
+	case "price_exceeds_max":
+		return inquiry && k.Inquiry
+	}
+	return false
+}
+
+// atProvider narrows evidence to purchases whose current attempt is at
+// provider: an alternative of one offer says nothing of another's.
+func atProvider(provider string, when func(store.Purchase, []store.PurchaseEvent) bool) func(store.Purchase, []store.PurchaseEvent) bool {
+	return func(p store.Purchase, ev []store.PurchaseEvent) bool {
+		return p.Provider == provider && (when == nil || when(p, ev))
+	}
+}
+
+// pauseSlack widens a pause on both sides: the failover's transaction reads
+// the pause, and stamps its event, a moment apart from the chaos run's clock.
+const pauseSlack = 2 * time.Second
+
+// failedWhilePaused is the evidence that a purchase failed where it would
+// have failed over, because next was paused then (routing.md condition 4):
+// its failing event falls within one of next's pauses.
+func failedWhilePaused(next string, pauses []Pause) func(store.Purchase, []store.PurchaseEvent) bool {
+	return func(_ store.Purchase, ev []store.PurchaseEvent) bool {
+		for _, e := range ev {
+			if e.Kind != "status" || e.ToStatus == nil || *e.ToStatus != store.PurchaseStatusFailed {
+				continue
+			}
+			for _, p := range pauses {
+				if p.Provider == next && !e.CreatedAt.Before(p.From.Add(-pauseSlack)) && !e.CreatedAt.After(p.To.Add(pauseSlack)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 }
 
 // paymentUncertain is the evidence that a payment call's outcome was lost:

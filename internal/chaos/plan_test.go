@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
+	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
@@ -82,6 +84,19 @@ func TestPlanCoversEverything(t *testing.T) {
 	}
 }
 
+// endCase is an end a purchase reached, and the alternative Expect must
+// accept it as ("" for none).
+type endCase struct {
+	name     string
+	order    Order
+	p        store.Purchase
+	events   []store.PurchaseEvent
+	st       flow.Status
+	charges  int
+	failure  string
+	accepted string
+}
+
 func kind(name string) Kind {
 	i := slices.IndexFunc(Kinds, func(k Kind) bool { return k.Name == name })
 	return Kinds[i]
@@ -108,8 +123,13 @@ func TestExpect(t *testing.T) {
 		{"snapcart-voucher", "41", "", flow.StatusNeedsReview, 0, ""},
 		{"snapcart-pulsa", "22", "", flow.StatusFailed, 0, "transaction_failed"},
 		{"klikoo-pulsa", "12", "", flow.StatusFailed, 0, "insufficient_balance"},
+		// A product closed at the inquiry leaves nothing to cancel.
+		{"snapcart-bill", "16", "cancel", flow.StatusFailed, 0, "product_unavailable"},
+		{"klikoo-pln", "15", "cancel", flow.StatusFailed, 0, "product_unavailable"},
+		{"klikoo-pln", "16", "cancel", flow.StatusCanceled, 0, ""},
+		{"klikoo-pln", "12", "cancel", flow.StatusCanceled, 0, ""},
 	} {
-		e := Expect(Order{Kind: kind(c.kind), Scenario: c.scenario, Manual: c.manual}, time.Minute)
+		e := Expect(Order{Kind: kind(c.kind), Scenario: c.scenario, Manual: c.manual}, nil, Conditions{InquiryWindow: time.Minute})
 		if e.Status != c.want || e.Charges != c.charges || e.Failure != c.failure {
 			t.Errorf("%s/%s/%s: %s %d %q, want %s %d %q", c.kind, c.scenario, c.manual, e.Status, e.Charges, e.Failure, c.want, c.charges, c.failure)
 		}
@@ -118,21 +138,14 @@ func TestExpect(t *testing.T) {
 	certain := store.Purchase{ID: uuid.New()}
 	uncertain := store.Purchase{ID: uuid.New(), PaymentUncertain: true}
 	lostLookup := []store.PurchaseEvent{{Kind: "provider_call", Name: "lookup: unknown"}}
-	for _, c := range []struct {
-		name     string
-		order    Order
-		p        store.Purchase
-		events   []store.PurchaseEvent
-		st       flow.Status
-		charges  int
-		failure  string
-		accepted string
-	}{
+	for _, c := range []endCase{
 		{"one-step success lost, no callback", Order{Kind: kind("snapcart-pulsa"), Scenario: "31"}, uncertain, nil, flow.StatusNeedsReview, 1, "", AltOneStepAnswerLost},
 		{"one-step success never lost", Order{Kind: kind("snapcart-pulsa"), Scenario: "00"}, certain, nil, flow.StatusNeedsReview, 1, "", ""},
 		{"one-step refusal lost charged", Order{Kind: kind("snapcart-pulsa"), Scenario: "12"}, uncertain, nil, flow.StatusNeedsReview, 1, "", ""},
 		{"two-step success lost", Order{Kind: kind("snapcart-bill"), Scenario: "31"}, uncertain, nil, flow.StatusNeedsReview, 1, "", ""},
 		{"klikoo refusal lost", Order{Kind: kind("klikoo-pulsa"), Scenario: "11"}, uncertain, nil, flow.StatusNeedsReview, 0, "", AltPaymentRefusalLost},
+		{"klikoo closed product's refusal lost", Order{Kind: kind("klikoo-pulsa"), Scenario: "17"}, uncertain, nil, flow.StatusNeedsReview, 0, "", AltPaymentRefusalLost},
+		{"an inquiry's refusal is never a lost payment", Order{Kind: kind("klikoo-pln"), Scenario: "15"}, uncertain, nil, flow.StatusNeedsReview, 0, "", ""},
 		{"klikoo refusal heard", Order{Kind: kind("klikoo-pulsa"), Scenario: "12"}, certain, nil, flow.StatusNeedsReview, 0, "", ""},
 		{"24 success lost, refunded", Order{Kind: kind("klikoo-pln"), Scenario: "24"}, certain, lostLookup, flow.StatusNeedsReview, 1, "", AltScenario24SuccessLost},
 		{"24 success never asked for: the signed FAILED callback came first", Order{Kind: kind("snapcart-voucher"), Scenario: "24"}, certain, []store.PurchaseEvent{{Kind: "callback", Name: "callback: failed"}}, flow.StatusFailed, 1, "transaction_failed", AltScenario24SuccessLost},
@@ -144,7 +157,7 @@ func TestExpect(t *testing.T) {
 		{"inquiry failed before the window, however many calls", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, inquiryFor(59*time.Second, "inquiry: unknown", "inquiry: unknown", "inquiry: unknown", "inquiry: unknown", "inquiry: unknown"), flow.StatusFailed, 0, "provider_unavailable", ""},
 		{"inquiry answered once", Order{Kind: kind("klikoo-pln"), Scenario: "14"}, certain, inquiryFor(2*time.Minute, "inquiry: unknown", "inquiry: succeeded", "inquiry: unknown"), flow.StatusFailed, 0, "provider_unavailable", ""},
 	} {
-		e := Expect(c.order, time.Minute)
+		e := Expect(c.order, nil, Conditions{InquiryWindow: time.Minute})
 		got := ""
 		if a := matchAlternative(e.Or, c.p, c.events, c.st, c.charges, c.failure); a != nil {
 			got = a.Name
@@ -165,4 +178,84 @@ func inquiryFor(d time.Duration, names ...string) []store.PurchaseEvent {
 	}
 	failed := store.PurchaseStatusFailed
 	return append(out, store.PurchaseEvent{Kind: "status", Name: "fail", ToStatus: &failed, CreatedAt: t0.Add(d)})
+}
+
+// A product with two offers ends where routing.md's table says, along the
+// route its purchase was created with; earlier offers' alternatives need
+// the purchase to be at that offer, and a failover a pause prevented needs
+// its failing event inside the pause.
+func TestExpectRouted(t *testing.T) {
+	t.Parallel()
+	both := []string{klikoo.Name, snapcart.Name}
+	for _, c := range []struct {
+		kind, scenario string
+		route          []string
+		st             flow.Status
+		failure        string
+		provider       string
+	}{
+		{"routed-pulsa", "15", both, flow.StatusSucceeded, "", snapcart.Name},
+		{"routed-pulsa", "15", []string{snapcart.Name}, flow.StatusSucceeded, "", snapcart.Name},
+		{"routed-pulsa", "00", both, flow.StatusSucceeded, "", klikoo.Name},
+		{"routed-pulsa", "17", both, flow.StatusFailed, "product_unavailable", snapcart.Name},
+		{"routed-data", "16", []string{snapcart.Name, klikoo.Name}, flow.StatusSucceeded, "", klikoo.Name},
+		{"routed-data", "16", nil, flow.StatusSucceeded, "", klikoo.Name},
+		// Klikoo paused when it was created: a route of Snapcart alone.
+		{"routed-data", "16", []string{snapcart.Name}, flow.StatusFailed, "product_unavailable", snapcart.Name},
+		{"klikoo-pulsa", "15", []string{klikoo.Name}, flow.StatusFailed, "product_unavailable", ""},
+	} {
+		e := Expect(Order{Kind: kind(c.kind), Scenario: c.scenario}, c.route, Conditions{InquiryWindow: time.Minute})
+		if e.Status != c.st || e.Failure != c.failure || e.Provider != c.provider {
+			t.Errorf("%s/%s along %v: %s %q at %q, want %s %q at %q", c.kind, c.scenario, c.route, e.Status, e.Failure, e.Provider, c.st, c.failure, c.provider)
+		}
+	}
+
+	t0 := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)
+	pauses := []Pause{{Provider: klikoo.Name, From: t0, To: t0.Add(30 * time.Second)}}
+	failedAt := func(at time.Time) []store.PurchaseEvent {
+		failed := store.PurchaseStatusFailed
+		return []store.PurchaseEvent{{Kind: "status", Name: "fail", ToStatus: &failed, CreatedAt: at}}
+	}
+	at := func(provider string, uncertain bool) store.Purchase {
+		return store.Purchase{ID: uuid.New(), Provider: provider, PaymentUncertain: uncertain}
+	}
+	for _, c := range []endCase{
+		{"failover to a paused provider", Order{Kind: kind("routed-data"), Scenario: "16"}, at(snapcart.Name, false), failedAt(t0.Add(10 * time.Second)), flow.StatusFailed, 0, "product_unavailable", AltFailoverPaused},
+		{"no failover though the provider was back", Order{Kind: kind("routed-data"), Scenario: "16"}, at(snapcart.Name, false), failedAt(t0.Add(time.Minute)), flow.StatusFailed, 0, "product_unavailable", ""},
+		{"no failover with nothing paused", Order{Kind: kind("routed-pulsa"), Scenario: "15"}, at(klikoo.Name, false), failedAt(t0.Add(10 * time.Second)), flow.StatusFailed, 0, "product_unavailable", ""},
+		{"a failed end at the wrong provider", Order{Kind: kind("routed-data"), Scenario: "16"}, at(klikoo.Name, false), failedAt(t0.Add(10 * time.Second)), flow.StatusFailed, 0, "product_unavailable", ""},
+		{"first offer's refusal lost", Order{Kind: kind("routed-pulsa"), Scenario: "12"}, at(klikoo.Name, true), nil, flow.StatusNeedsReview, 0, "", AltPaymentRefusalLost},
+		// Snapcart's offer is one-step: its lost refusal is a lost one-step answer.
+		{"second offer's refusal lost", Order{Kind: kind("routed-pulsa"), Scenario: "12"}, at(snapcart.Name, true), nil, flow.StatusNeedsReview, 0, "", AltOneStepAnswerLost},
+		{"second offer's refusal lost, charged", Order{Kind: kind("routed-pulsa"), Scenario: "12"}, at(snapcart.Name, true), nil, flow.StatusNeedsReview, 1, "", ""},
+		{"one-step first offer's answer lost", Order{Kind: kind("routed-data"), Scenario: "00"}, at(snapcart.Name, true), nil, flow.StatusNeedsReview, 1, "", AltOneStepAnswerLost},
+		{"a one-step rule at the two-step offer", Order{Kind: kind("routed-data"), Scenario: "16"}, at(klikoo.Name, true), nil, flow.StatusNeedsReview, 1, "", ""},
+		{"one-step second offer's answer lost", Order{Kind: kind("routed-pulsa"), Scenario: "15"}, at(snapcart.Name, true), nil, flow.StatusNeedsReview, 0, "", AltOneStepAnswerLost},
+	} {
+		e := Expect(c.order, nil, Conditions{InquiryWindow: time.Minute, Pauses: pauses})
+		got := ""
+		if a := matchAlternative(e.Or, c.p, c.events, c.st, c.charges, c.failure); a != nil {
+			got = a.Name
+		}
+		if got != c.accepted {
+			t.Errorf("%s: accepted as %q, want %q", c.name, got, c.accepted)
+		}
+	}
+
+	for _, c := range []struct {
+		kind      string
+		sent      time.Time
+		explained bool
+	}{
+		{"klikoo-pulsa", t0.Add(5 * time.Second), true},
+		{"klikoo-pln", t0.Add(-time.Second), true}, // answered within the slack
+		{"klikoo-pulsa", t0.Add(time.Minute), false},
+		{"routed-pulsa", t0.Add(5 * time.Second), false}, // Snapcart still sells it
+		{"snapcart-pulsa", t0.Add(5 * time.Second), false},
+	} {
+		f := refusal{order: Order{Kind: kind(c.kind)}, sent: c.sent, answeredAt: c.sent.Add(100 * time.Millisecond)}
+		if got := refusedWhilePaused(f, pauses); got != c.explained {
+			t.Errorf("%s refused at %s: explained by the pause %v, want %v", c.kind, c.sent.Format(time.TimeOnly), got, c.explained)
+		}
+	}
 }

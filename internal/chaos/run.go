@@ -99,13 +99,17 @@ type Result struct {
 	Kills      int
 	DBRestarts int
 	Findings   *Findings
-	Missing    int // planned purchases the database does not hold
-	API        []string
-	APICount   int // API contract violations
-	Retries    int // API requests sent again after getting no answer
-	Reconcile  []string
-	SelfExits  []string // serve processes that exited without being killed
-	Elapsed    time.Duration
+	Missing    int // planned purchases the database does not hold (and the API did not refuse)
+	// RefusedWhilePaused counts the orders the API refused (409
+	// product_unavailable) because every offer of their product was at the
+	// paused provider.
+	RefusedWhilePaused int
+	API                []string
+	APICount           int // API contract violations
+	Retries            int // API requests sent again after getting no answer
+	Reconcile          []string
+	SelfExits          []string // serve processes that exited without being killed
+	Elapsed            time.Duration
 	// SlowestEnd is the longest time from a payment's intent to the end of
 	// a purchase that succeeded or failed after paying; DeadlineMargin is
 	// the least time any of them had left before STATUS_DEADLINE. A small
@@ -150,8 +154,8 @@ func (r *Result) Details() []string {
 	}
 	sort.Strings(alts)
 	lines := []string{
-		fmt.Sprintf("chaos: elapsed=%s wrong_ends=%d duplicates=%d missing=%d api_violations=%d api_retries=%d reconcile_unexpected=%d serve_self_exits=%d slowest_end_after_payment=%s least_deadline_margin=%s",
-			r.Elapsed.Round(time.Second), f.WrongEnds, f.Duplicates, r.Missing, r.APICount, r.Retries, len(r.Reconcile), len(r.SelfExits),
+		fmt.Sprintf("chaos: elapsed=%s wrong_ends=%d duplicates=%d missing=%d refused_while_paused=%d api_violations=%d api_retries=%d reconcile_unexpected=%d serve_self_exits=%d slowest_end_after_payment=%s least_deadline_margin=%s",
+			r.Elapsed.Round(time.Second), f.WrongEnds, f.Duplicates, r.Missing, r.RefusedWhilePaused, r.APICount, r.Retries, len(r.Reconcile), len(r.SelfExits),
 			r.SlowestEnd.Round(100*time.Millisecond), r.DeadlineMargin.Round(100*time.Millisecond)),
 		"chaos: allowed alternative ends: " + orNone(strings.Join(alts, " ")),
 	}
@@ -190,6 +194,8 @@ type run struct {
 	say   func(format string, args ...any)
 	env   []string
 	dbURL string
+	// adminToken is the ADMIN_TOKEN of every serve process.
+	adminToken string
 
 	cluster *pgcluster.Cluster
 	sim     *Proc
@@ -270,8 +276,9 @@ func (r *run) setUp(ctx context.Context) error {
 		return err
 	}
 	r.simURL[klikoo.Name], r.simURL[snapcart.Name] = "http://"+simK, "http://"+simS
+	r.adminToken = randomHex(16)
 	r.env = []string{
-		"DATABASE_URL=" + r.dbURL, "ADMIN_TOKEN=" + randomHex(16),
+		"DATABASE_URL=" + r.dbURL, "ADMIN_TOKEN=" + r.adminToken,
 		"KLIKOO_BASE_URL=http://" + simK + "/klikoo-b2b", "KLIKOO_CLIENT_ID=" + creds.KlikooClientID,
 		"KLIKOO_CLIENT_SECRET=" + creds.KlikooClientSecret, "KLIKOO_PRIVATE_KEY_FILE=" + keyFile,
 		"SNAPCART_BASE_URL=http://" + simS, "SNAPCART_API_KEY=" + creds.SnapcartAPIKey,
@@ -357,10 +364,8 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 	r.say("webhook endpoints registered at %s, failing %.0f%%, timing out %.0f%%, slow %.0f%% of requests", hooks.url, 100*hookFailRate, 100*hookTimeoutRate, 100*hookSlowRate)
 	orders := Plan(r.o.Purchases, apiClients, r.rng)
 	planned := map[string]Order{}
-	expect := map[string]Expectation{}
 	for _, o := range orders {
-		k := clientIDs[o.Client].String() + "/" + o.ReferenceID
-		planned[k], expect[k] = o, Expect(o, inquiryWindow)
+		planned[clientIDs[o.Client].String()+"/"+o.ReferenceID] = o
 	}
 	third := r.o.FaultRate / 3
 	faults := simkit.Faults{TimeoutRate: third, ResetRate: third, ServerErrorRate: third, LatencyMS: 20, JitterMS: 20, HoldMS: int(faultHold.Milliseconds())}
@@ -423,6 +428,14 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 		}()
 	}()
 	go func() { defer close(watchDone); r.watch(loadCtx) }()
+	paused := make(chan error, 1)
+	var pause Pause
+	go func() {
+		var err error
+		at, d := pauseWindow(time.Duration(float64(r.o.Purchases) / r.o.Rate * float64(time.Second)))
+		pause, err = r.pause(loadCtx, pausedProvider, begin, at, d)
+		paused <- err
+	}()
 	rotated := make(chan error, 1)
 	go func() {
 		if !sleepCtx(loadCtx, window/3) {
@@ -442,6 +455,9 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 	}
 	r.say("all %d purchases created at +%s", r.o.Purchases, time.Since(begin).Round(time.Second))
 	if err := <-rotated; err != nil {
+		return nil, err
+	}
+	if err := <-paused; err != nil {
 		return nil, err
 	}
 	err = <-chaosDone
@@ -488,17 +504,39 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 		}
 		ledgers[provider] = l
 	}
+	cond := Conditions{InquiryWindow: inquiryWindow, Pauses: []Pause{pause}}
+	found := map[string]bool{}
 	res.Findings, err = Verify(ctx, r.pool, ledgers, func(p store.Purchase) (Expectation, bool) {
-		e, ok := expect[p.ClientID.String()+"/"+p.ReferenceID]
-		return e, ok
+		o, ok := planned[p.ClientID.String()+"/"+p.ReferenceID]
+		if !ok {
+			return Expectation{}, false
+		}
+		found[orderKey(o)] = true
+		return Expect(o, p.Route, cond), true
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Missing = max(0, len(expect)-res.Findings.Purchases)
 	api.mu.Lock()
 	res.API, res.APICount, res.Retries = api.problems, api.count, api.retries
+	refused := api.refused
 	api.mu.Unlock()
+	for _, o := range planned {
+		f, wasRefused := refused[orderKey(o)]
+		switch {
+		case wasRefused && found[orderKey(o)]:
+			res.APICount++
+			res.API = append(res.API, fmt.Sprintf("%s: answered 409 product_unavailable, yet its purchase exists", o.ReferenceID))
+		case wasRefused && refusedWhilePaused(f, cond.Pauses):
+			res.RefusedWhilePaused++
+		case wasRefused:
+			res.APICount++
+			res.API = append(res.API, fmt.Sprintf("%s: %s answered 409 product_unavailable at %s, outside the pause of %s (%s to %s)",
+				o.ReferenceID, o.Kind.Product, f.sent.Format(time.TimeOnly), pause.Provider, pause.From.Format(time.TimeOnly), pause.To.Format(time.TimeOnly)))
+		case !found[orderKey(o)]:
+			res.Missing++
+		}
+	}
 	if res.Reconcile, err = r.reconcile(ctx, res.Findings, planned); err != nil {
 		return nil, err
 	}
@@ -702,6 +740,9 @@ func (r *run) reconcile(ctx context.Context, f *Findings, planned map[string]Ord
 	for _, u := range rep.UnmatchedCallbacks.Rows {
 		b, _ := json.Marshal(u)
 		add("unmatched callback: %s", b)
+	}
+	for _, m := range rep.MultipleSuccesses.Rows {
+		add("multiple successes: %s (%s) %s now at %s, attempt %d at %s reported a success too", m.PurchaseID, m.ReferenceID, m.Status, m.CurrentProvider, m.EarlierAttempt, m.EarlierProvider)
 	}
 	for _, w := range rep.WebhookFailures.Rows {
 		add("webhook delivery failed: msg_%s (%s of %s) after %d attempts: %s", w.MessageID, w.EventType, w.ReferenceID, w.Attempts, w.LastError)

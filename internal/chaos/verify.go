@@ -42,7 +42,10 @@ type Expectation struct {
 	Status  flow.Status
 	Charges int    // 0 or 1
 	Failure string // "" accepts any failure code
-	Or      []Alternative
+	// Provider is where a product with several offers must end (routing.md);
+	// "" accepts any.
+	Provider string
+	Or       []Alternative
 }
 
 // Alternative is a second end that the specification allows for a purchase
@@ -174,10 +177,10 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, ledgers map[string]simkit.L
 		var alt *Alternative
 		wrong := ""
 		if expect != nil {
-			if want, ok := expect(p); ok && !(want.Status == st && want.Charges == c.Count && (want.Failure == "" || want.Failure == failure)) {
+			if want, ok := expect(p); ok && !(want.Status == st && want.Charges == c.Count && (want.Failure == "" || want.Failure == failure) && (want.Provider == "" || want.Provider == p.Provider)) {
 				alt = matchAlternative(want.Or, p, events, st, c.Count, failure)
 				if alt == nil {
-					wrong = fmt.Sprintf("ended %s (failure %q) with %d charges, want %s (failure %q) with %d", st, failure, c.Count, want.Status, want.Failure, want.Charges)
+					wrong = fmt.Sprintf("ended %s (failure %q) at %s with %d charges, want %s (failure %q) at %s with %d", st, failure, p.Provider, c.Count, want.Status, want.Failure, orElse(want.Provider, "any provider"), want.Charges)
 				} else {
 					f.Alternatives[fmt.Sprintf("%s(charges=%d)", alt.Name, c.Count)]++
 				}
@@ -230,4 +233,11 @@ func customerOf(p store.Purchase) string {
 		return *p.UserID
 	}
 	return ""
+}
+
+func orElse(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }

@@ -71,7 +71,7 @@ func TestDefect1SuccessHeardWhilePaying(t *testing.T) {
 	if path := statusPath(t, b, p.ID); slices.Contains(path, string(flow.StatusProcessing)) {
 		t.Errorf("path %v: the lookup's SUCCESS did not complete the purchase in paying", path)
 	}
-	if !hasAlert(t, b, p.ID, "contradiction") || b.Charges(end) != 1 {
+	if !hasAlert(t, b, p.ID, "contradiction") || b.Charges(t, end) != 1 {
 		t.Errorf("want one charge and the earlier REFUND recorded as a contradiction: %s", describe(t, b, p.ID))
 	}
 }
@@ -267,7 +267,7 @@ func TestDefect6SignedFailedDuringThePaymentCall(t *testing.T) {
 		return st.Terminal() || st == flow.StatusNeedsReview
 	})
 	end := b.Purchase(t, p.ID)
-	if flow.Status(end.Status) != flow.StatusFailed || deref(end.FailureCode) != "transaction_failed" || b.Charges(end) != 0 {
+	if flow.Status(end.Status) != flow.StatusFailed || deref(end.FailureCode) != "transaction_failed" || b.Charges(t, end) != 0 {
 		t.Fatalf("the signed FAILED heard during the call was thrown away: %s", describe(t, b, p.ID))
 	}
 }
@@ -328,8 +328,8 @@ func TestDefect8GarbageAnswersAreRecorded(t *testing.T) {
 		t.Fatalf("%d garbage answers stored as received", unsanitized)
 	}
 	b.Sims.Klikoo.Faults().Set(simkit.Faults{})
-	if end := waitFor(t, b, p.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
-		t.Fatalf("charged %d times", b.Charges(end))
+	if end := waitFor(t, b, p.ID, flow.StatusSucceeded); b.Charges(t, end) != 1 {
+		t.Fatalf("charged %d times", b.Charges(t, end))
 	}
 }
 
@@ -456,9 +456,9 @@ func TestDefect10NoRepeatForAnEndedPurchase(t *testing.T) {
 		return count(t, b, `SELECT count(*) FROM river_job WHERE args->>'purchase_id' = $1 AND state IN ('available', 'running', 'retryable')`, p.ID.String()) == 0
 	})
 	end := b.Purchase(t, p.ID)
-	if n := len(wire.Calls(snapcart.Name, flowtest.OpPayment)); n != 1 || b.Charges(end) != 0 {
+	if n := len(wire.Calls(snapcart.Name, flowtest.OpPayment)); n != 1 || b.Charges(t, end) != 0 {
 		t.Fatalf("the repeat decided before the purchase failed was sent after it (the step paused at %q): %d payment calls, %d charges for a %s purchase",
-			strings.SplitN(win.sql, "\n", 2)[0], n, b.Charges(end), end.Status)
+			strings.SplitN(win.sql, "\n", 2)[0], n, b.Charges(t, end), end.Status)
 	}
 }
 
@@ -488,8 +488,8 @@ func TestDefect11InquiryRetriesOverAWindow(t *testing.T) {
 			unknown(p.ID), b.Clock.Now().Sub(got.CreatedAt).Round(time.Millisecond), window, describe(t, b, p.ID))
 	}
 	wire.Clear() // the provider is back
-	if end := waitFor(t, b, p.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
-		t.Fatalf("charged %d times", b.Charges(end))
+	if end := waitFor(t, b, p.ID, flow.StatusSucceeded); b.Charges(t, end) != 1 {
+		t.Fatalf("charged %d times", b.Charges(t, end))
 	}
 
 	cust, _, _ := k.Ident(1, "00")

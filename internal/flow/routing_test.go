@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,12 +10,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
-	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -39,18 +41,6 @@ func twoOfferProducts(t *testing.T, b *flowtest.Env) {
 	if err := flow.SeedCatalog(context.Background(), b.Q, entries, b.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// chargesAt counts the charges of reference at a provider's simulator.
-func chargesAt(b *flowtest.Env, provider, reference string) int {
-	var l *simkit.Ledger
-	if provider == klikoo.Name {
-		l = b.Sims.Klikoo.Ledger()
-	} else {
-		l = b.Sims.Snapcart.Ledger()
-	}
-	c, _ := l.Get(reference)
-	return c.Count
 }
 
 func attemptsOf(t *testing.T, b *flowtest.Env, p store.Purchase) []store.PurchaseAttempt {
@@ -82,7 +72,7 @@ func TestFailoverThenExhausted(t *testing.T) {
 	if len(ended) != 1 || ended[0].Provider != klikoo.Name || ended[0].FailureCode != "insufficient_balance" || ended[0].ProviderReference == nil {
 		t.Fatalf("ended attempts %+v, want klikoo's, insufficient_balance, with its reference", ended)
 	}
-	if c := chargesAt(b, klikoo.Name, *ended[0].ProviderReference) + chargesAt(b, snapcart.Name, deref(end.ProviderReference)); c != 0 {
+	if c := b.ChargesAt(klikoo.Name, *ended[0].ProviderReference) + b.ChargesAt(snapcart.Name, deref(end.ProviderReference)); c != 0 {
 		t.Fatalf("%d charges", c)
 	}
 	if got := testutil.ToFloat64(b.Metrics.Failovers.WithLabelValues(klikoo.Name, "insufficient_balance")); got != 1 {
@@ -111,10 +101,10 @@ func TestNoFailoverOnceMoneyMayHaveMoved(t *testing.T) {
 	}
 	for _, p := range ids {
 		end := waitStatus(t, b, p.ID, flow.StatusSucceeded)
-		if end.Provider != klikoo.Name || end.Attempt != 1 || b.Charges(end) != 1 {
-			t.Fatalf("%s ended at %s (attempt %d) with %d charges; want klikoo, attempt 1, once", end.ReferenceID, end.Provider, end.Attempt, b.Charges(end))
+		if end.Provider != klikoo.Name || end.Attempt != 1 || b.Charges(t, end) != 1 {
+			t.Fatalf("%s ended at %s (attempt %d) with %d charges; want klikoo, attempt 1, once", end.ReferenceID, end.Provider, end.Attempt, b.Charges(t, end))
 		}
-		if c := chargesAt(b, snapcart.Name, end.ID.String()); c != 0 {
+		if c := b.ChargesAt(snapcart.Name, end.ID.String()); c != 0 {
 			t.Fatalf("%s charged at snapcart too", end.ReferenceID)
 		}
 	}
@@ -135,7 +125,7 @@ func TestPauseRoutesAround(t *testing.T) {
 	if p.Provider != snapcart.Name || strings.Join(p.Route, ",") != "snapcart" {
 		t.Fatalf("with klikoo paused: route %v at %s", p.Route, p.Provider)
 	}
-	if end := waitStatus(t, b, p.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
+	if end := waitStatus(t, b, p.ID, flow.StatusSucceeded); b.Charges(t, end) != 1 {
 		t.Fatal("not charged once at snapcart")
 	}
 	if err := b.Svc.SetPaused(ctx, snapcart.Name, true, "ana"); err != nil {
@@ -220,7 +210,7 @@ func TestTrippedProviderLeftOutOfNewRoutes(t *testing.T) {
 	if strings.Join(next.Route, ",") != "snapcart" {
 		t.Fatalf("with klikoo tripped the route is %v", next.Route)
 	}
-	if end := waitStatus(t, b, next.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
+	if end := waitStatus(t, b, next.ID, flow.StatusSucceeded); b.Charges(t, end) != 1 {
 		t.Fatal("the purchase routed around the tripped provider was not charged once")
 	}
 	if p := b.Purchase(t, first.ID); p.Provider != klikoo.Name || p.Attempt != 1 {
@@ -280,18 +270,93 @@ func TestRoutingScenarios(t *testing.T) {
 		if deref(end.FailureCode) != w.failure || end.Provider != w.provider || end.Attempt != w.attempts {
 			t.Errorf("%s: ended %s at %s (attempt %d), want %s at %s (attempt %d)", name, deref(end.FailureCode), end.Provider, end.Attempt, w.failure, w.provider, w.attempts)
 		}
-		charges := 0
-		if end.ProviderReference != nil {
-			charges += chargesAt(b, end.Provider, *end.ProviderReference)
-		}
-		for _, a := range attemptsOf(t, b, end) {
-			if a.ProviderReference != nil {
-				charges += chargesAt(b, a.Provider, *a.ProviderReference)
-			}
-		}
-		if wantCharges := map[flow.Status]int{flow.StatusSucceeded: 1}[w.status]; charges != wantCharges {
-			t.Errorf("%s: %d charges in all, want %d", name, charges, wantCharges)
+		if wantCharges := map[flow.Status]int{flow.StatusSucceeded: 1}[w.status]; b.Charges(t, end) != wantCharges {
+			t.Errorf("%s: %d charges in all, want %d", name, b.Charges(t, end), wantCharges)
 		}
 		checkPath(t, b, name, end)
 	}
+}
+
+// A kill -9 in a failover's window, in-process. Killed after the first
+// offer's refusal came back but before it was committed: the restarted
+// payment job finds its call in flight, so money may have moved and the
+// purchase never fails over (routing.md condition 2) — it stays at Klikoo
+// and, the repeat refused again, ends needs_review, charged nowhere.
+// Killed after the failover was committed: River delivers every step again,
+// and the first attempt's steps, no longer current, change nothing.
+func TestFailoverAcrossCrashes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("killed before the refusal was committed", func(t *testing.T) {
+		t.Parallel()
+		b := flowtest.Setup(t, flowtest.Options{NoStart: true})
+		p := create(t, b, "crash-failover-1", "PULSA-TSEL-10K", "081500019912")
+		crashAfterIntent(t, b, p.ID, 10150)
+		if err := b.Svc.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Svc.Stop(context.Background()) })
+		waitStatus(t, b, p.ID, flow.StatusProcessing)
+		// The sanctioned repeat is refused again, which proves nothing
+		// (invariant 4): the purchase waits for its deadline.
+		flowtest.WaitFor(t, 30*time.Second, func() string { return "no sanctioned repeat" }, func() bool { return paymentCalls(t, b, p.ID) > 0 })
+		b.Clock.Advance(2 * time.Hour)
+		end := waitStatus(t, b, p.ID, flow.StatusNeedsReview)
+		if end.Attempt != 1 || end.Provider != klikoo.Name || !end.PaymentUncertain || len(attemptsOf(t, b, end)) != 0 {
+			t.Fatalf("after the crash: attempt %d at %s (uncertain %v, %d ended attempts), want attempt 1 at klikoo, uncertain, none ended",
+				end.Attempt, end.Provider, end.PaymentUncertain, len(attemptsOf(t, b, end)))
+		}
+		if c := b.Charges(t, end); c != 0 || len(b.Sims.Snapcart.Ledger().Snapshot()) != 0 {
+			t.Fatalf("charged %d times; Snapcart's ledger %v", c, b.Sims.Snapcart.Ledger().Snapshot())
+		}
+	})
+
+	t.Run("every step delivered again after the failover", func(t *testing.T) {
+		t.Parallel()
+		b := flowtest.Setup(t, flowtest.Options{Signed: true})
+		p := create(t, b, "crash-failover-2", "PULSA-TSEL-10K", "081500029915")
+		done := waitStatus(t, b, p.ID, flow.StatusSucceeded)
+		if done.Attempt != 2 || done.Provider != snapcart.Name {
+			t.Fatalf("scenario 15 ended at attempt %d at %s, want 2 at snapcart", done.Attempt, done.Provider)
+		}
+		settledJobs := func() bool {
+			var open int
+			_ = b.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").Scan(&open)
+			return open == 0
+		}
+		flowtest.WaitFor(t, 30*time.Second, func() string { return "jobs still open" }, settledJobs)
+		before, _ := b.Q.EventListByPurchase(ctx, p.ID)
+		done = b.Purchase(t, p.ID)
+		client := b.Svc.River()
+		jobs, err := client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateCompleted).First(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstAttempt := 0
+		for _, j := range jobs.Jobs {
+			var args struct {
+				Attempt int32 `json:"attempt"`
+			}
+			_ = json.Unmarshal(j.EncodedArgs, &args)
+			if args.Attempt == 1 {
+				firstAttempt++
+			}
+			if _, err := client.JobRetry(ctx, j.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if firstAttempt == 0 {
+			t.Fatal("no completed step of the first attempt to deliver again")
+		}
+		flowtest.WaitFor(t, 30*time.Second, func() string { return "the re-delivered jobs never finished" }, settledJobs)
+		after := b.Purchase(t, p.ID)
+		events, _ := b.Q.EventListByPurchase(ctx, p.ID)
+		if !after.UpdatedAt.Equal(done.UpdatedAt) || len(events) != len(before) {
+			t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d", done.UpdatedAt, after.UpdatedAt, len(before), len(events))
+		}
+		if c := b.Charges(t, after); c != 1 {
+			t.Fatalf("charged %d times in all, want 1", c)
+		}
+	})
 }

@@ -96,7 +96,7 @@ func TestRestartedPaymentJobNeverCallsAgain(t *testing.T) {
 	if n := paymentCalls(t, b, p.ID); n != 1 {
 		t.Fatalf("%d payment calls recorded, want exactly the one repeat", n)
 	}
-	if c := b.Charges(end); c != 1 {
+	if c := b.Charges(t, end); c != 1 {
 		t.Fatalf("charged %d times", c)
 	}
 }
@@ -157,7 +157,7 @@ func TestJobsDeliveredTwiceChangeNothing(t *testing.T) {
 		t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d, added %v (completed at %v)",
 			done.UpdatedAt, after.UpdatedAt, len(before), len(events), added, deref(done.CompletedAt))
 	}
-	if c := b.Charges(after); c != 1 {
+	if c := b.Charges(t, after); c != 1 {
 		t.Fatalf("charged %d times", c)
 	}
 }
@@ -182,7 +182,7 @@ func TestTwoWorkersRace(t *testing.T) {
 	}
 	for _, id := range ids {
 		p := waitStatus(t, b, id, flow.StatusSucceeded)
-		if c := b.Charges(p); c != 1 {
+		if c := b.Charges(t, p); c != 1 {
 			t.Fatalf("%s charged %d times", id, c)
 		}
 		checkPath(t, b, id.String(), p)
@@ -242,8 +242,8 @@ func TestConcurrentConfirmsMoveOnce(t *testing.T) {
 	end := waitStatus(t, b, p.ID, flow.StatusSucceeded)
 	var confirms int
 	_ = b.Pool.QueryRow(ctx, "SELECT count(*) FROM purchase_events WHERE purchase_id = $1 AND name = 'confirm'", p.ID).Scan(&confirms)
-	if confirms != 1 || b.Charges(end) != 1 {
-		t.Fatalf("%d confirm events, %d charges; want 1 and 1", confirms, b.Charges(end))
+	if confirms != 1 || b.Charges(t, end) != 1 {
+		t.Fatalf("%d confirm events, %d charges; want 1 and 1", confirms, b.Charges(t, end))
 	}
 	// Confirmed before: answers as it is now. Cancel after paying: refused.
 	if _, err := b.Svc.Confirm(ctx, b.ClientID, p.ID); err != nil {
@@ -284,8 +284,8 @@ func TestCancelAndExpiry(t *testing.T) {
 		t.Fatalf("confirm after expiry: %v", err)
 	}
 	end := waitStatus(t, b, e.ID, flow.StatusFailed)
-	if deref(end.FailureCode) != "inquiry_expired" || b.Charges(end) != 0 || b.Charges(c) != 0 {
-		t.Fatalf("expired: %s, charges %d/%d", deref(end.FailureCode), b.Charges(end), b.Charges(c))
+	if deref(end.FailureCode) != "inquiry_expired" || b.Charges(t, end) != 0 || b.Charges(t, c) != 0 {
+		t.Fatalf("expired: %s, charges %d/%d", deref(end.FailureCode), b.Charges(t, end), b.Charges(t, c))
 	}
 }
 
@@ -381,7 +381,7 @@ func TestSweeperRedrivesLostJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Svc.Stop(context.Background()) })
-	if c := b.Charges(waitStatus(t, b, p.ID, flow.StatusSucceeded)); c != 1 {
+	if c := b.Charges(t, waitStatus(t, b, p.ID, flow.StatusSucceeded)); c != 1 {
 		t.Fatalf("charged %d times", c)
 	}
 }
@@ -406,8 +406,8 @@ func TestRefusedCallsBackOffUntilTheDeadline(t *testing.T) {
 	}
 	b.Clock.Advance(2 * time.Hour)
 	end := waitStatus(t, b, p.ID, flow.StatusFailed)
-	if deref(end.FailureCode) != "provider_refused" || b.Charges(end) != 0 {
-		t.Fatalf("failure %q, charges %d", deref(end.FailureCode), b.Charges(end))
+	if deref(end.FailureCode) != "provider_refused" || b.Charges(t, end) != 0 {
+		t.Fatalf("failure %q, charges %d", deref(end.FailureCode), b.Charges(t, end))
 	}
 }
 
@@ -528,9 +528,9 @@ func TestCancelDuringTheFirstInquiryCall(t *testing.T) {
 	}
 	flowtest.WaitFor(t, 30*time.Second, func() string { return "inquiry job is " + jobState() }, func() bool { return jobState() == "completed" })
 	end := b.Purchase(t, p.ID)
-	if flow.Status(end.Status) != flow.StatusCanceled || end.InquiryAttempts != 0 || b.Charges(end) != 0 || paymentCalls(t, b, p.ID) != 0 {
+	if flow.Status(end.Status) != flow.StatusCanceled || end.InquiryAttempts != 0 || b.Charges(t, end) != 0 || paymentCalls(t, b, p.ID) != 0 {
 		t.Fatalf("after the answer: %s, %d inquiry attempts counted, %d charges, %d payment calls; want canceled and nothing else",
-			end.Status, end.InquiryAttempts, b.Charges(end), paymentCalls(t, b, p.ID))
+			end.Status, end.InquiryAttempts, b.Charges(t, end), paymentCalls(t, b, p.ID))
 	}
 	events, err := b.Q.EventListByPurchase(ctx, p.ID)
 	if err != nil {

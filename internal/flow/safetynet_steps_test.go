@@ -101,7 +101,7 @@ func TestResolveFreshLookupDecides(t *testing.T) {
 	if !errors.Is(err, flow.ErrInvalidState) || !strings.Contains(err.Error(), "succeeded") {
 		t.Fatalf("resolve failed against a provider SUCCESS: %v, want a refusal naming it", err)
 	}
-	if flow.Status(got.Status) != flow.StatusSucceeded || result(t, got)["serial_number"] == "" || b.Charges(got) != 1 {
+	if flow.Status(got.Status) != flow.StatusSucceeded || result(t, got)["serial_number"] == "" || b.Charges(t, got) != 1 {
 		t.Fatalf("the provider's SUCCESS did not decide: %s", describe(t, b, p.ID))
 	}
 	if len(eventsNamed(t, b, p.ID, "note", "resolve_requested")) != 1 || len(eventsNamed(t, b, p.ID, "status", "resolved")) != 0 {
@@ -200,7 +200,7 @@ func TestLookupRefundAndRefusalKeepThePurchaseOpen(t *testing.T) {
 	wire.On(klikoo.Name, flowtest.OpLookup, nil, 1, flowtest.Lose) // the first lookup, before the other purchase
 	refunded := buy(t, b, "lookup-refund", k, "24")
 	waitUntil(t, func() string { return describe(t, b, refunded.ID) }, func() bool { return hasAlert(t, b, refunded.ID, "refund_before_success") })
-	if got := b.Purchase(t, refunded.ID); flow.Status(got.Status) != flow.StatusProcessing || b.Charges(got) != 1 {
+	if got := b.Purchase(t, refunded.ID); flow.Status(got.Status) != flow.StatusProcessing || b.Charges(t, got) != 1 {
 		t.Fatalf("a REFUND before success moved the purchase: %s", describe(t, b, refunded.ID))
 	}
 
@@ -218,8 +218,8 @@ func TestLookupRefundAndRefusalKeepThePurchaseOpen(t *testing.T) {
 		t.Fatalf("refused lookups: %s, want processing with a provider_refused alert", describe(t, b, p.ID))
 	}
 	wire.Clear()
-	if end := waitFor(t, b, p.ID, flow.StatusSucceeded); b.Charges(end) != 1 {
-		t.Fatalf("charged %d times", b.Charges(end))
+	if end := waitFor(t, b, p.ID, flow.StatusSucceeded); b.Charges(t, end) != 1 {
+		t.Fatalf("charged %d times", b.Charges(t, end))
 	}
 }
 
@@ -376,8 +376,8 @@ func TestSweeperRedrivesEveryOpenStatus(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = next.Stop(context.Background()) })
 			end := waitFor(t, b, p.ID, c.end)
-			if deref(end.FailureCode) != c.failure || b.Charges(end) != c.charges {
-				t.Fatalf("%s, charged %d times; want failure %q, %d charges", describe(t, b, p.ID), b.Charges(end), c.failure, c.charges)
+			if deref(end.FailureCode) != c.failure || b.Charges(t, end) != c.charges {
+				t.Fatalf("%s, charged %d times; want failure %q, %d charges", describe(t, b, p.ID), b.Charges(t, end), c.failure, c.charges)
 			}
 			checkPath(t, b, string(c.status), end)
 		})
@@ -405,8 +405,8 @@ func TestLookupsInReview(t *testing.T) {
 		}
 		caught.Next(t, snapcart.Name, 1, settle).Answer() // Snapcart now reports SUCCESS
 		end := waitFor(t, b, p.ID, flow.StatusSucceeded)
-		if path := statusPath(t, b, p.ID); path[len(path)-2] != string(flow.StatusNeedsReview) || b.Charges(end) != 1 {
-			t.Fatalf("path %v, %d charges; want needs_review → succeeded, charged once", path, b.Charges(end))
+		if path := statusPath(t, b, p.ID); path[len(path)-2] != string(flow.StatusNeedsReview) || b.Charges(t, end) != 1 {
+			t.Fatalf("path %v, %d charges; want needs_review → succeeded, charged once", path, b.Charges(t, end))
 		}
 	})
 	t.Run("window ends", func(t *testing.T) {

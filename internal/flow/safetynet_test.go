@@ -294,7 +294,7 @@ func TestSignedCallbackBeforeAnyPayment(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := waitFor(t, b, p.ID, flow.StatusSucceeded)
-	if c := b.Charges(end); c != 1 {
+	if c := b.Charges(t, end); c != 1 {
 		t.Fatalf("charged %d times", c)
 	}
 }
@@ -357,7 +357,7 @@ func TestRejectedRepeatLeavesThePurchaseOpen(t *testing.T) {
 	}
 	b.Clock.Advance(2 * time.Hour)
 	end := waitFor(t, b, p.ID, flow.StatusNeedsReview)
-	if c := b.Charges(end); c != 0 {
+	if c := b.Charges(t, end); c != 0 {
 		t.Fatalf("charged %d times", c)
 	}
 }
@@ -400,7 +400,7 @@ func TestRepeatInFlightWhenItsJobDied(t *testing.T) {
 	if len(eventsNamed(t, b, p.ID, "note", "payment_repeat_outcome_unknown")) != 1 || !end.PaymentUncertain {
 		t.Fatalf("the dead repeat was not settled as unknown: %s", describe(t, b, p.ID))
 	}
-	if c := b.Charges(end); c != 1 {
+	if c := b.Charges(t, end); c != 1 {
 		t.Fatalf("charged %d times", c)
 	}
 }

@@ -23,9 +23,10 @@ type bought struct {
 }
 
 // Every scenario of providers.md, for both providers (Snapcart two-step and
-// one-step), through the real flow: each purchase ends as the table says,
-// with exactly as many charges as it must (0 or 1), a valid event path, and
-// 24's contradiction recorded.
+// one-step) and both products routed across them, through the real flow:
+// each purchase ends as the table says (routing.md's for a routed product),
+// at the offer it must, with exactly as many charges in all as it must (0
+// or 1), a valid event path, and 24's contradiction recorded.
 func TestEveryScenarioReachesItsExpectedEnd(t *testing.T) {
 	t.Parallel()
 	// Scenarios 14, 31-35 and 61 answer unknown on purpose: the health
@@ -98,8 +99,17 @@ func TestEveryScenarioReachesItsExpectedEnd(t *testing.T) {
 		if want.Failure != "" && deref(p.FailureCode) != want.Failure {
 			t.Errorf("%s: failure %q, want %q", name, deref(p.FailureCode), want.Failure)
 		}
-		if got := b.Charges(p); got != want.Charges {
-			t.Errorf("%s: charged %d times, want %d", name, got, want.Charges)
+		if got := b.Charges(t, p); got != want.Charges {
+			t.Errorf("%s: charged %d times in all, want %d", name, got, want.Charges)
+		}
+		// A product with two offers ends at the offer routing.md's table
+		// says: the first, or (failed over) the second.
+		at, attempt := x.kind.At(x.scenario), int32(1)
+		if at.Name != x.kind.Name {
+			attempt = 2
+		}
+		if p.Provider != at.Provider || p.Attempt != attempt {
+			t.Errorf("%s: ended at %s (attempt %d), want %s (attempt %d)", name, p.Provider, p.Attempt, at.Provider, attempt)
 		}
 		if p.Status == store.PurchaseStatusSucceeded {
 			var r map[string]string
@@ -190,7 +200,7 @@ func TestUnsignedOneStepLostAnswerEndsInReview(t *testing.T) {
 	flowtest.WaitFor(t, 30*time.Second, func() string { return "not in needs_review" }, func() bool {
 		return flow.Status(b.Purchase(t, p.ID).Status) == flow.StatusNeedsReview
 	})
-	if c := b.Charges(b.Purchase(t, p.ID)); c != 1 {
+	if c := b.Charges(t, b.Purchase(t, p.ID)); c != 1 {
 		t.Fatalf("charged %d times, want 1", c)
 	}
 }

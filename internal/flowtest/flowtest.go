@@ -23,7 +23,6 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
-	"github.com/ppob-orchestrator/orchestrator/internal/providers/simkit"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
@@ -347,20 +346,33 @@ func (b *Env) Purchase(t testing.TB, id uuid.UUID) store.Purchase {
 	return p
 }
 
-// Charges returns how many times the simulator charged a purchase's provider reference.
-func (b *Env) Charges(p store.Purchase) int {
-	if p.ProviderReference == nil {
-		return 0
+// Charges returns how many times the simulators charged a purchase: its
+// current attempt's provider reference and every ended attempt's (a
+// failover must never leave a charge behind).
+func (b *Env) Charges(t testing.TB, p store.Purchase) int {
+	t.Helper()
+	n := 0
+	if p.ProviderReference != nil {
+		n += b.ChargesAt(p.Provider, *p.ProviderReference)
 	}
-	var l *simkit.Ledger
-	if p.Provider == klikoo.Name {
+	ended, err := b.Q.PurchaseAttemptList(context.Background(), p.ID)
+	if err != nil {
+		t.Fatalf("the attempts of %s: %v", p.ID, err)
+	}
+	for _, a := range ended {
+		if a.ProviderReference != nil {
+			n += b.ChargesAt(a.Provider, *a.ProviderReference)
+		}
+	}
+	return n
+}
+
+// ChargesAt returns how many times a provider's simulator charged reference.
+func (b *Env) ChargesAt(provider, reference string) int {
+	l := b.Sims.Snapcart.Ledger()
+	if provider == klikoo.Name {
 		l = b.Sims.Klikoo.Ledger()
-	} else {
-		l = b.Sims.Snapcart.Ledger()
 	}
-	c, ok := l.Get(*p.ProviderReference)
-	if !ok {
-		return 0
-	}
+	c, _ := l.Get(reference)
 	return c.Count
 }

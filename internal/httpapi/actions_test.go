@@ -39,7 +39,7 @@ func TestManualConfirmation(t *testing.T) {
 	if p["purchase_id"] != id || p["purchase_status"] != "succeeded" {
 		t.Fatalf("invalid_state does not name the purchase: %v", p)
 	}
-	if e.Charges(e.Purchase(t, uuid.MustParse(id))) != 1 {
+	if e.Charges(t, e.Purchase(t, uuid.MustParse(id))) != 1 {
 		t.Fatal("want exactly one charge")
 	}
 }

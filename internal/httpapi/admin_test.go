@@ -32,7 +32,7 @@ func TestSignedCallbackThroughAPIEndsPurchase(t *testing.T) {
 	if !strings.Contains(string(metrics.Body), `http_request_duration_seconds_count{code="200",method="POST",route="/callbacks/:provider"}`) {
 		t.Fatalf("the callback did not come through the API:\n%s", metrics.Body)
 	}
-	if e.Charges(e.Purchase(t, uuid.MustParse(id))) != 1 {
+	if e.Charges(t, e.Purchase(t, uuid.MustParse(id))) != 1 {
 		t.Fatal("want exactly one charge")
 	}
 }

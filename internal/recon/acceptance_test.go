@@ -2,6 +2,7 @@ package recon_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -80,6 +81,7 @@ func empty(r *recon.Report) string {
 		"stuck": r.Stuck.Count, "needs_review": r.NeedsReview.Count, "contradictions": r.Contradictions.Count,
 		"double_payments": r.DoublePayments.Count, "price_above_max": r.PriceAboveMax.Count,
 		"price_mismatch": r.PriceMismatch.Count, "unmatched_callbacks": r.UnmatchedCallbacks.Count,
+		"multiple_successes": r.MultipleSuccesses.Count,
 	} {
 		if n != 0 {
 			bad = append(bad, fmt.Sprintf("%s=%d", name, n))
@@ -129,11 +131,14 @@ func TestCleanRun(t *testing.T) {
 	}
 }
 
-// The acceptance: every scenario of providers.md on both providers.
-// The report's daily totals equal the simulators' ledgers per provider (one
-// charge per reference, the same amounts), and it shows exactly the
-// expected contradictions (24) and needs_review purchases (41, and the
-// Snapcart one-step 32), and nothing else needing attention.
+// The acceptance: every scenario of providers.md on both providers,
+// and routing.md's on the two routed products. The report's daily totals
+// equal the simulators' ledgers per provider (one charge per reference, the
+// same amounts, each purchase counted once at the provider that succeeded),
+// it shows exactly the expected contradictions (24) and needs_review
+// purchases (41, and the Snapcart one-step 32), no purchase charged by more
+// than one attempt, each expected failover once, and nothing else needing
+// attention.
 func TestEveryScenarioReconciles(t *testing.T) {
 	t.Parallel()
 	// Scenarios 14, 31-35 and 61 answer unknown on purpose: the health
@@ -192,6 +197,22 @@ func TestEveryScenarioReconciles(t *testing.T) {
 	got, want := totals(r), ledgers(t, b)
 	if got[klikoo.Name] != want[klikoo.Name] || got[snapcart.Name] != want[snapcart.Name] {
 		t.Errorf("daily totals (count, price) %v, simulators' ledgers (references, amount) %v", got, want)
+	}
+	// Each failover routing.md's table expects is counted once, from the
+	// provider the purchase left, with the reason it left.
+	wantFailovers, gotFailovers := map[[2]string]int64{}, map[[2]string]int64{}
+	for _, p := range all {
+		for k := p.kind; k.Then != nil && k.At(p.scenario).Name != k.Name; k = *k.Then {
+			alone := k
+			alone.Then = nil // this offer's own end
+			wantFailovers[[2]string{k.Provider, alone.Expected(p.scenario).Failure}]++
+		}
+	}
+	for _, f := range r.Failovers.Rows {
+		gotFailovers[[2]string{f.Provider, f.Reason}] += f.Failovers
+	}
+	if !maps.Equal(gotFailovers, wantFailovers) || len(wantFailovers) == 0 {
+		t.Errorf("failovers (provider, reason) %v, want %v", gotFailovers, wantFailovers)
 	}
 	if t.Failed() {
 		var s strings.Builder

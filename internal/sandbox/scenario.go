@@ -31,20 +31,30 @@ type Kind struct {
 	OneStep bool
 	// Token is a PLN token: success needs the 20-digit token (invariant 11).
 	Token bool
+	// Then is the offer a purchase fails over to, for a product with two
+	// offers (docs/routing.md): this kind describes the first offer, Then
+	// the second. Nil for a product with one offer.
+	Then *Kind
 
 	prefix string // of the customer number, or of the game user_id
 	userID bool   // identified by user_id and zone_id (game voucher)
+	price  int64  // the offer's catalog price, where scenario 13max's max_price is below it
 }
 
-// Kinds are the five kinds of purchase, covering both providers: Klikoo
-// with and without inquiry, Snapcart two-step and one-step (a pulse top-up
-// and a game voucher).
+// Kinds are the kinds of purchase, covering both providers: Klikoo with
+// and without inquiry, Snapcart two-step and one-step (a pulse top-up and a
+// game voucher), and the two products both simulators sell (routed to
+// Klikoo first, and to Snapcart first).
 var Kinds = []Kind{
 	{Name: "klikoo-pln", Product: "PLN20", Provider: klikoo.Name, Inquiry: true, Inquires: true, Token: true, prefix: "55"},
 	{Name: "klikoo-pulsa", Product: "S10", Provider: klikoo.Name, prefix: "0812"},
 	{Name: "snapcart-bill", Product: "TELKOM_POSTPAID", Provider: snapcart.Name, Inquiry: true, Inquires: true, prefix: "0813"},
 	{Name: "snapcart-pulsa", Product: "TSEL10", Provider: snapcart.Name, OneStep: true, prefix: "0814"},
 	{Name: "snapcart-voucher", Product: "ML-DIAMONDS-86", Provider: snapcart.Name, OneStep: true, Inquires: true, prefix: "PLAYER", userID: true},
+	{Name: "routed-pulsa", Product: "PULSA-TSEL-10K", Provider: klikoo.Name, prefix: "0815",
+		Then: &Kind{Name: "routed-pulsa@snapcart", Product: "PULSA-TSEL-10K", Provider: snapcart.Name, OneStep: true, prefix: "0815"}},
+	{Name: "routed-data", Product: "DATA-TSEL-5GB", Provider: snapcart.Name, OneStep: true, prefix: "0816", price: 52000,
+		Then: &Kind{Name: "routed-data@klikoo", Product: "DATA-TSEL-5GB", Provider: klikoo.Name, prefix: "0816", price: 51500}},
 }
 
 // KindNamed returns the kind called name; it panics for an unknown name
@@ -61,7 +71,7 @@ func KindNamed(name string) Kind {
 // Scenarios are the scenarios of providers.md's table that the simulators
 // play through the flow without routing, plus "13max": scenario 13 with a
 // max_price (MaxPrice) below the inquiry's price.
-var Scenarios = []string{"00", "01", "11", "12", "13", "13max", "14", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
+var Scenarios = []string{"00", "01", "11", "12", "13", "13max", "14", "15", "16", "17", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
 
 // maxPriceOf13 is the max_price of scenario "13max": below the 999999 its
 // inquiry answers, above every demo product's price.
@@ -103,21 +113,58 @@ type End struct {
 	Charges int
 }
 
-// Expected is providers.md's "expected end" of scenario for a purchase of
-// kind k, when no fault or crash loses an answer ("" and unlisted
-// scenarios succeed). The chaos run adds the ends a lost answer allows on
-// top of it.
+// Expected is the "expected end" of scenario for a purchase of kind k
+// (providers.md's table, and routing.md's for a product with two offers),
+// when no fault or crash loses an answer ("" and unlisted scenarios
+// succeed). A purchase whose first offer ends for a reason another offer
+// may not share ends as the second offer's kind would. The chaos run adds
+// the ends a lost answer allows on top of it.
 func (k Kind) Expected(scenario string) End {
+	return k.At(scenario).own(scenario)
+}
+
+// At is the kind of offer a purchase of kind k playing scenario ends at:
+// k itself, or (failed over) its Then.
+func (k Kind) At(scenario string) Kind {
+	for k.Then != nil && k.own(scenario).FailsOver() {
+		k = *k.Then
+	}
+	return k
+}
+
+// FailsOver reports whether an offer's end moves a purchase to the next
+// offer (docs/routing.md): failures another provider may not share.
+func (e End) FailsOver() bool {
+	switch e.Failure {
+	case "product_unavailable", "insufficient_balance", "price_exceeds_max", "provider_unavailable", "provider_refused":
+		return e.Status == flow.StatusFailed
+	}
+	return false
+}
+
+// own is the end of scenario at this offer alone.
+func (k Kind) own(scenario string) End {
 	succeeded := End{Status: flow.StatusSucceeded, Charges: 1}
+	closed := End{Status: flow.StatusFailed, Failure: "product_unavailable"}
 	switch scenario {
 	case "11":
 		return End{Status: flow.StatusFailed, Failure: "customer_not_found"}
 	case "12":
 		return End{Status: flow.StatusFailed, Failure: "insufficient_balance"}
 	case "13max":
-		if k.Inquiry {
+		if k.Inquiry || k.price > maxPriceOf13 {
 			return End{Status: flow.StatusFailed, Failure: "price_exceeds_max"}
 		}
+	case "15":
+		if k.Provider == klikoo.Name {
+			return closed
+		}
+	case "16":
+		if k.Provider == snapcart.Name {
+			return closed
+		}
+	case "17":
+		return closed
 	case "22":
 		return End{Status: flow.StatusFailed, Failure: "transaction_failed"}
 	case "32":

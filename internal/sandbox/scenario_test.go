@@ -12,14 +12,19 @@ import (
 // the demo catalog.
 func TestIdentPlaysItsScenario(t *testing.T) {
 	t.Parallel()
-	catalog := map[string]flow.CatalogEntry{}
+	catalog := map[[2]string]flow.CatalogEntry{} // (code, provider) → offer
 	for _, e := range Catalog() {
-		catalog[e.Code] = e
+		catalog[[2]string{e.Code, e.Provider}] = e
 	}
 	for _, k := range Kinds {
-		e, ok := catalog[k.Product]
-		if !ok || e.Provider != k.Provider {
-			t.Errorf("%s: product %s of %s is not in the demo catalog (%+v)", k.Name, k.Product, k.Provider, e)
+		e, ok := catalog[[2]string{k.Product, k.Provider}]
+		if !ok {
+			t.Errorf("%s: product %s of %s is not in the demo catalog", k.Name, k.Product, k.Provider)
+		}
+		if k.Then != nil {
+			if then, ok := catalog[[2]string{k.Then.Product, k.Then.Provider}]; !ok || then.Priority <= e.Priority {
+				t.Errorf("%s: the second offer %s at %s is not in the demo catalog after the first (%+v)", k.Name, k.Then.Product, k.Then.Provider, then)
+			}
 		}
 		seen := map[string]bool{}
 		for seq := range 3 {
@@ -66,9 +71,45 @@ func TestExpected(t *testing.T) {
 		{"snapcart-voucher", "32", End{flow.StatusNeedsReview, "", 0}},
 		{"klikoo-pulsa", "41", End{flow.StatusNeedsReview, "", 0}},
 		{"snapcart-pulsa", "31", End{flow.StatusSucceeded, "", 1}},
+		// Single-offer products meet routing's scenarios at their one provider.
+		{"klikoo-pulsa", "15", End{flow.StatusFailed, "product_unavailable", 0}},
+		{"snapcart-pulsa", "15", End{flow.StatusSucceeded, "", 1}},
+		{"snapcart-bill", "16", End{flow.StatusFailed, "product_unavailable", 0}},
+		{"klikoo-pln", "16", End{flow.StatusSucceeded, "", 1}},
+		{"klikoo-pln", "17", End{flow.StatusFailed, "product_unavailable", 0}},
+		// routing.md's table, for both routed products.
+		{"routed-pulsa", "15", End{flow.StatusSucceeded, "", 1}},
+		{"routed-pulsa", "16", End{flow.StatusSucceeded, "", 1}},
+		{"routed-data", "16", End{flow.StatusSucceeded, "", 1}},
+		{"routed-pulsa", "17", End{flow.StatusFailed, "product_unavailable", 0}},
+		{"routed-data", "17", End{flow.StatusFailed, "product_unavailable", 0}},
+		{"routed-data", "12", End{flow.StatusFailed, "insufficient_balance", 0}},
+		// Both of DATA-TSEL-5GB's offers cost more than 13max's max_price:
+		// it fails over once and fails with the last attempt's reason.
+		{"routed-data", "13max", End{flow.StatusFailed, "price_exceeds_max", 0}},
+		{"routed-pulsa", "13max", End{flow.StatusSucceeded, "", 1}},
+		// Reasons any provider would share, and money that may have moved,
+		// never leave the first offer.
+		{"routed-pulsa", "11", End{flow.StatusFailed, "customer_not_found", 0}},
+		{"routed-data", "22", End{flow.StatusFailed, "transaction_failed", 0}},
+		{"routed-data", "32", End{flow.StatusNeedsReview, "", 0}},
+		{"routed-pulsa", "32", End{flow.StatusSucceeded, "", 1}},
 	} {
 		if got := KindNamed(c.kind).Expected(c.scenario); got != c.want {
 			t.Errorf("%s/%s: %+v, want %+v", c.kind, c.scenario, got, c.want)
+		}
+	}
+	for _, c := range []struct{ kind, scenario, at string }{
+		{"routed-pulsa", "00", "routed-pulsa"},
+		{"routed-pulsa", "15", "routed-pulsa@snapcart"},
+		{"routed-pulsa", "12", "routed-pulsa@snapcart"},
+		{"routed-pulsa", "35", "routed-pulsa"},
+		{"routed-data", "16", "routed-data@klikoo"},
+		{"routed-data", "15", "routed-data"},
+		{"klikoo-pulsa", "15", "klikoo-pulsa"},
+	} {
+		if got := KindNamed(c.kind).At(c.scenario).Name; got != c.at {
+			t.Errorf("%s/%s ends at %s, want %s", c.kind, c.scenario, got, c.at)
 		}
 	}
 	if p := MaxPrice("13max"); p == nil || *p >= 999999 {
