@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -325,8 +326,14 @@ func TestFailoverAcrossCrashes(t *testing.T) {
 			_ = b.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')").Scan(&open)
 			return open == 0
 		}
-		flowtest.WaitFor(t, 30*time.Second, func() string { return "jobs still open" }, settledJobs)
-		before, _ := b.Q.EventListByPurchase(ctx, p.ID)
+		// Snapcart's signed callback comes a moment after the payment and
+		// may trigger a lookup: wait for both, so only a re-delivery can
+		// add an event.
+		var before []store.PurchaseEvent
+		flowtest.WaitFor(t, 30*time.Second, func() string { return "no callback, or jobs still open" }, func() bool {
+			before, _ = b.Q.EventListByPurchase(ctx, p.ID)
+			return slices.ContainsFunc(before, func(e store.PurchaseEvent) bool { return e.Kind == "callback" }) && settledJobs()
+		})
 		done = b.Purchase(t, p.ID)
 		client := b.Svc.River()
 		jobs, err := client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateCompleted).First(100))
