@@ -40,7 +40,7 @@ CREATE TABLE purchases (
     id                      uuid PRIMARY KEY,
     client_id               uuid NOT NULL REFERENCES clients (id),
     reference_id            text NOT NULL CHECK (reference_id ~ '^[A-Za-z0-9._:-]{1,100}$'),
-    -- The canonical JSON of the creating request (api.md): an identical
+    -- The canonical JSON of the creating request (docs/api.md): an identical
     -- repeat has the same text, a different one is reference_id_reused.
     fingerprint             text NOT NULL,
     status                  purchase_status NOT NULL DEFAULT 'received',
@@ -66,7 +66,7 @@ CREATE TABLE purchases (
     inquiry_total           bigint CHECK (inquiry_total >= 0),
     inquiry_attempts        integer NOT NULL DEFAULT 0 CHECK (inquiry_attempts >= 0),
     provider_request_id     text,
-    -- Payment. provider_reference is OURS (flow.md invariant 1), fixed before
+    -- Payment. provider_reference is OURS (invariant 1), fixed before
     -- the first payment call and reused on every repeat.
     amount                  bigint CHECK (amount > 0),
     provider_reference      text,
@@ -74,7 +74,7 @@ CREATE TABLE purchases (
     payment_last_sent_at    timestamptz,
     -- True from the commit of a payment intent until its answer is recorded:
     -- a job that finds it set crashed mid-call (or was delivered twice) and
-    -- must not call again (flow.md invariant 2).
+    -- must not call again (invariant 2, docs/invariants.md).
     payment_in_flight       boolean NOT NULL DEFAULT false,
     -- True once any payment call ended in anything but a definitive refusal:
     -- from then on a rejected repeat can never fail the purchase (invariant 4).
@@ -117,7 +117,7 @@ CREATE INDEX purchases_duplicate_guard ON purchases (client_id, product_code, cu
 CREATE INDEX purchases_open ON purchases (status, updated_at)
     WHERE status NOT IN ('succeeded', 'failed', 'canceled');
 
--- The state machine of spec/flow.md, as data. internal/flow holds the same
+-- The state machine of docs/flow.md, as data. internal/flow holds the same
 -- table in Go; a test keeps the two equal.
 CREATE TABLE purchase_transitions (
     from_status purchase_status NOT NULL,

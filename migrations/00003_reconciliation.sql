@@ -1,7 +1,7 @@
 -- Reconciliation: views an operator can read in psql (and `orchestrator
 -- reconcile` reads through sqlc) to audit the purchases against what the
--- providers reported and charged. Each view answers one question of
--- spec/flow.md "Reconciliation"; README.md "Auditing with SQL" shows them.
+-- providers reported and charged. docs/audit.md shows them, and
+-- docs/runbook.md#reading-reconciliation says what to do about each.
 
 -- +goose Up
 
@@ -63,7 +63,7 @@ CROSS JOIN LATERAL (
 WHERE p.status = 'needs_review';
 
 -- Provider reports contradicting a terminal purchase (FAILED or REFUND after
--- SUCCESS, SUCCESS after FAILED; flow.md invariant 6): recorded, never
+-- SUCCESS, SUCCESS after FAILED; invariant 6): recorded, never
 -- applied. One row per purchase: its 'contradiction' alert and how many
 -- 'contradiction' events (one per contradicting lookup or callback) it has.
 CREATE VIEW recon_contradictions AS
@@ -95,8 +95,8 @@ CROSS JOIN LATERAL (
 -- charges nothing. (The outcome column is the outcome of the whole operation,
 -- so a call the client retried within it — a 401 expired token, then the
 -- real call — carries the final outcome too: the 2xx test leaves it out.)
--- The sanctioned repeat of a payment whose answer was lost (flow.md
--- invariant 3) shows here only if the provider really accepted it twice. A
+-- The sanctioned repeat of a payment whose answer was lost (invariant
+-- 3) shows here only if the provider really accepted it twice. A
 -- Snapcart two-step repeat answered with the first acknowledgement again
 -- (Snapcart dedupes by request_id) would also count: check the provider's
 -- statement before refunding anyone.
@@ -115,7 +115,7 @@ WHERE c.operation = 'payment' AND c.reference IS NOT NULL
 GROUP BY c.provider, c.reference, p.id
 HAVING count(*) > 1;
 
--- Successes above the client's max_price (flow.md invariant 8: the price
+-- Successes above the client's max_price (invariant 8: the price
 -- guard holds max_price before paying; the provider deducted more).
 CREATE VIEW recon_price_above_max AS
 SELECT p.id AS purchase_id, p.client_id, p.reference_id, p.provider, p.product_code,

@@ -1,9 +1,9 @@
 -- Each purchase event carries seq, its number within the purchase (1, 2, 3,
 -- …), assigned under the purchase's row lock by the statement that inserts
 -- it. GET /v1/purchases/{id}/events and the webhook messages show the same
--- seq (docs/invariants.md#5, docs/webhooks.md), so a client can order what
--- it receives. The unique index proves no two events of a purchase share a
--- number, even if a writer forgot the lock.
+-- seq (docs/invariants.md#5-one-event-per-change, docs/webhooks.md), so a
+-- client can order what it receives. The unique index proves no two events
+-- of a purchase share a number, even if a writer forgot the lock.
 
 -- +goose Up
 

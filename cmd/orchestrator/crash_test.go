@@ -197,9 +197,10 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Two ends are allowed besides the scenario's, both by flow.md, both
+	// Two ends are allowed besides the scenario's, both by docs/flow.md, both
 	// only for a purchase whose payment outcome a kill made unknown (its
-	// payment job died mid-call and, by invariant 2, never called again):
+	// payment job died mid-call and, by invariant 2 of docs/invariants.md,
+	// never called again):
 	// - a one-step Snapcart payment cannot be looked up: it ends succeeded by
 	//   the signed callback, or needs_review at STATUS_DEADLINE when the
 	//   callback reached a dead process;

@@ -1,5 +1,5 @@
 // Command orchestrator buys PPOB products from aggregator APIs as durable
-// flows in PostgreSQL. See README.md for its commands.
+// flows in PostgreSQL. See README.md for its commands and docs/ for the rest.
 package main
 
 import (

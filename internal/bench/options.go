@@ -26,8 +26,9 @@ type Options struct {
 }
 
 // DefaultLookupBackoff is the status-lookup schedule of the bench runs:
-// short, so that the run measures the engine and not invariant 10's
-// schedule (whose first lookup waits 5 s).
+// short, so that the run measures the engine and not the schedule of
+// invariant 10 (docs/invariants.md#10-nothing-waits-forever), whose first
+// lookup waits 5 s.
 const DefaultLookupBackoff = "200ms,500ms,1s,2s"
 
 // DefaultOptions returns the defaults of `orchestrator bench`.

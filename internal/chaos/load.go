@@ -13,7 +13,7 @@ import (
 
 // client buys orders over the HTTP API the way a careful partner does: a
 // request that got no answer (connection error, 5xx, 429) is sent again,
-// identical, until it is answered — reference_id makes that safe (api.md).
+// identical, until it is answered — reference_id makes that safe (docs/api.md).
 type client struct {
 	base string
 	keys []string // API key of each client index
@@ -131,8 +131,9 @@ func (c *client) unavailable(o Order, a answer, sent time.Time) bool {
 	return true
 }
 
-// buy sends o as its Submission says and checks every answer against api.md.
-// It returns the purchase id ("" when the API refused to create it).
+// buy sends o as its Submission says and checks every answer against
+// docs/api.md. It returns the purchase id ("" when the API refused to create
+// it).
 func (c *client) buy(ctx context.Context, o Order) (string, error) {
 	key := c.keys[o.Client]
 	sent := time.Now()

@@ -18,8 +18,9 @@ type Kind = sandbox.Kind
 // Kinds are the kinds the chaos run mixes: all of sandbox.Kinds.
 var Kinds = sandbox.Kinds
 
-// Scenarios are every scenario of sandbox.Scenarios (providers.md's table,
-// and "13max") plus "" (an identifier without a scenario: plain success).
+// Scenarios are every scenario of sandbox.Scenarios (docs/simulators.md's
+// table, and "13max") plus "" (an identifier without a scenario: plain
+// success).
 var Scenarios = append([]string{""}, sandbox.Scenarios...)
 
 // Submission is how an order is sent to the API.
@@ -117,10 +118,10 @@ type Pause struct {
 }
 
 // Expect is how o must end, given the route its purchase was created with
-// (nil: every offer of its product). The alternatives are the ends flow.md,
-// providers.md and routing.md allow once a fault or a kill has lost an
-// answer, or a pause has left no offer to fail over to, each demanding its
-// evidence from the purchase and its events.
+// (nil: every offer of its product). The alternatives are the ends the flow's
+// rules allow once a fault or a kill has lost an answer, or a pause has left
+// no offer to fail over to (docs/chaos.md), each demanding its evidence from
+// the purchase and its events.
 func Expect(o Order, route []string, c Conditions) Expectation {
 	k := along(o.Kind, route)
 	at := k.At(o.Scenario)
@@ -133,7 +134,7 @@ func Expect(o Order, route []string, c Conditions) Expectation {
 	if o.Manual == "cancel" && k.Inquiry && !refusedBy(k, end, true) {
 		want = Expectation{Status: flow.StatusCanceled}
 	}
-	// The purchase ends at the offer routing.md's table names, or earlier:
+	// The purchase ends at the offer docs/routing.md's table names, or earlier:
 	// at an offer where a lost answer left money maybe moved (no failover
 	// then), or whose next provider was paused when it failed over.
 	for x := k; ; x = *x.Then {
@@ -193,8 +194,9 @@ func alternatives(o Order, k Kind, want Expectation, inquiryWindow time.Duration
 		charged = []int{0, 1}
 	}
 	if k.OneStep && end.Status != flow.StatusNeedsReview && want.Status != flow.StatusCanceled {
-		// flow.md invariant 3 and providers.md: a one-step payment whose
-		// answer is lost can be settled only by a signed callback.
+		// Invariant 3 (docs/invariants.md#3-unknown-is-not-failed): a
+		// one-step payment whose answer is lost can be settled only by a
+		// signed callback.
 		or = append(or, Alternative{Name: AltOneStepAnswerLost, Status: flow.StatusNeedsReview, Charges: charged, When: paymentUncertain})
 	}
 	if refusedBy(k, end, false) {
@@ -268,7 +270,7 @@ func atProvider(provider string, when func(store.Purchase, []store.PurchaseEvent
 const pauseSlack = 2 * time.Second
 
 // failedWhilePaused is the evidence that a purchase failed where it would
-// have failed over, because next was paused then (routing.md condition 4):
+// have failed over, because next was paused then (docs/routing.md condition 4):
 // its failing event falls within one of next's pauses.
 func failedWhilePaused(next string, pauses []Pause) func(store.Purchase, []store.PurchaseEvent) bool {
 	return func(_ store.Purchase, ev []store.PurchaseEvent) bool {

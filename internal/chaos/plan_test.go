@@ -102,8 +102,8 @@ func kind(name string) Kind {
 	return Kinds[i]
 }
 
-// Expect is providers.md's table per kind, and its alternatives need their
-// evidence.
+// Expect is docs/simulators.md's table per kind, and its alternatives need
+// their evidence.
 func TestExpect(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -180,7 +180,7 @@ func inquiryFor(d time.Duration, names ...string) []store.PurchaseEvent {
 	return append(out, store.PurchaseEvent{Kind: "status", Name: "fail", ToStatus: &failed, CreatedAt: t0.Add(d)})
 }
 
-// A product with two offers ends where routing.md's table says, along the
+// A product with two offers ends where docs/routing.md's table says, along the
 // route its purchase was created with; earlier offers' alternatives need
 // the purchase to be at that offer, and a failover a pause prevented needs
 // its failing event inside the pause.

@@ -10,7 +10,7 @@ import (
 )
 
 // The run pauses Klikoo once, through the admin API, half way through the
-// load: routing.md's pause must route new purchases around it, refuse the
+// load: docs/routing.md's pause must route new purchases around it, refuse the
 // products it alone sells (409 product_unavailable, nothing created), let
 // purchases already at it finish there, and keep failovers from moving to
 // it. pausedProvider is the provider paused.

@@ -42,8 +42,8 @@ type Expectation struct {
 	Status  flow.Status
 	Charges int    // 0 or 1
 	Failure string // "" accepts any failure code
-	// Provider is where a product with several offers must end (routing.md);
-	// "" accepts any.
+	// Provider is where a product with several offers must end
+	// (docs/routing.md); "" accepts any.
 	Provider string
 	Or       []Alternative
 }

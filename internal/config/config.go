@@ -96,7 +96,7 @@ type Operator struct {
 }
 
 // Var documents one configuration variable; Vars lists them all, in the
-// order the README shows them.
+// order docs/configuration.md shows them (a test keeps the two equal).
 type Var struct {
 	Name, Default, Meaning string
 }
@@ -121,7 +121,7 @@ var Vars = []Var{
 	{"JOB_TIMEOUT", "30s", "one job's timeout (< RESCUE_AFTER)"},
 	{"RESCUE_AFTER", "45s", "a running job older than this is rescued (its worker died)"},
 	{"STATUS_DEADLINE", "24h", "unresolved purchases go to `needs_review` after this"},
-	{"PAYMENT_REPEAT_MIN_AGE", "5m", "earliest repeat of an unknown payment (flow.md, invariant 3)"},
+	{"PAYMENT_REPEAT_MIN_AGE", "5m", "earliest repeat of an unknown payment (docs/invariants.md#3-unknown-is-not-failed)"},
 	{"INQUIRY_TTL", "10m", "how long a purchase may wait for confirmation"},
 	{"INQUIRY_RETRY_WINDOW", "5m", "how long an inquiry without an answer (timeouts, 5xx) or refused is retried before the purchase fails `provider_unavailable` (or `provider_refused`); an inquiry moves no money, so it rides out a provider's brief outage"},
 	{"PRICE_MAX_AGE", "1h", "catalog prices older than this are refreshed before use"},
@@ -129,8 +129,8 @@ var Vars = []Var{
 	{"PROVIDER_TRIP_AFTER", "5", "consecutive calls a provider answers with nothing usable (timeouts, 5xx, refusals) before it is left out of new routes"},
 	{"PROVIDER_TRIP_FOR", "1m", "how long a tripped provider is left out of new routes before it is tried again"},
 	{"PRICE_REFRESH_WINDOW", "2m", "how long a step with `max_price` keeps trying to refresh a stale catalog price before failing `provider_unavailable` (invariant 8)"},
-	{"DUPLICATE_WINDOW", "2m", "the duplicate guard of api.md"},
-	{"LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m", "status lookup schedule (flow.md invariant 10); the last value repeats until `STATUS_DEADLINE`"},
+	{"DUPLICATE_WINDOW", "2m", "the duplicate guard of the API (docs/api.md)"},
+	{"LOOKUP_BACKOFF", "5s,10s,30s,1m,2m,5m,15m", "status lookup schedule (docs/invariants.md#10-nothing-waits-forever); the last value repeats until `STATUS_DEADLINE`"},
 	{"API_KEY_CACHE_TTL", "10s", "how long a process trusts an API key it found enabled, saving a database read per request; a key disabled in the database still works this long; `0` turns the cache off (at most 5m)"},
 	{"RATE_LIMIT_PER_CLIENT", "50", "requests per second per client (burst twice that)"},
 	{"KLIKOO_BALANCE_ALERT_BELOW", "1000000", "Klikoo deposit level (rupiah) that raises an alert"},
@@ -143,7 +143,7 @@ var Vars = []Var{
 	{"WEBHOOK_ALLOW_INSECURE", "`dev`: true; otherwise false", "accept plain `http` endpoint URLs"},
 	{"WEBHOOK_ALLOW_PRIVATE", "`dev`: true; otherwise false", "let deliveries connect to loopback, private, link-local and reserved addresses (the SSRF guard is off)"},
 	{"WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,14h,20h,24h", "delays between a message's attempts after the first (each ±10 %); after the last the delivery is failed"},
-	{"DB_MAX_CONNS", "3", "PostgreSQL connections per process for the workers (River, which keeps one for LISTEN, and purchase steps); about the database's cores, see Performance"},
+	{"DB_MAX_CONNS", "3", "PostgreSQL connections per process for the workers (River, which keeps one for LISTEN, and purchase steps); about the database's cores (docs/performance.md)"},
 	{"API_DB_MAX_CONNS", "8", "PostgreSQL connections per process for API requests and callbacks, apart from the workers'"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text", "text or json"},

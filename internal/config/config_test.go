@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 		c.InquiryTTL != 10*time.Minute || c.PriceMaxAge != time.Hour || c.DuplicateWindow != 2*time.Minute ||
 		c.RateLimitPerClient != 50 || c.KlikooBalanceAlertBelow != 1_000_000 || c.SnapcartBalanceAlertBelow != 1_000_000 ||
 		c.SimKlikooAddr != "127.0.0.1:8081" || c.SimSnapcartAddr != "127.0.0.1:8082" {
-		t.Fatalf("defaults differ from product.md: %+v", c)
+		t.Fatalf("defaults differ from docs/configuration.md: %+v", c)
 	}
 }
 

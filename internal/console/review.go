@@ -96,7 +96,7 @@ func (c *Console) showReview(w http.ResponseWriter, r *http.Request, s *session,
 }
 
 // resolve is POST /console/purchases/{id}/resolve: an operator's decision,
-// applied by flow.Service.Resolve under flow.md's rules (a fresh lookup
+// applied by flow.Service.Resolve under docs/flow.md's rules (a fresh lookup
 // first) and audited with the operator's name. A refusal shows its reason
 // on the page the form came from.
 func (c *Console) resolve(w http.ResponseWriter, r *http.Request, s *session) {

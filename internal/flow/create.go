@@ -96,7 +96,7 @@ var (
 )
 
 // normalizeID removes the spaces, dashes and dots people type into
-// identifiers (api.md's normalization).
+// identifiers (docs/api.md's normalization).
 func normalizeID(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch r {
@@ -107,8 +107,8 @@ func normalizeID(s string) string {
 	}, s)
 }
 
-// fingerprint is the canonical form of a request (api.md): fields in a fixed
-// order, defaults applied, identifiers normalized.
+// fingerprint is the canonical form of a request (docs/api.md): fields in a
+// fixed order, defaults applied, identifiers normalized.
 type fingerprint struct {
 	Confirmation   string `json:"confirmation"`
 	CustomerNumber string `json:"customer_number"`

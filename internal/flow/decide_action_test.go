@@ -44,7 +44,7 @@ func TestClientActions(t *testing.T) {
 	}
 }
 
-// resolve follows flow.md's rules, lookup answer by request (defects 2
+// resolve follows docs/flow.md's rules, lookup answer by request (defects 2
 // and 7 are rows).
 func TestResolveRules(t *testing.T) {
 	t.Parallel()

@@ -49,8 +49,8 @@ type Failover struct {
 	From, To, Reason string
 }
 
-// endOrFailOver ends the current attempt with a failure: it fails over to
-// the next offer where routing.md allows it, else fails the purchase with
+// endOrFailOver ends the current attempt with a failure: it fails over to the
+// next offer where docs/routing.md allows it, else fails the purchase with
 // code (the last attempt's reason). data goes with the failure.
 func (st *Step) endOrFailOver(code, message string, data map[string]any, next NextOffer, pol providers.Policy, r Rules) {
 	if st.failOver(code, message, next, pol, r) {
@@ -59,7 +59,7 @@ func (st *Step) endOrFailOver(code, message string, data map[string]any, next Ne
 	st.fail(code, message, data)
 }
 
-// failOver moves the purchase to the next offer when all of routing.md's
+// failOver moves the purchase to the next offer when all of docs/routing.md's
 // conditions hold, and reports whether it did (or asked for the next offer,
 // Step.AskNext, which the shell answers by deciding again):
 //  1. the attempt ended for a reason another offer may not share

@@ -35,9 +35,9 @@ func failedOver(reason string, status Status) func(*testing.T, Step) {
 	}
 }
 
-// Failover: each of routing.md's four conditions failing alone keeps the
-// purchase where it is; all holding moves it. The decisions ask for the
-// next offer only when the rest holds.
+// Failover: each of docs/routing.md's four conditions failing alone keeps the
+// purchase where it is; all holding moves it. The decisions ask for the next
+// offer only when the rest holds.
 func TestFailover(t *testing.T) {
 	t.Parallel()
 	confirmedManual := func(p *store.Purchase) { manual(p); p.ConfirmedAt = ptr(t0.Add(-time.Minute)) }

@@ -1,8 +1,9 @@
 package flow_test
 
-// The eleven defects of issue 12, each as the behaviour flow.md asks for,
-// end to end through the flow's public surface. Each test fails on the code
-// the issue was filed against, for the reason the issue gives.
+// The eleven defects of issue 12, each as the behaviour docs/flow.md and
+// docs/invariants.md ask for, end to end through the flow's public surface.
+// Each test fails on the code the issue was filed against, for the reason the
+// issue gives.
 
 import (
 	"context"

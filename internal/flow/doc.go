@@ -7,5 +7,7 @@
 // operator resolve, and callbacks.
 //
 // The flow declares the small Provider interface it calls; cmd/orchestrator
-// hands it the concrete clients.
+// hands it the concrete clients. docs/flow.md describes the machine and the
+// shape of the code; the invariants its comments cite by number ("invariant
+// 3") are those of docs/invariants.md.
 package flow

@@ -3,7 +3,7 @@ package flow
 import "testing"
 
 // The fingerprint is canonical: defaults applied, identifiers normalized,
-// field order fixed — and every field of api.md's list changes it.
+// field order fixed — and every field of docs/api.md's list changes it.
 func TestFingerprintCanonical(t *testing.T) {
 	t.Parallel()
 	base := CreateRequest{ReferenceID: "r", ProductCode: "PLN20", CustomerNumber: "0110-569 1111"}

@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// Status is a purchase's status (spec/flow.md). The database holds the same
+// Status is a purchase's status (docs/flow.md). The database holds the same
 // values in the purchase_status enum.
 type Status string
 
-// The statuses of spec/flow.md.
+// The statuses of docs/flow.md.
 const (
 	StatusReceived             Status = "received"
 	StatusInquiring            Status = "inquiring"
@@ -24,7 +24,7 @@ const (
 	StatusNeedsReview          Status = "needs_review"
 )
 
-// Statuses lists every status in the order of spec/flow.md.
+// Statuses lists every status in the order of docs/flow.md.
 var Statuses = []Status{
 	StatusReceived, StatusInquiring, StatusAwaitingConfirmation, StatusPaying, StatusProcessing,
 	StatusSucceeded, StatusFailed, StatusCanceled, StatusNeedsReview,
@@ -151,7 +151,7 @@ func Edges() []Edge {
 	return edges
 }
 
-// Mermaid draws the state machine as a mermaid state diagram; the README
+// Mermaid draws the state machine as a mermaid state diagram; docs/flow.md
 // shows it and a test keeps the two equal.
 func Mermaid() string {
 	var b strings.Builder

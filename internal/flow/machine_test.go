@@ -11,7 +11,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// valid is spec/flow.md's transition table written out again by hand, as
+// valid is the state machine of docs/flow.md written out again by hand, as
 // (status, event) → status, so the test does not read the table it checks.
 var valid = map[[2]string]Status{
 	{"received", "start_inquiry"}:        StatusInquiring,
@@ -41,7 +41,7 @@ var valid = map[[2]string]Status{
 	{"awaiting_confirmation", "late_success"}: StatusNeedsReview,
 }
 
-// Every (status, event) pair: the valid ones lead where flow.md says, every
+// Every (status, event) pair: the valid ones lead where docs/flow.md says, every
 // other one is ErrInvalidTransition.
 func TestNextEveryPair(t *testing.T) {
 	t.Parallel()
@@ -123,16 +123,16 @@ func TestDatabaseHoldsTheSameMachine(t *testing.T) {
 	}
 }
 
-// The README's state diagram is the one Mermaid draws from the table.
-func TestREADMEDiagramMatchesTable(t *testing.T) {
+// The state diagram of docs/flow.md is the one Mermaid draws from the table.
+func TestFlowDocDiagramMatchesTable(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/flow.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "```mermaid\n" + Mermaid() + "```"
 	if !strings.Contains(string(b), want) {
-		t.Fatalf("README's state diagram differs from the transition table; it should read:\n%s", want)
+		t.Fatalf("docs/flow.md's state diagram differs from the transition table; it should read:\n%s", want)
 	}
 }
 

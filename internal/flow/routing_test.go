@@ -281,7 +281,7 @@ func TestRoutingScenarios(t *testing.T) {
 // A kill -9 in a failover's window, in-process. Killed after the first
 // offer's refusal came back but before it was committed: the restarted
 // payment job finds its call in flight, so money may have moved and the
-// purchase never fails over (routing.md condition 2) — it stays at Klikoo
+// purchase never fails over (docs/routing.md condition 2) — it stays at Klikoo
 // and, the repeat refused again, ends needs_review, charged nowhere.
 // Killed after the failover was committed: River delivers every step again,
 // and the first attempt's steps, no longer current, change nothing.

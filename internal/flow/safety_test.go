@@ -386,10 +386,11 @@ func TestSweeperRedrivesLostJobs(t *testing.T) {
 	}
 }
 
-// Invariant 12: a call refused before anything happened (here: a wrong
-// client secret, so a bad signature) never fails the purchase early: the
-// step backs off and alerts; it fails only at its deadline, provider_refused
-// (api.md: every call was refused before anything happened).
+// Invariant 12: a call refused before anything happened (here: a wrong client
+// secret, so a bad signature) never fails the purchase early: the step backs
+// off and alerts; it fails only at its deadline, provider_refused
+// (docs/api.md#failure-codes: every call was refused before anything
+// happened).
 func TestRefusedCallsBackOffUntilTheDeadline(t *testing.T) {
 	t.Parallel()
 	b := flowtest.Setup(t, flowtest.Options{BadKlikooSecret: true})

@@ -22,11 +22,11 @@ type bought struct {
 	id       [16]byte
 }
 
-// Every scenario of providers.md, for both providers (Snapcart two-step and
-// one-step) and both products routed across them, through the real flow:
-// each purchase ends as the table says (routing.md's for a routed product),
-// at the offer it must, with exactly as many charges in all as it must (0
-// or 1), a valid event path, and 24's contradiction recorded.
+// Every scenario of docs/simulators.md, for both providers (Snapcart two-step
+// and one-step) and both products routed across them, through the real flow:
+// each purchase ends as the table says (docs/routing.md's for a routed
+// product), at the offer it must, with exactly as many charges in all as it
+// must (0 or 1), a valid event path, and 24's contradiction recorded.
 func TestEveryScenarioReachesItsExpectedEnd(t *testing.T) {
 	t.Parallel()
 	// Scenarios 14, 31-35 and 61 answer unknown on purpose: the health
@@ -102,7 +102,7 @@ func TestEveryScenarioReachesItsExpectedEnd(t *testing.T) {
 		if got := b.Charges(t, p); got != want.Charges {
 			t.Errorf("%s: charged %d times in all, want %d", name, got, want.Charges)
 		}
-		// A product with two offers ends at the offer routing.md's table
+		// A product with two offers ends at the offer docs/routing.md's table
 		// says: the first, or (failed over) the second.
 		at, attempt := x.kind.At(x.scenario), int32(1)
 		if at.Name != x.kind.Name {

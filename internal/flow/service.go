@@ -47,8 +47,8 @@ type ProviderSetup struct {
 	BalanceAlertBelow int64
 }
 
-// Config is what the flow needs. Durations have the meanings of the
-// README's configuration table.
+// Config is what the flow needs. Durations have the meanings of
+// docs/configuration.md.
 type Config struct {
 	// Pool serves River and the workers. APIPool, if set, serves what API
 	// requests and callbacks call (Create, Confirm, Cancel, Resolve,
@@ -115,7 +115,7 @@ type Config struct {
 	Middleware []rivertype.Middleware
 }
 
-// defaultFetchCooldown: see the README's "Performance".
+// defaultFetchCooldown: see docs/performance.md ("Settings, and why").
 const defaultFetchCooldown = 100 * time.Millisecond
 
 // DefaultInquiryRetryWindow is how long an inquiry that gets no answer (or

@@ -46,7 +46,8 @@ const (
 	Lose
 	// Spoil sends the call with its credentials spoiled (Klikoo's
 	// signature, Snapcart's API key): the simulator refuses it as the
-	// provider refuses a call it cannot authenticate (invariant 12).
+	// provider refuses a call it cannot authenticate (invariant 12 of
+	// docs/invariants.md).
 	Spoil
 )
 

@@ -13,7 +13,7 @@ const keyCacheMax = 10_000
 
 // keyCache remembers, for ttl, which client an API key's SHA-256 belongs
 // to: every request otherwise costs a database transaction before its real
-// work (README "Performance"). Only keys found enabled are kept, never an
+// work (docs/performance.md). Only keys found enabled are kept, never an
 // unknown one, and never the key itself. A key disabled in the database
 // keeps working on a process that cached it for at most ttl. A nil
 // *keyCache (ttl zero) caches nothing. It is safe for concurrent use.

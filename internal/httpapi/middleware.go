@@ -197,7 +197,7 @@ func (l *limiter) take(client uuid.UUID, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// rateLimit applies the client's token bucket (api.md: RATE_LIMIT_PER_CLIENT).
+// rateLimit applies the client's token bucket (docs/api.md: RATE_LIMIT_PER_CLIENT).
 // The bucket runs on the wall clock, not Config.Now: a test's advanced clock
 // must not refill it.
 func (a *api) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {

@@ -61,7 +61,7 @@ func echoStatus(status int) func(error) bool {
 	}
 }
 
-// codes is THE table from errors to HTTP answers (api.md "Errors"), first
+// codes is THE table from errors to HTTP answers (docs/api.md#errors), first
 // match wins. An error matching no row is internal: a 500 whose detail is
 // never sent, only logged with the request id.
 var codes = []mapping{

@@ -16,13 +16,13 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
 
-// Listing limits (api.md is silent; 50 and 200 keep a page small and fast).
+// Listing limits (50 and 200 keep a page small and fast; docs/api.md).
 const (
 	defaultLimit = 50
 	maxLimit     = 200
 )
 
-// referenceRe is api.md's reference_id: what can exist can be looked up.
+// referenceRe is docs/api.md's reference_id: what can exist can be looked up.
 var referenceRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,100}$`)
 
 // purchaseID reads the :id path parameter; a malformed id is not_found,

@@ -62,7 +62,7 @@ type api struct {
 	patterns map[string]string
 }
 
-// maxBody bounds every request body the API reads (api.md: 64 KiB).
+// maxBody bounds every request body the API reads (docs/api.md: 64 KiB).
 const maxBody = 64 << 10
 
 // New returns the API's handler. It is safe for concurrent use.

@@ -8,5 +8,7 @@
 // flow, the store or the API. Each provider's simulator is a package of its
 // own beside the client (klikoo/klikoosim, snapcart/snapcartsim) that never
 // imports the client, sharing only simkit with the other simulator
-// (docs/simulators.md).
+// (docs/simulators.md). docs/providers.md describes both providers as
+// implemented; the invariants cited by number are those of
+// docs/invariants.md.
 package providers

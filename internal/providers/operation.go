@@ -57,7 +57,7 @@ type Inquiry struct {
 }
 
 // PaymentRequest asks a provider to buy a product. Reference is OUR provider
-// reference (flow.md invariant 1): generated once, reused on every repeat.
+// reference (docs/invariants.md#1-one-provider-reference-per-purchase): generated once, reused on every repeat.
 type PaymentRequest struct {
 	Reference      string
 	ProductCode    string

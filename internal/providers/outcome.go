@@ -9,7 +9,7 @@ import (
 // on the Outcome alone and never reads a provider's raw code.
 type Outcome string
 
-// The outcomes of providers.md, "What every provider client returns".
+// The outcomes of docs/providers.md#outcomes.
 const (
 	// Succeeded: the provider confirmed the operation (an inquiry answered, a
 	// payment completed, a lookup reporting SUCCESS).
@@ -26,7 +26,7 @@ const (
 	// NotFound: a lookup found no transaction for our reference (yet).
 	NotFound Outcome = "not_found"
 	// Refunded: a lookup or callback reports the transaction refunded or
-	// reversed. After a success it is a contradiction (flow.md invariant 6);
+	// reversed. After a success it is a contradiction (invariant 6);
 	// it never moves a purchase by itself.
 	Refunded Outcome = "refunded"
 )
@@ -44,7 +44,7 @@ func (o Outcome) Valid() bool {
 // refusal (Outcome Rejected). It is what the API shows as failure.code.
 type Reason string
 
-// The reason codes of api.md and providers.md.
+// The reason codes of docs/api.md#failure-codes and docs/providers.md#outcomes.
 const (
 	ReasonNone               Reason = ""
 	ReasonCustomerNotFound   Reason = "customer_not_found"

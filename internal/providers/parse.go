@@ -74,7 +74,7 @@ type PLNToken struct {
 }
 
 // ErrNoToken is returned by ParsePLNSerial when the serial number does not
-// hold a 20-digit token (flow.md invariant 11: such a success is not done).
+// hold a 20-digit token (docs/invariants.md#11-usable-or-not-done: such a success is not done).
 var ErrNoToken = errors.New("serial number holds no 20-digit token")
 
 // ParsePLNSerial reads a PLN prepaid serial number: either the 20-digit token

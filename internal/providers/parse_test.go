@@ -67,8 +67,8 @@ func TestRupiahFromFloat(t *testing.T) {
 	}
 }
 
-// TestParsePLNSerial covers the forms of providers.md: 20 digits alone, or
-// TOKEN/NAME/TARIFF/POWER/KWH with the token possibly grouped.
+// TestParsePLNSerial covers the forms of docs/providers.md: 20 digits alone,
+// or TOKEN/NAME/TARIFF/POWER/KWH with the token possibly grouped.
 func TestParsePLNSerial(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -131,14 +131,14 @@ func TestCleanRun(t *testing.T) {
 	}
 }
 
-// The acceptance: every scenario of providers.md on both providers,
-// and routing.md's on the two routed products. The report's daily totals
-// equal the simulators' ledgers per provider (one charge per reference, the
-// same amounts, each purchase counted once at the provider that succeeded),
-// it shows exactly the expected contradictions (24) and needs_review
-// purchases (41, and the Snapcart one-step 32), no purchase charged by more
-// than one attempt, each expected failover once, and nothing else needing
-// attention.
+// The acceptance: every scenario of docs/simulators.md on both
+// providers, and docs/routing.md's on the two routed products. The report's
+// daily totals equal the simulators' ledgers per provider (one charge per
+// reference, the same amounts, each purchase counted once at the provider that
+// succeeded), it shows exactly the expected contradictions (24) and
+// needs_review purchases (41, and the Snapcart one-step 32), no purchase
+// charged by more than one attempt, each expected failover once, and nothing
+// else needing attention.
 func TestEveryScenarioReconciles(t *testing.T) {
 	t.Parallel()
 	// Scenarios 14, 31-35 and 61 answer unknown on purpose: the health
@@ -198,7 +198,7 @@ func TestEveryScenarioReconciles(t *testing.T) {
 	if got[klikoo.Name] != want[klikoo.Name] || got[snapcart.Name] != want[snapcart.Name] {
 		t.Errorf("daily totals (count, price) %v, simulators' ledgers (references, amount) %v", got, want)
 	}
-	// Each failover routing.md's table expects is counted once, from the
+	// Each failover docs/routing.md's table expects is counted once, from the
 	// provider the purchase left, with the reason it left.
 	wantFailovers, gotFailovers := map[[2]string]int64{}, map[[2]string]int64{}
 	for _, p := range all {

@@ -27,7 +27,8 @@ type Kind struct {
 	// player): an inquiry that gets no answer can give up on either.
 	Inquires bool
 	// OneStep is a Snapcart payment without a request_id: never repeated,
-	// never looked up when its answer is lost (flow.md invariant 3).
+	// never looked up when its answer is lost
+	// (docs/invariants.md#3-unknown-is-not-failed).
 	OneStep bool
 	// Token is a PLN token: success needs the 20-digit token (invariant 11).
 	Token bool
@@ -68,9 +69,9 @@ func KindNamed(name string) Kind {
 	panic("sandbox: no kind " + name)
 }
 
-// Scenarios are the scenarios of providers.md's table that the simulators
-// play through the flow without routing, plus "13max": scenario 13 with a
-// max_price (MaxPrice) below the inquiry's price.
+// Scenarios are the scenarios of docs/simulators.md's table that the
+// simulators play through the flow without routing, plus "13max": scenario 13
+// with a max_price (MaxPrice) below the inquiry's price.
 var Scenarios = []string{"00", "01", "11", "12", "13", "13max", "14", "15", "16", "17", "21", "22", "23", "24", "31", "32", "33", "34", "35", "41", "51", "52", "61"}
 
 // maxPriceOf13 is the max_price of scenario "13max": below the 999999 its
@@ -92,8 +93,8 @@ func MaxPrice(scenario string) *int64 {
 
 // Ident returns the identifier fields of the seq-th purchase of kind k
 // playing scenario: a customer number (or game user_id with zone SEA)
-// unique per kind and seq, ending in 99XX for scenario XX (providers.md
-// "Simulators"), or in four other digits for scenario "".
+// unique per kind and seq, ending in 99XX for scenario XX
+// (docs/simulators.md#scenarios), or in four other digits for scenario "".
 func (k Kind) Ident(seq int, scenario string) (customer, user, zone string) {
 	id := fmt.Sprintf("%s%05d%04d", k.prefix, seq, 1000+seq%8000)
 	if xx := Code(scenario); xx != "" {
@@ -114,11 +115,11 @@ type End struct {
 }
 
 // Expected is the "expected end" of scenario for a purchase of kind k
-// (providers.md's table, and routing.md's for a product with two offers),
-// when no fault or crash loses an answer ("" and unlisted scenarios
-// succeed). A purchase whose first offer ends for a reason another offer
-// may not share ends as the second offer's kind would. The chaos run adds
-// the ends a lost answer allows on top of it.
+// (docs/simulators.md's table, and docs/routing.md's for a product with two
+// offers), when no fault or crash loses an answer ("" and unlisted scenarios
+// succeed). A purchase whose first offer ends for a reason another offer may
+// not share ends as the second offer's kind would. The chaos run adds the ends
+// a lost answer allows on top of it.
 func (k Kind) Expected(scenario string) End {
 	return k.At(scenario).own(scenario)
 }

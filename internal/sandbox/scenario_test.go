@@ -49,7 +49,7 @@ func TestIdentPlaysItsScenario(t *testing.T) {
 	}
 }
 
-// The expected ends of providers.md's table, per kind.
+// The expected ends of docs/simulators.md's table, per kind.
 func TestExpected(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -77,7 +77,7 @@ func TestExpected(t *testing.T) {
 		{"snapcart-bill", "16", End{flow.StatusFailed, "product_unavailable", 0}},
 		{"klikoo-pln", "16", End{flow.StatusSucceeded, "", 1}},
 		{"klikoo-pln", "17", End{flow.StatusFailed, "product_unavailable", 0}},
-		// routing.md's table, for both routed products.
+		// docs/routing.md's table, for both routed products.
 		{"routed-pulsa", "15", End{flow.StatusSucceeded, "", 1}},
 		{"routed-pulsa", "16", End{flow.StatusSucceeded, "", 1}},
 		{"routed-data", "16", End{flow.StatusSucceeded, "", 1}},

@@ -814,7 +814,7 @@ type PurchaseRecentDuplicateParams struct {
 }
 
 // The newest purchase of the same product for the same customer by the same
-// client since a moment (the duplicate guard of api.md).
+// client since a moment (the duplicate guard of docs/api.md).
 func (q *Queries) PurchaseRecentDuplicate(ctx context.Context, arg PurchaseRecentDuplicateParams) (Purchase, error) {
 	row := q.db.QueryRow(ctx, purchaseRecentDuplicate,
 		arg.ClientID,

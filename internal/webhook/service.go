@@ -42,7 +42,7 @@ var (
 )
 
 // Config is what the webhook service needs. Durations have the meanings of
-// the README's configuration table; zero values take the defaults.
+// docs/configuration.md; zero values take the defaults.
 type Config struct {
 	// Pool serves the service's own transactions: the client API and the
 	// delivery jobs (Enqueue runs on the flow's transaction).

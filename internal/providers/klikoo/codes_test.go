@@ -7,7 +7,7 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers"
 )
 
-// TestClassificationCoversEveryCode checks every code of providers.md's
+// TestClassificationCoversEveryCode checks every code of docs/providers.md's
 // Klikoo table against each operation, for two service digits each (the
 // table's "xx"), with the HTTP status the code carries.
 func TestClassificationCoversEveryCode(t *testing.T) {

@@ -23,8 +23,8 @@ type Faults struct {
 	ServerErrorRate float64 `json:"server_error_rate"` // answer HTTP 500 with a non-provider body
 	// GarbageRate answers what no provider should but a broken one can: an
 	// HTTP status above 599 and a body whose codes and messages hold NUL
-	// bytes and invalid UTF-8 (flow.md invariant 5: no answer may make an
-	// audit insert, and with it a step, fail).
+	// bytes and invalid UTF-8 (invariant 5 of docs/invariants.md: no answer
+	// may make an audit insert, and with it a step, fail).
 	GarbageRate float64 `json:"garbage_rate"`
 	LatencyMS   int     `json:"latency_ms"` // added to every call
 	JitterMS    int     `json:"jitter_ms"`  // uniform ± around LatencyMS

@@ -30,13 +30,13 @@ type paymentRequest struct {
 // one.
 //
 // The answer is an acknowledgement: status 200 is Pending (even with
-// status_message "Transaction successful"), with RequestID (and
-// TransactionID, the same value) learned from data.request_id. Status is
-// never set: Snapcart's acknowledgement carries no final status. Failed
-// covers Snapcart's definitive refusals (a definitive refusal of the FIRST
-// call only: flow.md invariant 4); Rejected bad_credentials a 401, or
-// invalid_request (no Call made) a request we cannot send; Unknown every
-// timeout, connection error, 5xx and unreadable answer.
+// status_message "Transaction successful"), with RequestID (and TransactionID,
+// the same value) learned from data.request_id. Status is never set:
+// Snapcart's acknowledgement carries no final status. Failed covers Snapcart's
+// definitive refusals (a definitive refusal of the FIRST call only:
+// docs/invariants.md#4-definitive-failures-only); Rejected bad_credentials a
+// 401, or invalid_request (no Call made) a request we cannot send; Unknown
+// every timeout, connection error, 5xx and unreadable answer.
 func (c *Client) Pay(ctx context.Context, req providers.PaymentRequest) providers.Payment {
 	body, err := paymentBody(req)
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart/snapcartsim"
 )
 
-// Samples from shared/seeds/004_4e49c397068ee203.txt and providers.md,
-// verbatim.
+// Samples from Snapcart's documentation of the pre-order inquiry and
+// payment, verbatim (docs/providers.md#snapcart).
 const (
 	seedInquiryRequest = `{
 "bill_number": "081230000009",
@@ -154,7 +154,7 @@ func TestSeedAnswersParse(t *testing.T) {
 	p, _ := newFixed(t, 200, seedPaymentAck)
 	pay := p.Pay(ctx(t), providers.PaymentRequest{Reference: "your-unique-id-2025-000123", ProductCode: "TSEL10", Family: providers.FamilyPulsa, CustomerNumber: "081234567890"})
 	if oc(pay.Result) != "pending" || pay.RequestID != "01K9Y5K0YP9B1MPKCEVJCACZ3B" || pay.TransactionID != pay.RequestID {
-		t.Fatalf("providers.md acknowledgement parsed as %+v", pay)
+		t.Fatalf("the documented acknowledgement parsed as %+v", pay)
 	}
 
 	for _, c := range []struct {

@@ -39,7 +39,7 @@ SELECT * FROM purchases WHERE provider = @provider AND provider_reference = @pro
 
 -- name: PurchaseRecentDuplicate :one
 -- The newest purchase of the same product for the same customer by the same
--- client since a moment (the duplicate guard of api.md).
+-- client since a moment (the duplicate guard of docs/api.md).
 SELECT * FROM purchases
 WHERE client_id = @client_id AND product_code = @product_code AND customer_key = @customer_key
   AND created_at >= @since

@@ -10,20 +10,15 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 )
 
-// readmeQueries returns the sql blocks of the README's "Auditing with SQL".
-func readmeQueries(t *testing.T) []string {
+// auditDocQueries returns the sql blocks of docs/audit.md.
+func auditDocQueries(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/audit.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n## Auditing with SQL\n")
-	if !ok {
-		t.Fatal("README has no section Auditing with SQL")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
 	var out []string
-	for _, block := range strings.Split(section, "```sql\n")[1:] {
+	for _, block := range strings.Split(string(b), "```sql\n")[1:] {
 		q, _, ok := strings.Cut(block, "```")
 		if !ok {
 			t.Fatalf("unterminated sql block: %s", block)
@@ -33,18 +28,18 @@ func readmeQueries(t *testing.T) []string {
 	return out
 }
 
-// The README's copy-paste queries run against the schema, and the timeline
-// query shows a real purchase's status changes and provider calls.
-func TestREADMEQueriesRun(t *testing.T) {
+// The copy-paste queries of docs/audit.md run against the schema, and the
+// timeline query shows a real purchase's status changes and provider calls.
+func TestAuditDocQueriesRun(t *testing.T) {
 	t.Parallel()
 	b := flowtest.Setup(t, flowtest.Options{})
 	ctx := context.Background()
 	id := buy(t, b, flow.CreateRequest{ReferenceID: "order-1", ProductCode: "S10", CustomerNumber: "081211224400"})
 	waitStatus(t, b, id, flow.StatusSucceeded)
 
-	queries := readmeQueries(t)
+	queries := auditDocQueries(t)
 	if len(queries) != 5 {
-		t.Fatalf("README shows %d sql blocks, want 5", len(queries))
+		t.Fatalf("docs/audit.md shows %d sql blocks, want 5", len(queries))
 	}
 	for i, q := range queries {
 		rows, err := b.Pool.Query(ctx, q)
