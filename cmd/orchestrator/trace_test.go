@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -209,7 +211,9 @@ func TestPurchaseIsOneTrace(t *testing.T) {
 				ended := jobs["completed purchase_lookup"] != "" || jobs["cancelled purchase_lookup"] != ""
 				return ended && indexSpans(exp.GetSpans()).hasWork(jobs, "purchase_lookup")
 			})
-			traceIDs[path] = checkTrace(t, indexSpans(exp.GetSpans()), jobs, path)
+			idx := indexSpans(exp.GetSpans())
+			traceIDs[path] = checkTrace(t, idx, jobs, path)
+			t.Logf("the trace of the purchase at %s (go test -v shows it):\n%s", path, idx.render(traceIDs[path]))
 		}
 		if code, body := call(t, http.MethodGet, s.apiURL+"/admin/reconciliation", cfg.AdminToken, ""); code != http.StatusOK {
 			t.Fatalf("reconciliation: %d %s", code, body)
@@ -340,6 +344,38 @@ func checkTrace(t *testing.T, idx spanIndex, jobs map[string]string, path string
 		}
 	}
 	return create.SpanContext.TraceID()
+}
+
+// render draws the spans of one trace as a tree: name, kind and, for a
+// client span, its URL's path, children in the order they started.
+func (idx spanIndex) render(id trace.TraceID) string {
+	children := map[trace.SpanID][]tracetest.SpanStub{}
+	var roots []tracetest.SpanStub
+	for _, s := range idx {
+		if s.SpanContext.TraceID() != id {
+			continue
+		}
+		if _, ok := idx.parentOf(s); ok {
+			children[s.Parent.SpanID()] = append(children[s.Parent.SpanID()], s)
+		} else {
+			roots = append(roots, s)
+		}
+	}
+	var b strings.Builder
+	var draw func(spans []tracetest.SpanStub, depth int)
+	draw = func(spans []tracetest.SpanStub, depth int) {
+		sort.Slice(spans, func(i, j int) bool { return spans[i].StartTime.Before(spans[j].StartTime) })
+		for _, s := range spans {
+			line := strings.Repeat("  ", depth) + s.Name + " [" + s.SpanKind.String() + "]"
+			if u, err := url.Parse(attr(s, "url.full")); err == nil && u.Path != "" {
+				line += " " + u.Path
+			}
+			b.WriteString(line + "\n")
+			draw(children[s.SpanContext.SpanID()], depth+1)
+		}
+	}
+	draw(roots, 0)
+	return b.String()
 }
 
 // spanHolds says where in s secret appears: its name, an attribute, an
