@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +17,12 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 )
 
-// A tiny `orchestrator bench` runs all three parts against a given
-// database, prints the summary line last and writes the full result; every
-// purchase of each batch ends. (Its numbers mean nothing at this size and
-// are not asserted; the 5,000-in-flight target is missed, so it exits 1.)
+// A tiny `orchestrator bench` runs every part (both floors, instant,
+// latency, in flight) against a given database, prints the summary line
+// last with every name the issue gives it and writes the full result;
+// every purchase of each batch ends. (Its numbers mean nothing at this size
+// and are not asserted; the 5,000-in-flight target is missed, so it exits
+// 1.)
 func TestBenchTinyRun(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -28,18 +32,28 @@ func TestBenchTinyRun(t *testing.T) {
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{"bench", "--purchases", "8", "--inflight", "12", "--concurrency", "2",
-		"--latency", "20ms", "--jitter", "10ms", "--lookup-backoff", "50ms", "--out", out}, getenv, &stdout, &stderr)
+		"--latency", "20ms", "--jitter", "10ms", "--lookup-backoff", "50ms", "--out", out,
+		"--latency-purchases", "6", "--latency-rate", "20", "--floor-workers", "6", "--floor-pool", "4"}, getenv, &stdout, &stderr)
 	var exit exitError
 	if err != nil && !(errors.As(err, &exit) && exit.code == 1) {
 		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	last := lines[len(lines)-1]
-	for _, field := range []string{"purchases_per_s=", "river_chain_per_s=", "ratio=", "create_p99_ms=", "commits_per_purchase=",
-		"db_bytes_per_purchase=", "inflight=", "inflight_purchases_per_s=", "rss_mb="} {
-		if !strings.HasPrefix(last, "bench: ") || !strings.Contains(last, " "+field) || strings.Contains(last, field+"-") {
-			t.Fatalf("last line %q lacks %s\n%s", last, field, stdout.String())
+	names := []string{"purchases_per_s", "best_floor_chains_per_s", "ratio", "inflight_purchases_per_s", "inflight_ratio",
+		"hop_p50_ms", "hop_p99_ms", "create_p99_ms", "commits_per_purchase", "db_bytes_per_purchase", "rss_mb"}
+	fields := strings.Fields(strings.TrimPrefix(last, "bench:"))
+	if !strings.HasPrefix(last, "bench: ") || len(fields) != len(names) {
+		t.Fatalf("last line %q, want the %d fields %v\n%s", last, len(names), names, stdout.String())
+	}
+	for i, f := range fields {
+		name, value, _ := strings.Cut(f, "=")
+		if _, err := strconv.ParseFloat(value, 64); name != names[i] || err != nil {
+			t.Fatalf("field %d of the last line is %q, want %s=<number>\n%s", i+1, f, names[i], stdout.String())
 		}
+	}
+	if !strings.Contains(stdout.String(), "database: DATABASE_URL, fsync ") || !strings.Contains(stdout.String(), "instant: database bytes per purchase by table") {
+		t.Fatalf("no database line or table of bytes\n%s", stdout.String())
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -49,8 +63,23 @@ func TestBenchTinyRun(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Floor == nil || res.Floor.Chains != 8 || res.Instant == nil || res.Inflight == nil {
+	if res.FloorOurs == nil || res.FloorOurs.Chains != 8 || res.FloorBest == nil || res.FloorBest.Chains != 8 ||
+		res.FloorBest.Workers != 6 || res.FloorBest.PoolConns != 4 || res.FloorOurs.Workers != 8 ||
+		res.Instant == nil || res.Inflight == nil || len(res.Latency) != 2 {
 		t.Fatalf("result %s", b)
+	}
+	for i, sc := range []string{"01", ""} {
+		l := res.Latency[i]
+		if l.Scenario != sc || l.Purchases != 6 || l.Succeeded != 6 || l.NotSucceeded != 0 || l.MaxMS == 0 || l.P99MS < l.P50MS {
+			t.Fatalf("latency part %d: %+v", i, l)
+		}
+	}
+	// The instant run is the first to write purchases in a fresh database.
+	if len(res.Instant.Tables) == 0 || !slices.ContainsFunc(res.Instant.Tables, func(tb bench.TableBytes) bool { return tb.Table == "purchases" && tb.Bytes > 0 }) {
+		t.Fatalf("instant: bytes by table %+v", res.Instant.Tables)
+	}
+	if res.Settings.Fsync == "" || res.Settings.SynchronousCommit == "" {
+		t.Fatalf("settings %+v", res.Settings)
 	}
 	for _, r := range []*bench.FlowResult{res.Instant, res.Inflight} {
 		if r.Succeeded+r.Failed != int64(r.Purchases) || r.Other != 0 || r.CreateErrors != 0 {
@@ -58,6 +87,13 @@ func TestBenchTinyRun(t *testing.T) {
 		}
 		if r.Commits <= 0 || r.PeakRSSBytes <= 0 {
 			t.Fatalf("%s: commits %d, peak RSS %d", r.Name, r.Commits, r.PeakRSSBytes)
+		}
+		var sum int64
+		for _, tb := range r.Tables {
+			sum += tb.Bytes
+		}
+		if sum != r.Bytes {
+			t.Fatalf("%s: %d bytes, by table %+v", r.Name, r.Bytes, r.Tables)
 		}
 	}
 	if res.Inflight.LatencyMS != 20 || res.Settings.LookupBackoff[0] != "50ms" || res.Settings.Database != "DATABASE_URL" {

@@ -60,7 +60,7 @@ func runDev(ctx context.Context, cfg *config.Config, args []string, logger *slog
 		return err
 	}
 	if cfg.DatabaseURL == "" {
-		url, stop, err := localDatabase(ctx, filepath.Join(dir, "pgdata"), "orchestrator", logger, stdout)
+		url, stop, err := localDatabase(ctx, pgcluster.Start, filepath.Join(dir, "pgdata"), "orchestrator", logger, stdout)
 		if err != nil {
 			return err
 		}
@@ -226,11 +226,12 @@ func randomToken() string {
 }
 
 // localDatabase starts a PostgreSQL cluster from the installed binaries in
-// dataDir (initializing it if new), makes sure the named database exists,
-// and returns its URL and a function that stops the cluster.
-func localDatabase(ctx context.Context, dataDir, name string, logger *slog.Logger, stdout io.Writer) (string, func(), error) {
+// dataDir (initializing it if new) with start (pgcluster.Start, or
+// pgcluster.StartDurable for fsync on), makes sure the named database
+// exists, and returns its URL and a function that stops the cluster.
+func localDatabase(ctx context.Context, start func(context.Context, string) (*pgcluster.Cluster, error), dataDir, name string, logger *slog.Logger, stdout io.Writer) (string, func(), error) {
 	fmt.Fprintf(stdout, "starting PostgreSQL in %s\n", dataDir)
-	cluster, err := pgcluster.Start(ctx, dataDir)
+	cluster, err := start(ctx, dataDir)
 	if err != nil {
 		return "", nil, err
 	}

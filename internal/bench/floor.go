@@ -33,8 +33,15 @@ func EnsureSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// FloorResult is the engine floor: bare River chains per second.
+// FloorResult is an engine floor: bare River chains per second, with the
+// River settings and pool it ran with.
 type FloorResult struct {
+	Name              string `json:"name"` // "ours" or "best"
+	Workers           int    `json:"river_workers"`
+	PoolConns         int32  `json:"pool_conns"`
+	FetchCooldown     string `json:"river_fetch_cooldown"`
+	FetchPollInterval string `json:"river_fetch_poll_interval"`
+
 	Chains          int     `json:"chains"`
 	Steps           int     `json:"steps_per_chain"`
 	Seconds         float64 `json:"seconds"`
@@ -85,13 +92,32 @@ func (w *chainWorker) Work(ctx context.Context, job *river.Job[chainArgs]) error
 	return err
 }
 
+// BestRiverConfig is River at its best for the floor's chain: base's
+// timeouts, attempts and logger with s's workers and fetch settings, and
+// no middleware. Its pool is the caller's (s.PoolConns connections).
+func BestRiverConfig(s FloorSettings, base *river.Config) *river.Config {
+	cfg := *base
+	cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: s.Workers}}
+	cfg.FetchCooldown = s.FetchCooldown
+	cfg.FetchPollInterval = s.FetchPollInterval
+	cfg.Middleware = nil
+	return &cfg
+}
+
 // Floor runs chains bare River chains of chainSteps jobs on pool with the
-// River settings rc (the flow's: flow.RiverConfig), the first jobs inserted
-// by concurrency goroutines while the workers run, as the API inserts a
-// purchase's first job. It measures from the first insert to the last
-// chain's end. The observer's counters give the commits.
-func Floor(ctx context.Context, pool *pgxpool.Pool, rc *river.Config, chains, concurrency int, obs *Observer) (FloorResult, error) {
-	res := FloorResult{Chains: chains, Steps: chainSteps}
+// River settings rc (the flow's, flow.RiverConfig, for the floor "ours";
+// BestRiverConfig for "best"), the first jobs inserted by concurrency
+// goroutines while the workers run, as the API inserts a purchase's first
+// job. It measures from the first insert to the last chain's end. The
+// observer's counters give the commits; it watches pool meanwhile.
+func Floor(ctx context.Context, name string, pool *pgxpool.Pool, rc *river.Config, chains, concurrency int, obs *Observer) (FloorResult, error) {
+	res := FloorResult{
+		Name: name, Workers: rc.Queues[river.QueueDefault].MaxWorkers, PoolConns: pool.Config().MaxConns,
+		FetchCooldown: rc.FetchCooldown.String(), FetchPollInterval: rc.FetchPollInterval.String(),
+		Chains: chains, Steps: chainSteps,
+	}
+	obs.Watch(pool)
+	defer obs.Unwatch(pool)
 	if err := EnsureSchema(ctx, pool); err != nil {
 		return res, err
 	}

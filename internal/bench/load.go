@@ -111,25 +111,9 @@ func Create(ctx context.Context, hc *http.Client, baseURL, apiKey string, reqs [
 					return
 				}
 				sent.Add(1)
-				body, _ := json.Marshal(reqs[i])
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/v1/purchases", bytes.NewReader(body))
+				took, _, err := post(ctx, hc, baseURL, apiKey, reqs[i])
 				if err != nil {
 					fail(err)
-					continue
-				}
-				req.Header.Set("Authorization", "Bearer "+apiKey)
-				req.Header.Set("Content-Type", "application/json")
-				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err != nil {
-					fail(fmt.Errorf("POST /v1/purchases %s: %w", reqs[i].ReferenceID, err))
-					continue
-				}
-				answer, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				took := time.Since(t0)
-				if resp.StatusCode != http.StatusCreated {
-					fail(fmt.Errorf("POST /v1/purchases %s: %s: %.300s", reqs[i].ReferenceID, resp.Status, answer))
 					continue
 				}
 				lat[i], ok[i] = took, true
@@ -146,6 +130,31 @@ func Create(ctx context.Context, hc *http.Client, baseURL, apiKey string, reqs [
 	}
 	slices.Sort(res.Latencies)
 	return res
+}
+
+// post creates one purchase over the API and returns how long its 201 took
+// and when it was read in full (the client's answer time, on this machine's
+// wall clock). Anything but 201 is an error.
+func post(ctx context.Context, hc *http.Client, baseURL, apiKey string, r Request) (took time.Duration, answered time.Time, err error) {
+	body, _ := json.Marshal(r)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/v1/purchases", bytes.NewReader(body))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("POST /v1/purchases %s: %w", r.ReferenceID, err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	answered = time.Now()
+	if resp.StatusCode != http.StatusCreated {
+		return 0, time.Time{}, fmt.Errorf("POST /v1/purchases %s: %s: %.300s", r.ReferenceID, resp.Status, answer)
+	}
+	return answered.Sub(t0), answered, nil
 }
 
 // Percentile returns the p-th percentile (0 < p ≤ 100) of sorted, by the

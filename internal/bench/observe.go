@@ -51,6 +51,15 @@ func (o *Observer) Watch(pools ...*pgxpool.Pool) {
 	o.pools = append(o.pools, pools...)
 }
 
+// Unwatch undoes one Watch of pool, before it is closed.
+func (o *Observer) Unwatch(pool *pgxpool.Pool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if i := slices.Index(o.pools, pool); i >= 0 {
+		o.pools = slices.Delete(o.pools, i, i+1)
+	}
+}
+
 // Warm opens every connection the watched pools may hold, as a service
 // that has been serving has them open: a snapshot closed them, and the
 // first requests of a run must not pay for new backends. Opening a
@@ -80,8 +89,9 @@ func (o *Observer) Warm(ctx context.Context) error {
 
 // Counters are the database's cumulative counters at one moment.
 type Counters struct {
-	Commits int64 // transactions committed, minus the observer's own
-	Bytes   int64 // size of our tables and River's, with indexes and TOAST
+	Commits int64            // transactions committed, minus the observer's own
+	Bytes   int64            // size of our tables and River's, with indexes and TOAST
+	Tables  map[string]int64 // Bytes by table, each with its indexes and TOAST
 }
 
 // Snapshot closes the idle connections of the watched pools (their
@@ -108,12 +118,17 @@ func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
 	if commits == nil {
 		return Counters{}, fmt.Errorf("read pg_stat_database: no row for the current database")
 	}
-	b, err := o.q.RelationBytes(ctx, o.excluded)
+	tables, err := o.q.RelationBytesByTable(ctx, o.excluded)
 	o.own.Add(1)
 	if err != nil {
 		return Counters{}, fmt.Errorf("read relation sizes: %w", err)
 	}
-	return Counters{Commits: *commits - own, Bytes: b}, nil
+	c := Counters{Commits: *commits - own, Tables: make(map[string]int64, len(tables))}
+	for _, t := range tables {
+		c.Tables[t.TableName] = t.Bytes
+		c.Bytes += t.Bytes
+	}
+	return c, nil
 }
 
 // Peaks are the maxima a sampler saw.
@@ -197,6 +212,20 @@ func (o *Observer) ServerVersion(ctx context.Context) (string, error) {
 	v, err := o.q.ServerVersion(ctx)
 	o.own.Add(1)
 	return v, err
+}
+
+// Durability returns the server's fsync and synchronous_commit settings.
+func (o *Observer) Durability(ctx context.Context) (fsync, synchronousCommit string, err error) {
+	d, err := o.q.ServerDurability(ctx)
+	o.own.Add(1)
+	return d.Fsync, d.SynchronousCommit, err
+}
+
+// Ends reads how each of a client's purchases ended, by reference.
+func (o *Observer) Ends(ctx context.Context, client uuid.UUID) ([]benchdb.PurchaseEndsRow, error) {
+	e, err := o.q.PurchaseEnds(ctx, client)
+	o.own.Add(1)
+	return e, err
 }
 
 // Batch reads how a client's drained batch went.

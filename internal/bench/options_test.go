@@ -15,6 +15,12 @@ func TestParseOptionsDefaults(t *testing.T) {
 	if len(o.LookupBackoff) != 4 || o.LookupBackoff[0] != 200*time.Millisecond {
 		t.Fatalf("lookup backoff: %v", o.LookupBackoff)
 	}
+	if o.LatencyRate != 10 || o.LatencyPurchases != 300 || o.SkipLatency {
+		t.Fatalf("latency part: %+v", o)
+	}
+	if want := (FloorSettings{100, 20, 2 * time.Millisecond, 20 * time.Millisecond}); o.BestFloor != want {
+		t.Fatalf("best floor %v, want %v", o.BestFloor, want)
+	}
 }
 
 // Every invalid flag is refused with an error naming it.
@@ -32,7 +38,17 @@ func TestParseOptionsNamesTheBadFlag(t *testing.T) {
 		{[]string{"--latency", "100ms", "--jitter", "200ms"}, "--jitter"},
 		{[]string{"--lookup-backoff", "1s,nope"}, "--lookup-backoff"},
 		{[]string{"--lookup-backoff", "0s"}, "--lookup-backoff"},
-		{[]string{"--skip-floor", "--skip-instant", "--skip-inflight"}, "--skip-floor"},
+		{[]string{"--skip-floor", "--skip-instant", "--skip-inflight", "--skip-latency"}, "--skip-latency"},
+		{[]string{"--latency-rate", "0"}, "--latency-rate"},
+		{[]string{"--latency-rate", "1001"}, "--latency-rate"},
+		{[]string{"--latency-rate", "fast"}, "latency-rate"},
+		{[]string{"--latency-purchases", "0"}, "--latency-purchases"},
+		{[]string{"--floor-workers", "0"}, "--floor-workers"},
+		{[]string{"--floor-pool", "1"}, "--floor-pool"},
+		{[]string{"--floor-pool", "101"}, "--floor-pool"},
+		{[]string{"--floor-fetch-cooldown", "500us"}, "--floor-fetch-cooldown"},
+		{[]string{"--floor-fetch-poll", "1ms"}, "--floor-fetch-poll"},
+		{[]string{"--floor-fetch-poll", "2m"}, "--floor-fetch-poll"},
 		{[]string{"--nope"}, "nope"},
 		{[]string{"extra"}, "extra"},
 	} {
@@ -46,12 +62,18 @@ func TestParseOptionsNamesTheBadFlag(t *testing.T) {
 func TestParseOptionsAccepts(t *testing.T) {
 	t.Parallel()
 	o, err := ParseOptions([]string{"--purchases", "10", "--inflight", "20", "--concurrency", "3", "--skip-floor",
-		"--out", "r.json", "--cpuprofile", "cpu.prof", "--lookup-backoff", "50ms, 1s", "--latency", "0s", "--jitter", "0s"})
+		"--out", "r.json", "--cpuprofile", "cpu.prof", "--lookup-backoff", "50ms, 1s", "--latency", "0s", "--jitter", "0s",
+		"--skip-latency", "--latency-rate", "2.5", "--latency-purchases", "7",
+		"--floor-workers", "64", "--floor-pool", "12", "--floor-fetch-cooldown", "5ms", "--floor-fetch-poll", "5ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Purchases != 10 || o.Inflight != 20 || o.Concurrency != 3 || !o.SkipFloor || o.Out != "r.json" ||
-		o.CPUProfile != "cpu.prof" || len(o.LookupBackoff) != 2 || o.LookupBackoff[1] != time.Second || o.Latency != 0 {
+		o.CPUProfile != "cpu.prof" || len(o.LookupBackoff) != 2 || o.LookupBackoff[1] != time.Second || o.Latency != 0 ||
+		!o.SkipLatency || o.LatencyRate != 2.5 || o.LatencyPurchases != 7 {
 		t.Fatalf("%+v", o)
+	}
+	if want := (FloorSettings{64, 12, 5 * time.Millisecond, 5 * time.Millisecond}); o.BestFloor != want {
+		t.Fatalf("best floor %v, want %v", o.BestFloor, want)
 	}
 }

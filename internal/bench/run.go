@@ -24,30 +24,31 @@ type Target struct {
 
 // FlowResult is one run of the purchase flow.
 type FlowResult struct {
-	Name               string  `json:"name"`
-	Purchases          int     `json:"purchases"`
-	Concurrency        int     `json:"concurrency"`
-	LatencyMS          int64   `json:"provider_latency_ms"`
-	JitterMS           int64   `json:"provider_jitter_ms"`
-	Succeeded          int64   `json:"succeeded"`
-	Failed             int64   `json:"failed"`
-	Other              int64   `json:"other"`
-	CreateSeconds      float64 `json:"create_seconds"`
-	CreateErrors       int     `json:"create_errors"`
-	CreateP50MS        float64 `json:"create_p50_ms"`
-	CreateP95MS        float64 `json:"create_p95_ms"`
-	CreateP99MS        float64 `json:"create_p99_ms"`
-	CreateMaxMS        float64 `json:"create_max_ms"`
-	DrainSeconds       float64 `json:"drain_seconds"` // first creation to last end
-	PurchasesPerSecond float64 `json:"purchases_per_s"`
-	Commits            int64   `json:"commits"`
-	CommitsPerPurchase float64 `json:"commits_per_purchase"`
-	Bytes              int64   `json:"db_bytes"`
-	BytesPerPurchase   float64 `json:"db_bytes_per_purchase"`
-	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
-	PeakInflight       int64   `json:"peak_inflight"`
-	MaxRiverQueueDepth int64   `json:"max_river_queue_depth"`
-	Samples            int     `json:"samples"`
+	Name               string       `json:"name"`
+	Purchases          int          `json:"purchases"`
+	Concurrency        int          `json:"concurrency"`
+	LatencyMS          int64        `json:"provider_latency_ms"`
+	JitterMS           int64        `json:"provider_jitter_ms"`
+	Succeeded          int64        `json:"succeeded"`
+	Failed             int64        `json:"failed"`
+	Other              int64        `json:"other"`
+	CreateSeconds      float64      `json:"create_seconds"`
+	CreateErrors       int          `json:"create_errors"`
+	CreateP50MS        float64      `json:"create_p50_ms"`
+	CreateP95MS        float64      `json:"create_p95_ms"`
+	CreateP99MS        float64      `json:"create_p99_ms"`
+	CreateMaxMS        float64      `json:"create_max_ms"`
+	DrainSeconds       float64      `json:"drain_seconds"` // first creation to last end
+	PurchasesPerSecond float64      `json:"purchases_per_s"`
+	Commits            int64        `json:"commits"`
+	CommitsPerPurchase float64      `json:"commits_per_purchase"`
+	Bytes              int64        `json:"db_bytes"`
+	BytesPerPurchase   float64      `json:"db_bytes_per_purchase"`
+	Tables             []TableBytes `json:"db_bytes_by_table"` // Bytes by table, largest first
+	PeakRSSBytes       int64        `json:"peak_rss_bytes"`
+	PeakInflight       int64        `json:"peak_inflight"`
+	MaxRiverQueueDepth int64        `json:"max_river_queue_depth"`
+	Samples            int          `json:"samples"`
 }
 
 // RunFlow creates reqs over the API from concurrency clients (a fresh API
@@ -121,6 +122,7 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 	res.CommitsPerPurchase = float64(res.Commits) / n
 	res.Bytes = after.Bytes - before.Bytes
 	res.BytesPerPurchase = float64(res.Bytes) / n
+	res.Tables = TableGrowth(before, after, load.Sent)
 	res.PeakRSSBytes = rss
 	res.PeakInflight = peaks.Open
 	res.MaxRiverQueueDepth = peaks.QueueDepth

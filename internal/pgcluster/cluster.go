@@ -25,12 +25,14 @@ import (
 var ErrNoBinaries = errors.New("PostgreSQL binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin: " +
 	"install PostgreSQL (Debian: apt-get install postgresql) or set DATABASE_URL")
 
-// Cluster is a running PostgreSQL cluster started by Start. Stop it with Stop.
+// Cluster is a running PostgreSQL cluster started by Start or StartDurable.
+// Stop it with Stop.
 type Cluster struct {
-	Dir  string // data directory
-	Port int
-	bin  string
-	cred *syscall.Credential
+	Dir     string // data directory
+	Port    int
+	Durable bool // fsync on (StartDurable), else off (Start)
+	bin     string
+	cred    *syscall.Credential
 }
 
 // URL returns the connection URL of the cluster's postgres database.
@@ -66,10 +68,23 @@ func versionOf(binDir string) int {
 }
 
 // Start initializes dir (when it holds no cluster yet) and starts PostgreSQL
-// on a free loopback port, trusting local connections as user postgres.
-// PostgreSQL refuses to run as root, so when the process is root the cluster
-// runs as the operating system user "postgres".
+// on a free loopback port, trusting local connections as user postgres,
+// with fsync off: what tests and `dev` want, a cluster whose data may be
+// lost in a crash of the machine. PostgreSQL refuses to run as root, so when
+// the process is root the cluster runs as the operating system user
+// "postgres".
 func Start(ctx context.Context, dir string) (*Cluster, error) {
+	return start(ctx, dir, false)
+}
+
+// StartDurable is Start with fsync, synchronous_commit and full_page_writes
+// on, as production runs: every commit waits for its WAL to reach the disk.
+// The benchmark measures on it (docs/performance.md).
+func StartDurable(ctx context.Context, dir string) (*Cluster, error) {
+	return start(ctx, dir, true)
+}
+
+func start(ctx context.Context, dir string, durable bool) (*Cluster, error) {
 	bin, err := FindBinaries()
 	if err != nil {
 		return nil, err
@@ -78,7 +93,7 @@ func Start(ctx context.Context, dir string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, bin: bin}
+	c := &Cluster{Dir: dir, Durable: durable, bin: bin}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -101,11 +116,21 @@ func Start(ctx context.Context, dir string) (*Cluster, error) {
 		return nil, err
 	}
 	c.Port = port
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=200", port)
-	if out, err := c.run(ctx, "pg_ctl", "-D", dir, "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
+	if out, err := c.run(ctx, "pg_ctl", "-D", dir, "-o", c.serverOptions(), "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		return nil, fmt.Errorf("pg_ctl start %s: %w\n%s", dir, err, out)
 	}
 	return c, nil
+}
+
+// serverOptions are the postgres options of the cluster's server. Durable
+// names its settings rather than trusting the defaults, so that a
+// postgresql.conf in the directory cannot turn them off unseen.
+func (c *Cluster) serverOptions() string {
+	durability := "-c fsync=off"
+	if c.Durable {
+		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	}
+	return fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' %s -c max_connections=200", c.Port, durability)
 }
 
 // prepareDir creates the data directory, owned by the user PostgreSQL runs
@@ -145,8 +170,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 // Restart restarts the cluster in the given shutdown mode ("immediate" is a
 // crash as far as PostgreSQL is concerned), on the same port.
 func (c *Cluster) Restart(ctx context.Context, mode string) error {
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c max_connections=200", c.Port)
-	if out, err := c.run(ctx, "pg_ctl", "-D", c.Dir, "-m", mode, "-o", opts, "-l", filepath.Join(c.Dir, "server.log"), "-w", "-t", "60", "restart"); err != nil {
+	if out, err := c.run(ctx, "pg_ctl", "-D", c.Dir, "-m", mode, "-o", c.serverOptions(), "-l", filepath.Join(c.Dir, "server.log"), "-w", "-t", "60", "restart"); err != nil {
 		return fmt.Errorf("pg_ctl restart %s: %w\n%s", c.Dir, err, out)
 	}
 	return nil

@@ -106,6 +106,39 @@ func (q *Queries) PurchaseBatch(ctx context.Context, clientID uuid.UUID) (Purcha
 	return i, err
 }
 
+const purchaseEnds = `-- name: PurchaseEnds :many
+SELECT reference_id, status::text AS status, completed_at
+FROM purchases WHERE client_id = $1
+`
+
+type PurchaseEndsRow struct {
+	ReferenceID string
+	Status      string
+	CompletedAt *time.Time
+}
+
+// A client's purchases as they ended: the latency part pairs each with the
+// time its create was answered.
+func (q *Queries) PurchaseEnds(ctx context.Context, clientID uuid.UUID) ([]PurchaseEndsRow, error) {
+	rows, err := q.db.Query(ctx, purchaseEnds, clientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PurchaseEndsRow
+	for rows.Next() {
+		var i PurchaseEndsRow
+		if err := rows.Scan(&i.ReferenceID, &i.Status, &i.CompletedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const purchaseProgress = `-- name: PurchaseProgress :one
 SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'canceled'))::bigint AS done,
        count(*) FILTER (WHERE status NOT IN ('succeeded', 'failed', 'canceled'))::bigint AS open
@@ -125,21 +158,44 @@ func (q *Queries) PurchaseProgress(ctx context.Context, clientID uuid.UUID) (Pur
 	return i, err
 }
 
-const relationBytes = `-- name: RelationBytes :one
-SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+const relationBytesByTable = `-- name: RelationBytesByTable :many
+SELECT coalesce(root.relname, c.relname)::text AS table_name,
+       sum(pg_total_relation_size(c.oid))::bigint AS bytes
 FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_class root ON c.relispartition AND root.oid = pg_partition_root(c.oid)
+JOIN pg_catalog.pg_namespace n ON n.oid = coalesce(root.relnamespace, c.relnamespace)
 WHERE c.relkind = 'r' AND n.nspname = current_schema()
-  AND NOT (c.relname = ANY($1::text[]))
+  AND NOT (coalesce(root.relname, c.relname) = ANY($1::text[]))
+GROUP BY 1
+ORDER BY 1
 `
 
-// On-disk size of every table of the current schema (ours and River's, with
-// their indexes and TOAST), except the named ones.
-func (q *Queries) RelationBytes(ctx context.Context, excluded []string) (int64, error) {
-	row := q.db.QueryRow(ctx, relationBytes, excluded)
-	var bytes int64
-	err := row.Scan(&bytes)
-	return bytes, err
+type RelationBytesByTableRow struct {
+	TableName string
+	Bytes     int64
+}
+
+// On-disk size of every table of the current schema (ours and River's), each
+// with its indexes and TOAST, except the named ones. A partition counts
+// under its root table's name, wherever it lives.
+func (q *Queries) RelationBytesByTable(ctx context.Context, excluded []string) ([]RelationBytesByTableRow, error) {
+	rows, err := q.db.Query(ctx, relationBytesByTable, excluded)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RelationBytesByTableRow
+	for rows.Next() {
+		var i RelationBytesByTableRow
+		if err := rows.Scan(&i.TableName, &i.Bytes); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const riverQueueDepth = `-- name: RiverQueueDepth :one
@@ -154,6 +210,24 @@ func (q *Queries) RiverQueueDepth(ctx context.Context) (int64, error) {
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const serverDurability = `-- name: ServerDurability :one
+SELECT current_setting('fsync')::text AS fsync,
+       current_setting('synchronous_commit')::text AS synchronous_commit
+`
+
+type ServerDurabilityRow struct {
+	Fsync             string
+	SynchronousCommit string
+}
+
+// Whether a commit waits for its WAL to reach the disk.
+func (q *Queries) ServerDurability(ctx context.Context) (ServerDurabilityRow, error) {
+	row := q.db.QueryRow(ctx, serverDurability)
+	var i ServerDurabilityRow
+	err := row.Scan(&i.Fsync, &i.SynchronousCommit)
+	return i, err
 }
 
 const serverVersion = `-- name: ServerVersion :one

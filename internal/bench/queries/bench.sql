@@ -15,14 +15,19 @@ WHERE id = @id AND step = @step;
 -- Transactions committed in this database since the statistics were reset.
 SELECT xact_commit FROM pg_catalog.pg_stat_database WHERE datname = current_database();
 
--- name: RelationBytes :one
--- On-disk size of every table of the current schema (ours and River's, with
--- their indexes and TOAST), except the named ones.
-SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes
+-- name: RelationBytesByTable :many
+-- On-disk size of every table of the current schema (ours and River's), each
+-- with its indexes and TOAST, except the named ones. A partition counts
+-- under its root table's name, wherever it lives.
+SELECT coalesce(root.relname, c.relname)::text AS table_name,
+       sum(pg_total_relation_size(c.oid))::bigint AS bytes
 FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_class root ON c.relispartition AND root.oid = pg_partition_root(c.oid)
+JOIN pg_catalog.pg_namespace n ON n.oid = coalesce(root.relnamespace, c.relnamespace)
 WHERE c.relkind = 'r' AND n.nspname = current_schema()
-  AND NOT (c.relname = ANY(@excluded::text[]));
+  AND NOT (coalesce(root.relname, c.relname) = ANY(@excluded::text[]))
+GROUP BY 1
+ORDER BY 1;
 
 -- name: RiverQueueDepth :one
 -- Jobs waiting to run: available, scheduled (snoozed or delayed) and
@@ -51,3 +56,14 @@ SELECT count(*) FROM bench_chain WHERE step = @step;
 
 -- name: ServerVersion :one
 SELECT current_setting('server_version')::text AS version;
+
+-- name: ServerDurability :one
+-- Whether a commit waits for its WAL to reach the disk.
+SELECT current_setting('fsync')::text AS fsync,
+       current_setting('synchronous_commit')::text AS synchronous_commit;
+
+-- name: PurchaseEnds :many
+-- A client's purchases as they ended: the latency part pairs each with the
+-- time its create was answered.
+SELECT reference_id, status::text AS status, completed_at
+FROM purchases WHERE client_id = @client_id;
