@@ -310,6 +310,7 @@ func riverConfig(cfg *Config) *river.Config {
 		MaxAttempts:          100,
 		Logger:               cfg.Logger,
 		Middleware:           cfg.Middleware,
+		Hooks:                []rivertype.Hook{dueSoon},
 	}
 }
 
