@@ -145,6 +145,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		JobTimeout:           cfg.JobTimeout,
 		RescueAfter:          cfg.RescueAfter,
 		Workers:              cfg.Workers,
+		StepFetchInterval:    cfg.StepFetchInterval,
+		FetchCooldown:        cfg.FetchCooldown,
 		Periodic:             true,
 		Middleware:           tracing.RiverMiddleware(),
 
