@@ -73,7 +73,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 			logger.Warn("tracing shutdown", "err", err)
 		}
 	}()
-	kc, sc, err := providerClients(cfg, logger, o.snapcartCatalogTypes, tracing.HTTPClient(cfg.ProviderTimeout))
+	kc, sc, err := providerClients(cfg, logger, o.snapcartCatalogTypes, tracing.HTTPClient(cfg.ProviderTimeout, providerTransport(cfg.Workers)))
 	if err != nil {
 		return err
 	}
@@ -145,6 +145,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		JobTimeout:           cfg.JobTimeout,
 		RescueAfter:          cfg.RescueAfter,
 		Workers:              cfg.Workers,
+		StepFetchInterval:    cfg.StepFetchInterval,
+		FetchCooldown:        cfg.FetchCooldown,
 		Periodic:             true,
 		Middleware:           tracing.RiverMiddleware(),
 
@@ -258,6 +260,19 @@ func providerSetups(cfg *config.Config, kc *klikoo.Client, sc *snapcart.Client) 
 		klikoo.Name:   {Client: kc, Policy: klikoo.Policy, BalanceAlertBelow: cfg.KlikooBalanceAlertBelow},
 		snapcart.Name: snap,
 	}
+}
+
+// providerTransport is the provider clients' HTTP transport. It keeps as
+// many idle connections per provider as there are workers, each of which
+// may be in a call at once: with Go's default of two, a burst of calls
+// opened a connection for nearly every call and closed it after, leaving
+// sockets in TIME_WAIT (and, against a real provider, a TLS handshake per
+// call).
+func providerTransport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no limit over all providers; MaxIdleConnsPerHost bounds each
+	t.MaxIdleConnsPerHost = workers
+	return t
 }
 
 // providerClients builds the Klikoo and Snapcart clients from configuration;

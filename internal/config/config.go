@@ -64,12 +64,14 @@ type Config struct {
 	WebhookAllowPrivate  bool            // deliveries may connect to private, loopback and reserved addresses
 	WebhookRetrySchedule []time.Duration // delays between attempts after the first
 
-	Workers     int           // River workers for the purchase queue
-	DBMaxConns  int32         // the workers' pgx pool size (River and purchase steps)
-	APIMaxConns int32         // the API's pgx pool size (requests and callbacks)
-	KeyCacheTTL time.Duration // how long a process trusts an API key it found enabled (0: never)
-	LogLevel    string        // debug, info, warn, error
-	LogFormat   string        // text or json
+	Workers           int           // River workers for the purchase queue
+	StepFetchInterval time.Duration // the purchase queue's River poll interval and fetch cooldown
+	FetchCooldown     time.Duration // River's client-wide FetchCooldown (insert notifications, the webhook queue)
+	DBMaxConns        int32         // the workers' pgx pool size (River and purchase steps)
+	APIMaxConns       int32         // the API's pgx pool size (requests and callbacks)
+	KeyCacheTTL       time.Duration // how long a process trusts an API key it found enabled (0: never)
+	LogLevel          string        // debug, info, warn, error
+	LogFormat         string        // text or json
 
 	// ConsoleAddr, when set, serves the operator console on this listener
 	// alone instead of at /console/ on the API's.
@@ -135,7 +137,9 @@ var Vars = []Var{
 	{"RATE_LIMIT_PER_CLIENT", "50", "requests per second per client (burst twice that)"},
 	{"KLIKOO_BALANCE_ALERT_BELOW", "1000000", "Klikoo deposit level (rupiah) that raises an alert"},
 	{"SNAPCART_BALANCE_ALERT_BELOW", "1000000", "Snapcart deposit level (rupiah) that raises an alert"},
-	{"WORKERS", "50", "River workers per process for purchase steps"},
+	{"WORKERS", "500", "River workers per process for purchase steps: goroutines, cheap; a step waiting for a provider holds no database connection (`DB_MAX_CONNS` bounds those, docs/performance.md)"},
+	{"STEP_FETCH_INTERVAL", "20ms", "how often a process looks for due purchase steps, and at most how often it fetches them: a purchase's next step waits at most about this long; each look is a transaction, also when idle (from 1ms to 1s, docs/performance.md)"},
+	{"FETCH_COOLDOWN", "100ms", "River's FetchCooldown: a process sends at most one insert notification per queue per cooldown (each costs every listening process a transaction), and fetches webhook deliveries at most this often (from 1ms to 1s)"},
 	{"WEBHOOK_TIMEOUT", "15s", "one webhook delivery attempt (< `JOB_TIMEOUT`); no 2xx within it is a failed attempt"},
 	{"WEBHOOK_WORKERS", "50", "River workers per process for webhook deliveries, a queue apart from the purchase steps'"},
 	{"WEBHOOK_SECRET_KEY", "`dev`: generated (kept in `.orchestrator/`); otherwise unset: `serve` starts, says so, and endpoint creation answers 503", "32 bytes in standard base64 that seal the endpoints' signing secrets (AES-256-GCM)"},
@@ -198,7 +202,9 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		WebhookAllowInsecure:      p.bool("WEBHOOK_ALLOW_INSECURE", false),
 		WebhookAllowPrivate:       p.bool("WEBHOOK_ALLOW_PRIVATE", false),
 		WebhookRetrySchedule:      p.durations("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,14h,20h,24h"),
-		Workers:                   int(p.int("WORKERS", 50, 1, 10_000)),
+		Workers:                   int(p.int("WORKERS", 500, 1, 10_000)),
+		StepFetchInterval:         p.durationBetween("STEP_FETCH_INTERVAL", 20*time.Millisecond, time.Millisecond, time.Second),
+		FetchCooldown:             p.durationBetween("FETCH_COOLDOWN", 100*time.Millisecond, time.Millisecond, time.Second),
 		DBMaxConns:                int32(p.int("DB_MAX_CONNS", 3, 2, 1000)),
 		APIMaxConns:               int32(p.int("API_DB_MAX_CONNS", 8, 1, 1000)),
 		KeyCacheTTL:               p.durationUpTo("API_KEY_CACHE_TTL", 10*time.Second, 5*time.Minute),
@@ -376,6 +382,12 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 func (p *parser) durationUpTo(name string, def, max time.Duration) time.Duration {
 	return p.durationIf(name, def, func(d time.Duration) bool { return d >= 0 && d <= max },
 		fmt.Sprintf("a duration from 0 to %s like 10s", max))
+}
+
+// durationBetween reads a duration from min to max.
+func (p *parser) durationBetween(name string, def, min, max time.Duration) time.Duration {
+	return p.durationIf(name, def, func(d time.Duration) bool { return d >= min && d <= max },
+		fmt.Sprintf("a duration from %s to %s like %s", min, max, def))
 }
 
 // durationIf reads a duration that valid accepts; want says what it must be.

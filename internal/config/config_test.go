@@ -20,7 +20,8 @@ func TestDefaults(t *testing.T) {
 		c.RescueAfter != 45*time.Second || c.StatusDeadline != 24*time.Hour || c.PaymentRepeatMinAge != 5*time.Minute ||
 		c.InquiryTTL != 10*time.Minute || c.PriceMaxAge != time.Hour || c.DuplicateWindow != 2*time.Minute ||
 		c.RateLimitPerClient != 50 || c.KlikooBalanceAlertBelow != 1_000_000 || c.SnapcartBalanceAlertBelow != 1_000_000 ||
-		c.SimKlikooAddr != "127.0.0.1:8081" || c.SimSnapcartAddr != "127.0.0.1:8082" {
+		c.SimKlikooAddr != "127.0.0.1:8081" || c.SimSnapcartAddr != "127.0.0.1:8082" ||
+		c.Workers != 500 || c.StepFetchInterval != 20*time.Millisecond || c.FetchCooldown != 100*time.Millisecond {
 		t.Fatalf("defaults differ from docs/configuration.md: %+v", c)
 	}
 }
@@ -47,6 +48,14 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"CALLBACK_BASE_URL": "http://"}, "CALLBACK_BASE_URL"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"DB_MAX_CONNS": "1"}, "DB_MAX_CONNS"},
+		{map[string]string{"WORKERS": "0"}, "WORKERS"},
+		{map[string]string{"WORKERS": "10001"}, "WORKERS"},
+		{map[string]string{"STEP_FETCH_INTERVAL": "0s"}, "STEP_FETCH_INTERVAL"},
+		{map[string]string{"STEP_FETCH_INTERVAL": "500us"}, "STEP_FETCH_INTERVAL"},
+		{map[string]string{"STEP_FETCH_INTERVAL": "2s"}, "STEP_FETCH_INTERVAL"},
+		{map[string]string{"STEP_FETCH_INTERVAL": "often"}, "STEP_FETCH_INTERVAL"},
+		{map[string]string{"FETCH_COOLDOWN": "-1ms"}, "FETCH_COOLDOWN"},
+		{map[string]string{"FETCH_COOLDOWN": "5s"}, "FETCH_COOLDOWN"},
 		{map[string]string{"API_DB_MAX_CONNS": "0"}, "API_DB_MAX_CONNS"},
 		{map[string]string{"API_KEY_CACHE_TTL": "-1s"}, "API_KEY_CACHE_TTL"},
 		{map[string]string{"API_KEY_CACHE_TTL": "1h"}, "API_KEY_CACHE_TTL"},

@@ -230,6 +230,26 @@ func (s *Service) insertAfter(ctx context.Context, tx pgx.Tx, args river.JobArgs
 	return err
 }
 
+// riverSchedulerInterval is how often River's scheduler makes scheduled
+// jobs available, looking as far ahead (River's JobScheduler; the client
+// has no setting for it).
+const riverSchedulerInterval = 5 * time.Second
+
+// dueSoon inserts a job due sooner than riverSchedulerInterval available,
+// its scheduled_at in the future, instead of scheduled: River fetches only
+// jobs whose scheduled_at has passed, so it runs at the first fetch after
+// it is due (a STEP_FETCH_INTERVAL late at most). Scheduled, it would wait
+// for the scheduler's next run, up to 5 s late. River does the same with
+// short snoozes and retries. Longer delays stay scheduled: the scheduler's
+// look-ahead makes them available before they are due, and fetches do not
+// wade through them meanwhile.
+var dueSoon = river.HookInsertBeginFunc(func(_ context.Context, p *rivertype.JobInsertParams) error {
+	if p.State == rivertype.JobStateScheduled && p.ScheduledAt != nil && time.Until(*p.ScheduledAt) < riverSchedulerInterval {
+		p.State = rivertype.JobStateAvailable
+	}
+	return nil
+})
+
 func scheduleOpts(args river.JobArgs, delay time.Duration) *river.InsertOpts {
 	if delay <= 0 {
 		return nil

@@ -104,19 +104,35 @@ type Config struct {
 	// Periodic enables the periodic jobs (sweeper, catalog refresh, balance
 	// check). Tests that drive time by hand turn it off.
 	Periodic bool
-	// FetchPollInterval is River's poll interval (LISTEN/NOTIFY wakes it sooner).
-	FetchPollInterval time.Duration
-	// FetchCooldown is the least time between two fetches of River's queue.
-	// With LISTEN/NOTIFY waking the producer on every insert, it bounds the
-	// throughput: at most Workers jobs per cooldown.
+	// StepFetchInterval is how often River looks for due purchase steps
+	// (their queue's FetchPollInterval) and the least time between two of
+	// its fetches (the queue's FetchCooldown): the next step of a purchase
+	// waits at most about this long for its worker, whether or not an
+	// insert notification came. Each look is a transaction, also when idle
+	// (docs/performance.md, "Settings, and why").
+	StepFetchInterval time.Duration
+	// FetchCooldown is River's client-wide FetchCooldown: one process sends
+	// at most one insert notification per queue per cooldown (a
+	// notification wakes the queue's producers at once, and costs every
+	// listening process a transaction; River drops the others, and their
+	// jobs wait for the next fetch), and the other queues (webhook
+	// deliveries) fetch at most this often.
 	FetchCooldown time.Duration
+	// FetchPollInterval is the other queues' poll interval (River's
+	// client-wide one).
+	FetchPollInterval time.Duration
 	// Middleware wraps River's job inserts and work, outermost first
 	// (cmd/orchestrator passes the tracing's, internal/telemetry).
 	Middleware []rivertype.Middleware
 }
 
-// defaultFetchCooldown: see docs/performance.md ("Settings, and why").
-const defaultFetchCooldown = 100 * time.Millisecond
+// The River settings' defaults: see docs/performance.md ("Settings, and
+// why").
+const (
+	DefaultWorkers           = 500
+	DefaultStepFetchInterval = 20 * time.Millisecond
+	DefaultFetchCooldown     = 100 * time.Millisecond
+)
 
 // DefaultInquiryRetryWindow is how long an inquiry that gets no answer (or
 // is refused) is retried before the purchase fails: long enough to ride out
@@ -178,13 +194,16 @@ func (c *Config) setDefaults() {
 		c.StaleAfter = 2 * c.RescueAfter
 	}
 	if c.Workers == 0 {
-		c.Workers = 50
+		c.Workers = DefaultWorkers
+	}
+	if c.StepFetchInterval == 0 {
+		c.StepFetchInterval = DefaultStepFetchInterval
 	}
 	if c.FetchPollInterval == 0 {
 		c.FetchPollInterval = time.Second
 	}
 	if c.FetchCooldown == 0 {
-		c.FetchCooldown = defaultFetchCooldown
+		c.FetchCooldown = DefaultFetchCooldown
 	}
 }
 
@@ -287,17 +306,20 @@ func New(cfg Config) (*Service, error) {
 }
 
 // RiverConfig returns the River settings the flow runs with for cfg (its
-// defaults applied): the queue and its workers, the fetch intervals, the
-// timeouts and attempts — without workers or periodic jobs. The benchmark's
-// engine floor runs its bare job chain with exactly these, so that the
-// comparison with the flow is fair.
+// defaults applied): the queue and its workers, the fetch intervals (the
+// purchase steps' queue's are its own, in Queues), the timeouts and
+// attempts — without workers or periodic jobs. The benchmark's engine floor
+// runs its bare job chain with exactly these, so that the comparison with
+// the flow is fair.
 func RiverConfig(cfg Config) *river.Config {
 	cfg.setDefaults()
 	return riverConfig(&cfg)
 }
 
 func riverConfig(cfg *Config) *river.Config {
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {
+		MaxWorkers: cfg.Workers, FetchCooldown: cfg.StepFetchInterval, FetchPollInterval: cfg.StepFetchInterval,
+	}}
 	for name, q := range cfg.Queues {
 		queues[name] = q
 	}
@@ -310,6 +332,7 @@ func riverConfig(cfg *Config) *river.Config {
 		MaxAttempts:          100,
 		Logger:               cfg.Logger,
 		Middleware:           cfg.Middleware,
+		Hooks:                []rivertype.Hook{dueSoon},
 	}
 }
 

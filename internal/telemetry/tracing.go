@@ -117,10 +117,11 @@ func (t *Tracing) Transport(base http.RoundTripper) http.RoundTripper {
 	return otelhttp.NewTransport(base, otelhttp.WithTracerProvider(t.provider), otelhttp.WithPropagators(t.prop))
 }
 
-// HTTPClient is an *http.Client with timeout whose calls are traced
-// (Transport of http.DefaultTransport): one line for an outgoing client.
-func (t *Tracing) HTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: t.Transport(nil)}
+// HTTPClient is an *http.Client with timeout whose calls through base
+// (http.DefaultTransport when nil) are traced: one line for an outgoing
+// client.
+func (t *Tracing) HTTPClient(timeout time.Duration, base http.RoundTripper) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: t.Transport(base)}
 }
 
 // RiverMiddleware is what River's client needs for a purchase to be one

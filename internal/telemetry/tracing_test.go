@@ -88,7 +88,7 @@ func TestOffWrapsNothing(t *testing.T) {
 	}
 	h := &struct{ http.Handler }{http.NotFoundHandler()}
 	if tr.On() || tr.Handler(h) != h || tr.Transport(nil) != http.DefaultTransport || tr.RiverMiddleware() != nil ||
-		tr.HTTPClient(0).Transport != http.DefaultTransport {
+		tr.HTTPClient(0, nil).Transport != http.DefaultTransport {
 		t.Fatal("tracing off still wraps")
 	}
 	_, span := tr.TracerProvider().Tracer("test").Start(context.Background(), "nothing")
