@@ -414,6 +414,18 @@ func (q *Queries) PreloadVacuum(ctx context.Context) error {
 	return err
 }
 
+const probePurchaseCount = `-- name: ProbePurchaseCount :one
+SELECT count(*) FROM purchases WHERE reference_id LIKE 'probe-%'
+`
+
+// The probes' own purchases left in the database (none: they roll back).
+func (q *Queries) ProbePurchaseCount(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, probePurchaseCount)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const probeTarget = `-- name: ProbeTarget :one
 SELECT id FROM purchases
 WHERE client_id = $1 AND status = 'succeeded' AND customer_number IS NOT NULL AND provider_reference IS NOT NULL

@@ -165,3 +165,7 @@ SELECT
     -- next offer, and its number is the one before the purchase's
     (SELECT count(*) FROM purchase_attempts a JOIN p ON p.id = a.purchase_id
      WHERE a.number <> p.attempt - 1 OR p.route[a.number + 1] <> p.provider OR p.route[a.number] <> a.provider)::bigint AS attempts_off;
+
+-- name: ProbePurchaseCount :one
+-- The probes' own purchases left in the database (none: they roll back).
+SELECT count(*) FROM purchases WHERE reference_id LIKE 'probe-%';
