@@ -239,14 +239,16 @@ func updateOf(p store.Purchase, status store.PurchaseStatus, now time.Time) stor
 }
 
 // probeAPIList reads the first two pages of GET /v1/purchases (50 a page),
-// with the status filter when set.
+// with the status filter when set. The second page starts after the first
+// one's last row even when the first had fewer than 50: a database with
+// fewer matches then reads to their end, as the other reads its 50.
 func probeAPIList(ctx context.Context, q *store.Queries, client uuid.UUID, status *store.PurchaseStatus) error {
 	params := store.PurchaseListForClientParams{ClientID: client, Status: status, RowLimit: 51}
 	rows, err := q.PurchaseListForClient(ctx, params)
-	if err != nil || len(rows) < 51 {
+	if err != nil || len(rows) == 0 {
 		return err
 	}
-	last := rows[49]
+	last := rows[min(49, len(rows)-1)]
 	params.CursorCreatedAt, params.CursorID = &last.CreatedAt, &last.ID
 	_, err = q.PurchaseListForClient(ctx, params)
 	return err
