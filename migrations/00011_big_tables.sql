@@ -11,6 +11,11 @@
 --  * purchases_succeeded_day, provider_balances_day: the Asia/Jakarta day
 --    the daily reconciliation views group by (recon_daily_totals,
 --    recon_daily_balance), so "from this day" reads those days only.
+--  * purchase_events_needs_review: when each purchase went to
+--    needs_review (recon_needs_review's "since", read by the report, the
+--    console's review queue and every metrics scrape). The events of a
+--    purchase left in needs_review are hundreds of hourly lookups; the
+--    view read them all to find that one event.
 --  * provider_balance_latest: each provider's last observed deposit, read
 --    by every create (the deposit check) and every metrics scrape.
 --    provider_balances keeps every observation (one per answer that
@@ -25,6 +30,8 @@ CREATE INDEX provider_calls_payment_created ON provider_calls (created_at) WHERE
 CREATE INDEX purchases_succeeded_day ON purchases (((completed_at AT TIME ZONE 'Asia/Jakarta')::date))
     WHERE status = 'succeeded';
 CREATE INDEX provider_balances_day ON provider_balances (((observed_at AT TIME ZONE 'Asia/Jakarta')::date));
+CREATE INDEX purchase_events_needs_review ON purchase_events (purchase_id, created_at)
+    WHERE kind = 'status' AND to_status = 'needs_review';
 
 CREATE VIEW provider_balance_latest AS
 WITH RECURSIVE providers AS (
@@ -48,6 +55,7 @@ COMMENT ON VIEW provider_balance_latest IS 'Each provider''s last observed depos
 -- +goose Down
 
 DROP VIEW provider_balance_latest;
+DROP INDEX purchase_events_needs_review;
 DROP INDEX provider_balances_day;
 DROP INDEX purchases_succeeded_day;
 DROP INDEX provider_calls_payment_created;

@@ -52,7 +52,7 @@ func (p ProbeResult) Buffers() int64 {
 }
 
 // ProbeRuns is how many timed runs a probe's median is of.
-const ProbeRuns = 5
+const ProbeRuns = 9
 
 // ProbeTargets are the rows the probes read and the purchase they model
 // their writes on: chosen once, on the database before the preload, and

@@ -99,13 +99,20 @@ ORDER BY created_at, alert_id;
 -- (internal/recon/collector.go): how many, how many of them are stuck
 -- (recon_stuck), the oldest one's age and, for needs_review, the longest
 -- wait (recon_needs_review), in whole seconds. Only statuses that have a
--- purchase have a row. purchases_open indexes exactly these rows.
+-- purchase have a row. purchases_open indexes exactly these rows. The wait
+-- is read per needs_review purchase (OFFSET 0 keeps it so): joined whole,
+-- the planner, expecting one such purchase, evaluated the view once per
+-- open purchase.
 SELECT p.status, count(*)::bigint AS open, count(s.purchase_id)::bigint AS stuck,
        extract(epoch FROM recon_now() - min(p.created_at))::bigint AS oldest_seconds,
        coalesce(extract(epoch FROM max(r.waiting)), 0)::bigint AS longest_review_seconds
 FROM purchases p
 LEFT JOIN recon_stuck s ON s.purchase_id = p.id
-LEFT JOIN recon_needs_review r ON r.purchase_id = p.id
+LEFT JOIN LATERAL (
+    SELECT x.waiting FROM recon_needs_review x
+    WHERE p.status = 'needs_review' AND x.purchase_id = p.id
+    OFFSET 0
+) r ON true
 WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
 GROUP BY p.status
 ORDER BY p.status;
