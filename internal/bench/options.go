@@ -27,6 +27,8 @@ type Options struct {
 	LatencyRate      float64         // purchases per second of the latency part, at a steady pace
 	LatencyPurchases int             // purchases of each scenario of the latency part
 	BestFloor        FloorSettings   // River and pool of the best floor
+	Preload          int             // purchases of a year's history to preload before the runs (0: none; bigtables.go)
+	ExplainOut       string          // write the preload's probes' plans here ("" : don't)
 }
 
 // FloorSettings are what a floor's River client and pool run with.
@@ -89,10 +91,13 @@ func ParseOptions(args []string) (Options, error) {
 	fs.IntVar(&poolConns, "floor-pool", DefaultBestFloorPoolConns, "connections of the best floor's pool")
 	fs.DurationVar(&o.BestFloor.FetchCooldown, "floor-fetch-cooldown", DefaultBestFloorFetchCooldown, "River FetchCooldown of the best floor")
 	fs.DurationVar(&o.BestFloor.FetchPollInterval, "floor-fetch-poll", DefaultBestFloorFetchPoll, "River FetchPollInterval of the best floor")
+	fs.IntVar(&o.Preload, "preload", 0, "purchases of a year's history to preload before the runs (0: none)")
+	fs.StringVar(&o.ExplainOut, "explain-out", "", "write the plans of the preload's probes to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("bench: %w (flags: --purchases, --inflight, --concurrency, --out, --cpuprofile, "+
 			"--skip-floor, --skip-instant, --skip-inflight, --skip-latency, --lookup-backoff, --latency, --jitter, "+
-			"--latency-rate, --latency-purchases, --floor-workers, --floor-pool, --floor-fetch-cooldown, --floor-fetch-poll)", err)
+			"--latency-rate, --latency-purchases, --floor-workers, --floor-pool, --floor-fetch-cooldown, --floor-fetch-poll, "+
+			"--preload, --explain-out)", err)
 	}
 
 	if fs.NArg() > 0 {
@@ -121,7 +126,11 @@ func ParseOptions(args []string) (Options, error) {
 		return o, errors.New("bench: --floor-fetch-cooldown must be at least 1ms (River's minimum)")
 	case o.BestFloor.FetchPollInterval < o.BestFloor.FetchCooldown || o.BestFloor.FetchPollInterval > time.Minute:
 		return o, errors.New("bench: --floor-fetch-poll must be from --floor-fetch-cooldown to 1m")
-	case o.SkipFloor && o.SkipInstant && o.SkipInflight && o.SkipLatency:
+	case o.Preload < 0 || o.Preload > MaxPreload:
+		return o, fmt.Errorf("bench: --preload must be from 0 to %d", MaxPreload)
+	case o.ExplainOut != "" && o.Preload == 0:
+		return o, errors.New("bench: --explain-out needs --preload")
+	case o.SkipFloor && o.SkipInstant && o.SkipInflight && o.SkipLatency && o.Preload == 0:
 		return o, errors.New("bench: --skip-floor, --skip-instant, --skip-inflight and --skip-latency together leave nothing to run")
 	}
 	o.BestFloor.PoolConns = int32(poolConns)

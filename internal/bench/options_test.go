@@ -49,6 +49,9 @@ func TestParseOptionsNamesTheBadFlag(t *testing.T) {
 		{[]string{"--floor-fetch-cooldown", "500us"}, "--floor-fetch-cooldown"},
 		{[]string{"--floor-fetch-poll", "1ms"}, "--floor-fetch-poll"},
 		{[]string{"--floor-fetch-poll", "2m"}, "--floor-fetch-poll"},
+		{[]string{"--preload", "-1"}, "--preload"},
+		{[]string{"--preload", "50000001"}, "--preload"},
+		{[]string{"--explain-out", "plans.txt"}, "--explain-out"},
 		{[]string{"--nope"}, "nope"},
 		{[]string{"extra"}, "extra"},
 	} {
@@ -75,5 +78,10 @@ func TestParseOptionsAccepts(t *testing.T) {
 	}
 	if want := (FloorSettings{64, 12, 5 * time.Millisecond, 5 * time.Millisecond}); o.BestFloor != want {
 		t.Fatalf("best floor %v, want %v", o.BestFloor, want)
+	}
+	// --preload alone is something to run.
+	o, err = ParseOptions([]string{"--preload", "5000000", "--explain-out", "plans.txt", "--skip-floor", "--skip-instant", "--skip-inflight", "--skip-latency"})
+	if err != nil || o.Preload != 5_000_000 || o.ExplainOut != "plans.txt" {
+		t.Fatalf("%+v, %v", o, err)
 	}
 }

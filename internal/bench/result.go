@@ -31,6 +31,9 @@ type PreloadResult struct {
 	Purchases        int64   `json:"purchases"`
 	CreateP99MS      float64 `json:"create_p99_ms"`
 	ReconcileSeconds float64 `json:"reconcile_s"`
+
+	// Report is what the preload wrote and its probes found (bigtables.go).
+	Report *PreloadReport `json:"report,omitempty"`
 }
 
 // Result is the whole benchmark, as --out writes it.
@@ -111,6 +114,7 @@ func (r *Result) Finish() {
 		check("inflight", float64(f.PeakInflight), 0, fmt.Sprintf(">= %d", TargetInflight), f.PeakInflight >= TargetInflight)
 		check("rss_mb", rss, 1, fmt.Sprintf("< %d", TargetRSSMB), rss < TargetRSSMB)
 	}
+	r.Targets = append(r.Targets, r.Preload.targets()...)
 }
 
 // Missed returns the targets the run missed, report-only ones included.

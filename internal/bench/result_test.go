@@ -119,6 +119,18 @@ func TestSummaryLineWithPreload(t *testing.T) {
 	}
 }
 
+// Each probe of the preload is a target: within 2x of the empty database.
+func TestPreloadProbesAreTargets(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	r.Preload = &PreloadResult{Purchases: 5_000_000, Report: &PreloadReport{Comparison: []ProbeComparison{
+		{Name: "create", Ratio: 1.1}, {Name: "sweeper", Ratio: 3, Over: true}}}}
+	r.Finish()
+	if m := missed(r); len(m) != 1 || !m["preload sweeper"] || !r.Failed() {
+		t.Fatalf("missed %v", m)
+	}
+}
+
 func missed(r Result) map[string]bool {
 	m := map[string]bool{}
 	for _, t := range r.Missed() {

@@ -310,7 +310,7 @@ type seenAtCreate struct {
 	product                    store.Product
 	offers                     []store.Offer
 	providers                  []store.Provider
-	deposits                   []store.ProviderBalanceLatestAllRow
+	deposits                   []store.ProviderBalanceLatest
 	existing, dup              store.Purchase
 	productErr, refErr, dupErr error
 }

@@ -13,26 +13,19 @@ import (
 )
 
 const providerBalanceLatestAll = `-- name: ProviderBalanceLatestAll :many
-SELECT DISTINCT ON (provider) provider, balance, observed_at FROM provider_balances
-ORDER BY provider, observed_at DESC, id DESC
+SELECT provider, balance, observed_at FROM provider_balance_latest ORDER BY provider
 `
 
-type ProviderBalanceLatestAllRow struct {
-	Provider   string
-	Balance    int64
-	ObservedAt time.Time
-}
-
 // Each provider's last known deposit.
-func (q *Queries) ProviderBalanceLatestAll(ctx context.Context) ([]ProviderBalanceLatestAllRow, error) {
+func (q *Queries) ProviderBalanceLatestAll(ctx context.Context) ([]ProviderBalanceLatest, error) {
 	rows, err := q.db.Query(ctx, providerBalanceLatestAll)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ProviderBalanceLatestAllRow
+	var items []ProviderBalanceLatest
 	for rows.Next() {
-		var i ProviderBalanceLatestAllRow
+		var i ProviderBalanceLatest
 		if err := rows.Scan(&i.Provider, &i.Balance, &i.ObservedAt); err != nil {
 			return nil, err
 		}

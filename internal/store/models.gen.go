@@ -253,6 +253,13 @@ type ProviderBalance struct {
 	ObservedAt time.Time
 }
 
+// Each provider's last observed deposit (the newest row of provider_balances per provider)
+type ProviderBalanceLatest struct {
+	Provider   string
+	Balance    int64
+	ObservedAt time.Time
+}
+
 type ProviderCall struct {
 	ID         int64
 	PurchaseID *uuid.UUID

@@ -13,9 +13,7 @@ import (
 )
 
 const providerBalanceLatestList = `-- name: ProviderBalanceLatestList :many
-SELECT DISTINCT ON (provider) provider, balance
-FROM provider_balances
-ORDER BY provider, observed_at DESC, id DESC
+SELECT provider, balance FROM provider_balance_latest ORDER BY provider
 `
 
 type ProviderBalanceLatestListRow struct {
@@ -243,12 +241,21 @@ func (q *Queries) ReconDailyTotalList(ctx context.Context, since time.Time) ([]R
 }
 
 const reconDoublePaymentList = `-- name: ReconDoublePaymentList :many
-SELECT provider, provider_reference::text AS provider_reference, purchase_id, client_id, reference_id,
-       product_code, status, accepted_calls::bigint AS accepted_calls, codes::text AS codes,
-       first_accepted_at::timestamptz AS first_accepted_at, last_accepted_at::timestamptz AS last_accepted_at
-FROM recon_double_payments
-WHERE last_accepted_at >= $1::timestamptz
-ORDER BY last_accepted_at, provider, provider_reference
+WITH recent AS (
+    SELECT DISTINCT c.provider, c.reference FROM provider_calls c
+    WHERE c.operation = 'payment' AND c.created_at >= $1::timestamptz AND c.reference IS NOT NULL
+      AND c.outcome IN ('pending', 'succeeded') AND c.http_status BETWEEN 200 AND 299
+)
+SELECT d.provider, d.provider_reference::text AS provider_reference, d.purchase_id, d.client_id, d.reference_id,
+       d.product_code, d.status, d.accepted_calls::bigint AS accepted_calls, d.codes::text AS codes,
+       d.first_accepted_at::timestamptz AS first_accepted_at, d.last_accepted_at::timestamptz AS last_accepted_at
+FROM recent r
+CROSS JOIN LATERAL (
+    SELECT provider, provider_reference, purchase_id, client_id, reference_id, product_code, status, accepted_calls, codes, first_accepted_at, last_accepted_at FROM recon_double_payments x WHERE x.provider = r.provider AND x.provider_reference = r.reference
+    OFFSET 0
+) d
+WHERE d.last_accepted_at >= $1::timestamptz
+ORDER BY d.last_accepted_at, d.provider, d.provider_reference
 `
 
 type ReconDoublePaymentListRow struct {
@@ -265,6 +272,12 @@ type ReconDoublePaymentListRow struct {
 	LastAcceptedAt    time.Time
 }
 
+// The view groups every payment call ever made; a reference that had an
+// accepted call since the moment is one with a row here, so the view is
+// read for those references only, found through
+// provider_calls_payment_created: each one a lookup in
+// provider_calls_reference. (OFFSET 0 keeps the planner from merging the
+// lateral read into one join that groups every call again.)
 func (q *Queries) ReconDoublePaymentList(ctx context.Context, since time.Time) ([]ReconDoublePaymentListRow, error) {
 	rows, err := q.db.Query(ctx, reconDoublePaymentList, since)
 	if err != nil {
@@ -469,7 +482,11 @@ SELECT p.status, count(*)::bigint AS open, count(s.purchase_id)::bigint AS stuck
        coalesce(extract(epoch FROM max(r.waiting)), 0)::bigint AS longest_review_seconds
 FROM purchases p
 LEFT JOIN recon_stuck s ON s.purchase_id = p.id
-LEFT JOIN recon_needs_review r ON r.purchase_id = p.id
+LEFT JOIN LATERAL (
+    SELECT x.waiting FROM recon_needs_review x
+    WHERE p.status = 'needs_review' AND x.purchase_id = p.id
+    OFFSET 0
+) r ON true
 WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
 GROUP BY p.status
 ORDER BY p.status
@@ -487,7 +504,10 @@ type ReconOpenByStatusListRow struct {
 // (internal/recon/collector.go): how many, how many of them are stuck
 // (recon_stuck), the oldest one's age and, for needs_review, the longest
 // wait (recon_needs_review), in whole seconds. Only statuses that have a
-// purchase have a row. purchases_open indexes exactly these rows.
+// purchase have a row. purchases_open indexes exactly these rows. The wait
+// is read per needs_review purchase (OFFSET 0 keeps it so): joined whole,
+// the planner, expecting one such purchase, evaluated the view once per
+// open purchase.
 func (q *Queries) ReconOpenByStatusList(ctx context.Context) ([]ReconOpenByStatusListRow, error) {
 	rows, err := q.db.Query(ctx, reconOpenByStatusList)
 	if err != nil {

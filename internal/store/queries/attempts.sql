@@ -17,8 +17,7 @@ SELECT * FROM purchase_attempts WHERE provider = @provider AND provider_referenc
 
 -- name: ProviderBalanceLatestAll :many
 -- Each provider's last known deposit.
-SELECT DISTINCT ON (provider) provider, balance, observed_at FROM provider_balances
-ORDER BY provider, observed_at DESC, id DESC;
+SELECT provider, balance, observed_at FROM provider_balance_latest ORDER BY provider;
 
 -- name: PurchaseAttemptGet :one
 SELECT * FROM purchase_attempts WHERE purchase_id = @purchase_id AND number = @number;

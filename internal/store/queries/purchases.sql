@@ -96,10 +96,13 @@ LIMIT @row_limit;
 
 -- name: PurchaseListStale :many
 -- Open purchases in the given statuses not touched since a moment, with
--- their product's inquiry mode: the sweeper re-drives them.
+-- their product's inquiry mode: the sweeper re-drives them. The statuses
+-- are open ones; saying so lets the planner read purchases_open, which
+-- holds the open purchases only, and not the whole history.
 SELECT sqlc.embed(p), coalesce(o.inquiry, 'required')::text AS inquiry FROM purchases p
 LEFT JOIN offers o ON o.product_code = p.product_code AND o.provider = p.provider
-WHERE p.status::text = ANY(@statuses::text[]) AND p.updated_at < @before
+WHERE p.status NOT IN ('succeeded', 'failed', 'canceled')
+  AND p.status::text = ANY(@statuses::text[]) AND p.updated_at < @before
 ORDER BY p.updated_at
 LIMIT @row_limit;
 
