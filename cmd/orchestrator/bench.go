@@ -92,11 +92,15 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	}
 	obs := bench.NewObserver(pool)
 
-	rc := flow.RiverConfig(flow.Config{Workers: cfg.Workers, JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, Logger: logger})
+	rc := flow.RiverConfig(flow.Config{
+		Workers: cfg.Workers, StepFetchInterval: cfg.StepFetchInterval, FetchCooldown: cfg.FetchCooldown,
+		JobTimeout: cfg.JobTimeout, RescueAfter: cfg.RescueAfter, Logger: logger,
+	})
+	cooldown, poll := bench.QueueFetch(rc)
 	res := bench.Result{Settings: bench.Settings{
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Database: database,
-		Workers: rc.Queues["default"].MaxWorkers, FetchPollInterval: rc.FetchPollInterval.String(),
-		FetchCooldown: rc.FetchCooldown.String(), DBMaxConns: cfg.DBMaxConns, APIMaxConns: cfg.APIMaxConns,
+		Workers: rc.Queues["default"].MaxWorkers, FetchPollInterval: poll.String(),
+		FetchCooldown: cooldown.String(), DBMaxConns: cfg.DBMaxConns, APIMaxConns: cfg.APIMaxConns,
 		Concurrency: o.Concurrency, RateLimit: cfg.RateLimitPerClient,
 	}}
 	for _, d := range o.LookupBackoff {
@@ -215,8 +219,9 @@ func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool
 		rc   *river.Config
 		out  **bench.FloorResult
 	}{{"ours", pool, rc, &ours}, {"best", bestPool, bench.BestRiverConfig(o.BestFloor, rc), &best}} {
+		cooldown, poll := bench.QueueFetch(f.rc)
 		fmt.Fprintf(stdout, "floor %s: %d bare River chains of 3 jobs, %d inserting, %d workers, pool of %d, fetch cooldown %s, poll %s...\n",
-			f.name, o.Purchases, o.Concurrency, f.rc.Queues[river.QueueDefault].MaxWorkers, f.pool.Config().MaxConns, f.rc.FetchCooldown, f.rc.FetchPollInterval)
+			f.name, o.Purchases, o.Concurrency, f.rc.Queues[river.QueueDefault].MaxWorkers, f.pool.Config().MaxConns, cooldown, poll)
 		r, err := bench.Floor(ctx, f.name, f.pool, f.rc, o.Purchases, o.Concurrency, obs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("floor %s: %w", f.name, err)

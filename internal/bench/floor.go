@@ -92,6 +92,21 @@ func (w *chainWorker) Work(ctx context.Context, job *river.Job[chainArgs]) error
 	return err
 }
 
+// QueueFetch returns the fetch cooldown and poll interval the default
+// queue runs with under rc: the queue's own when it sets them (the flow's
+// purchase steps do, STEP_FETCH_INTERVAL), else the client's.
+func QueueFetch(rc *river.Config) (cooldown, poll time.Duration) {
+	q := rc.Queues[river.QueueDefault]
+	cooldown, poll = rc.FetchCooldown, rc.FetchPollInterval
+	if q.FetchCooldown > 0 {
+		cooldown = q.FetchCooldown
+	}
+	if q.FetchPollInterval > 0 {
+		poll = q.FetchPollInterval
+	}
+	return cooldown, poll
+}
+
 // BestRiverConfig is River at its best for the floor's chain: base's
 // timeouts, attempts and logger with s's workers and fetch settings, and
 // no middleware. Its pool is the caller's (s.PoolConns connections).
@@ -111,9 +126,10 @@ func BestRiverConfig(s FloorSettings, base *river.Config) *river.Config {
 // job. It measures from the first insert to the last chain's end. The
 // observer's counters give the commits; it watches pool meanwhile.
 func Floor(ctx context.Context, name string, pool *pgxpool.Pool, rc *river.Config, chains, concurrency int, obs *Observer) (FloorResult, error) {
+	cooldown, poll := QueueFetch(rc)
 	res := FloorResult{
 		Name: name, Workers: rc.Queues[river.QueueDefault].MaxWorkers, PoolConns: pool.Config().MaxConns,
-		FetchCooldown: rc.FetchCooldown.String(), FetchPollInterval: rc.FetchPollInterval.String(),
+		FetchCooldown: cooldown.String(), FetchPollInterval: poll.String(),
 		Chains: chains, Steps: chainSteps,
 	}
 	obs.Watch(pool)
