@@ -28,7 +28,8 @@ func TestFloorRunsEveryChainToItsEnd(t *testing.T) {
 	if res.Chains != chains || res.Steps != 3 || res.ChainsPerSecond <= 0 || res.Commits <= 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if res.Name != "ours" || res.Workers != 4 || res.PoolConns != pool.Config().MaxConns || res.FetchCooldown != rc.FetchCooldown.String() {
+	cooldown, poll := QueueFetch(rc)
+	if res.Name != "ours" || res.Workers != 4 || res.PoolConns != pool.Config().MaxConns || res.FetchCooldown != cooldown.String() || res.FetchPollInterval != poll.String() {
 		t.Fatalf("settings of the result %+v", res)
 	}
 	n, err := benchdb.New(pool).ChainCountAtStep(ctx, 3)
