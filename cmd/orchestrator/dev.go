@@ -257,13 +257,27 @@ func newPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	return newPoolSized(ctx, cfg, cfg.DBMaxConns)
 }
 
-// newPoolSized opens a pgx pool of DATABASE_URL with size connections.
-func newPoolSized(ctx context.Context, cfg *config.Config, size int32) (*pgxpool.Pool, error) {
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+// poolConfig is the pgx pool configuration of url with size connections.
+// Its sessions run with PostgreSQL's JIT off: every statement of the
+// service is a short one, and on a big table a planner's high estimate
+// made PostgreSQL spend 100–270 ms compiling a query that then ran in
+// under a millisecond (docs/performance.md#big-tables).
+func poolConfig(url string, size int32) (*pgxpool.Config, error) {
+	poolCfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 	}
 	poolCfg.MaxConns = size
+	poolCfg.ConnConfig.RuntimeParams["jit"] = "off"
+	return poolCfg, nil
+}
+
+// newPoolSized opens a pgx pool of DATABASE_URL with size connections.
+func newPoolSized(ctx context.Context, cfg *config.Config, size int32) (*pgxpool.Pool, error) {
+	poolCfg, err := poolConfig(cfg.DatabaseURL, size)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/config"
+	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
+)
+
+// The service's sessions run with PostgreSQL's JIT off (poolConfig), and a
+// bad DATABASE_URL is refused without being echoed.
+func TestPoolSessionsRunWithoutJIT(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := newPoolSized(ctx, &config.Config{DatabaseURL: dbtest.NewDatabase(t)}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var jit string
+	if err := pool.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil || jit != "off" {
+		t.Fatalf("SHOW jit = %q (%v), want off", jit, err)
+	}
+	if pool.Config().MaxConns != 2 {
+		t.Fatalf("MaxConns %d, want 2", pool.Config().MaxConns)
+	}
+	_, err = newPoolSized(ctx, &config.Config{DatabaseURL: "postgres://u:s3cret@host:notaport/db"}, 2)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("a bad URL: %v, want an error naming DATABASE_URL without the password", err)
+	}
+}
