@@ -122,6 +122,15 @@ func (idx spanIndex) parentOf(s tracetest.SpanStub) (tracetest.SpanStub, bool) {
 	return p, ok
 }
 
+// grandparentOf returns the parent of s's parent among the finished spans:
+// for a job's work span, the span that inserted the job.
+func (idx spanIndex) grandparentOf(s tracetest.SpanStub) (tracetest.SpanStub, bool) {
+	if p, ok := idx.parentOf(s); ok {
+		return idx.parentOf(p)
+	}
+	return tracetest.SpanStub{}, false
+}
+
 // hasWork reports whether a job of kind of the purchase (jobs: id → kind)
 // has a work span yet.
 func (idx spanIndex) hasWork(jobs map[string]string, kind string) bool {
@@ -154,7 +163,7 @@ func (idx spanIndex) insertedBy(t *testing.T, work tracetest.SpanStub) tracetest
 	if !ok || insert.Name != "river.insert_many" {
 		t.Fatalf("%s's parent is not River's insert span but %q", work.Name, insert.Name)
 	}
-	by, ok := idx.parentOf(insert)
+	by, ok := idx.grandparentOf(work)
 	if !ok || by.SpanContext.TraceID() != work.SpanContext.TraceID() || insert.SpanContext.TraceID() != work.SpanContext.TraceID() {
 		t.Fatalf("%s was inserted outside its trace", work.Name)
 	}
@@ -170,10 +179,8 @@ func (idx spanIndex) lookupInsertedBy(t *testing.T, jobs map[string]string, paym
 		if s.Name != "river.work/purchase_lookup" || jobs[attr(s, "id")] != "purchase_lookup" {
 			continue
 		}
-		if insert, ok := idx.parentOf(s); ok {
-			if by, ok := idx.parentOf(insert); ok && by.SpanContext.SpanID() == payment.SpanContext.SpanID() {
-				return s
-			}
+		if by, ok := idx.grandparentOf(s); ok && by.SpanContext.SpanID() == payment.SpanContext.SpanID() {
+			return s
 		}
 	}
 	t.Fatalf("no work span of a lookup the payment's work inserted")
