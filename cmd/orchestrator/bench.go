@@ -72,7 +72,11 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	database := "DATABASE_URL"
 	if cfg.DatabaseURL == "" {
 		database = "throwaway"
-		url, stop, err := localDatabase(ctx, pgcluster.StartDurable, filepath.Join(dir, "pgdata"), "orchestrator_bench", logger, stdout)
+		start := pgcluster.StartDurable
+		if o.StatementsOut != "" {
+			start = pgcluster.StartDurableWithStatements
+		}
+		url, stop, err := localDatabase(ctx, start, filepath.Join(dir, "pgdata"), "orchestrator_bench", logger, stdout)
 		if err != nil {
 			return err
 		}
@@ -140,9 +144,19 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 				t.SetLatency(0, 0)
 				reqs := bench.Mix(o.Purchases, "instant", bench.InstantScenario)
 				fmt.Fprintf(stdout, "instant: %d purchases over the API, %d clients, providers without latency...\n", len(reqs), o.Concurrency)
+				if o.StatementsOut != "" {
+					if err := bench.ResetStatements(ctx, pool); err != nil {
+						return err
+					}
+				}
 				r, err := bench.RunFlow(ctx, obs, t, "instant", reqs, o.Concurrency, 0, drainTimeout(len(reqs)))
 				if err != nil {
 					return err
+				}
+				if o.StatementsOut != "" {
+					if err := writeStatements(ctx, pool, o.StatementsOut, r.Purchases); err != nil {
+						return err
+					}
 				}
 				res.Instant = &r
 				printFlow(stdout, &r)
@@ -287,4 +301,22 @@ func benchService(ctx context.Context, cfg *config.Config, dir string, logger *s
 			CallbackDelay: benchCallbackDelay,
 		})
 	})
+}
+
+// writeStatements writes the statements of the run just ended, per
+// purchase, to path (--statements-out).
+func writeStatements(ctx context.Context, pool *pgxpool.Pool, path string, purchases int) error {
+	st, err := bench.ReadStatements(ctx, pool, purchases)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--statements-out: %w", err)
+	}
+	if err := bench.WriteStatements(f, "instant", purchases, st); err != nil {
+		f.Close()
+		return fmt.Errorf("--statements-out: %w", err)
+	}
+	return f.Close()
 }

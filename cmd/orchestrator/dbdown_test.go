@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/chaos"
+	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/httpapi"
 	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
@@ -39,15 +40,7 @@ func TestServeWaitsForTheDatabaseAndRecovers(t *testing.T) {
 
 	// A cluster of its own (the shared test server is never stopped),
 	// migrated, then stopped before serve starts.
-	cluster, err := pgcluster.Start(ctx, filepath.Join(dir, "pgdata"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = cluster.Stop(c)
-	})
+	cluster := dbtest.StartCluster(t, pgcluster.Start)
 	conn, err := pgx.Connect(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ type Options struct {
 	BestFloor        FloorSettings   // River and pool of the best floor
 	Preload          int             // purchases of a year's history to preload before the runs (0: none; bigtables.go)
 	ExplainOut       string          // write the preload's probes' plans here ("" : don't)
+	StatementsOut    string          // write the instant run's statements (pg_stat_statements) here ("" : don't)
 }
 
 // FloorSettings are what a floor's River client and pool run with.
@@ -93,11 +94,12 @@ func ParseOptions(args []string) (Options, error) {
 	fs.DurationVar(&o.BestFloor.FetchPollInterval, "floor-fetch-poll", DefaultBestFloorFetchPoll, "River FetchPollInterval of the best floor")
 	fs.IntVar(&o.Preload, "preload", 0, "purchases of a year's history to preload before the runs (0: none)")
 	fs.StringVar(&o.ExplainOut, "explain-out", "", "write the plans of the preload's probes to this file")
+	fs.StringVar(&o.StatementsOut, "statements-out", "", "write where the database's time went in the instant run, statement by statement, to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("bench: %w (flags: --purchases, --inflight, --concurrency, --out, --cpuprofile, "+
 			"--skip-floor, --skip-instant, --skip-inflight, --skip-latency, --lookup-backoff, --latency, --jitter, "+
 			"--latency-rate, --latency-purchases, --floor-workers, --floor-pool, --floor-fetch-cooldown, --floor-fetch-poll, "+
-			"--preload, --explain-out)", err)
+			"--preload, --explain-out, --statements-out)", err)
 	}
 
 	if fs.NArg() > 0 {
@@ -130,6 +132,8 @@ func ParseOptions(args []string) (Options, error) {
 		return o, fmt.Errorf("bench: --preload must be from 0 to %d", MaxPreload)
 	case o.ExplainOut != "" && o.Preload == 0:
 		return o, errors.New("bench: --explain-out needs --preload")
+	case o.StatementsOut != "" && o.SkipInstant:
+		return o, errors.New("bench: --statements-out needs the instant run (drop --skip-instant)")
 	case o.SkipFloor && o.SkipInstant && o.SkipInflight && o.SkipLatency && o.Preload == 0:
 		return o, errors.New("bench: --skip-floor, --skip-instant, --skip-inflight and --skip-latency together leave nothing to run")
 	}

@@ -52,6 +52,7 @@ func TestParseOptionsNamesTheBadFlag(t *testing.T) {
 		{[]string{"--preload", "-1"}, "--preload"},
 		{[]string{"--preload", "50000001"}, "--preload"},
 		{[]string{"--explain-out", "plans.txt"}, "--explain-out"},
+		{[]string{"--statements-out", "st.txt", "--skip-instant"}, "--statements-out"},
 		{[]string{"--nope"}, "nope"},
 		{[]string{"extra"}, "extra"},
 	} {

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
 	"github.com/ppob-orchestrator/orchestrator/migrations"
 )
 
@@ -237,4 +239,24 @@ func redact(s string) string {
 		return "(unparseable URL)"
 	}
 	return u.Redacted()
+}
+
+// StartCluster starts a cluster of the test's own with start
+// (pgcluster.Start or one of its durable variants) in a temporary
+// directory, and stops it when the test ends: for a test that stops its
+// server, or needs server settings the shared test server does not have.
+func StartCluster(t testing.TB, start func(context.Context, string) (*pgcluster.Cluster, error)) *pgcluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := start(ctx, filepath.Join(t.TempDir(), "pgdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = c.Stop(stopCtx)
+	})
+	return c
 }

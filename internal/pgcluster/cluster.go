@@ -31,8 +31,10 @@ type Cluster struct {
 	Dir     string // data directory
 	Port    int
 	Durable bool // fsync on (StartDurable), else off (Start)
-	bin     string
-	cred    *syscall.Credential
+	// Statements: pg_stat_statements is loaded (StartDurableWithStatements).
+	Statements bool
+	bin        string
+	cred       *syscall.Credential
 }
 
 // URL returns the connection URL of the cluster's postgres database.
@@ -74,17 +76,25 @@ func versionOf(binDir string) int {
 // the process is root the cluster runs as the operating system user
 // "postgres".
 func Start(ctx context.Context, dir string) (*Cluster, error) {
-	return start(ctx, dir, false)
+	return start(ctx, dir, false, false)
 }
 
 // StartDurable is Start with fsync, synchronous_commit and full_page_writes
 // on, as production runs: every commit waits for its WAL to reach the disk.
 // The benchmark measures on it (docs/performance.md).
 func StartDurable(ctx context.Context, dir string) (*Cluster, error) {
-	return start(ctx, dir, true)
+	return start(ctx, dir, true, false)
 }
 
-func start(ctx context.Context, dir string, durable bool) (*Cluster, error) {
+// StartDurableWithStatements is StartDurable with pg_stat_statements loaded
+// (shared_preload_libraries), for `orchestrator bench --statements-out`:
+// where the database's time goes, statement by statement. The extension
+// costs a little on every statement, so the bench loads it only when asked.
+func StartDurableWithStatements(ctx context.Context, dir string) (*Cluster, error) {
+	return start(ctx, dir, true, true)
+}
+
+func start(ctx context.Context, dir string, durable, statements bool) (*Cluster, error) {
 	bin, err := FindBinaries()
 	if err != nil {
 		return nil, err
@@ -93,7 +103,7 @@ func start(ctx context.Context, dir string, durable bool) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, Durable: durable, bin: bin}
+	c := &Cluster{Dir: dir, Durable: durable, Statements: statements, bin: bin}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -129,6 +139,9 @@ func (c *Cluster) serverOptions() string {
 	durability := "-c fsync=off"
 	if c.Durable {
 		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	}
+	if c.Statements {
+		durability += " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top -c track_io_timing=on"
 	}
 	return fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' %s -c max_connections=200", c.Port, durability)
 }

@@ -1,42 +1,37 @@
-package pgcluster
+package pgcluster_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
+	"github.com/ppob-orchestrator/orchestrator/internal/pgcluster"
 )
 
 // StartDurable runs the server with fsync and synchronous commits on, and a
 // restart keeps them; Start (tests, `dev`) runs it with fsync off.
 func TestDurability(t *testing.T) {
 	t.Parallel()
-	if _, err := FindBinaries(); err != nil {
+	if _, err := pgcluster.FindBinaries(); err != nil {
 		t.Fatalf("this test needs PostgreSQL's binaries: %v", err)
 	}
 	for _, tc := range []struct {
 		name        string
-		start       func(context.Context, string) (*Cluster, error)
+		start       func(context.Context, string) (*pgcluster.Cluster, error)
 		fsync, sync string
 	}{
-		{"durable", StartDurable, "on", "on"},
-		{"throwaway", Start, "off", "on"},
+		{"durable", pgcluster.StartDurable, "on", "on"},
+		{"throwaway", pgcluster.Start, "off", "on"},
+		{"durable with statements", pgcluster.StartDurableWithStatements, "on", "on"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			c, err := tc.start(ctx, filepath.Join(t.TempDir(), "pgdata"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				_ = c.Stop(stopCtx)
-			})
+			c := dbtest.StartCluster(t, tc.start)
 			check := func(when string) {
 				t.Helper()
 				conn, err := pgx.Connect(ctx, c.URL())
