@@ -133,7 +133,9 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	back := r.PostFormValue("back")
-	d, err := c.cfg.Webhooks.RetryDelivery(ctx, m.ClientID, id)
+	_, err = c.cfg.Webhooks.RetryDeliveryAudited(ctx, m.ClientID, id, func(ctx context.Context, q *store.Queries) error {
+		return c.auditRetry(ctx, q, s.Operator, m)
+	})
 	switch {
 	case errors.Is(err, webhook.ErrInvalidState):
 		c.log.InfoContext(ctx, "console: webhook retry refused", "delivery", webhook.WebhookID(id), "operator", s.Operator, "status", m.Status)
@@ -148,15 +150,6 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s *session) {
 		c.internal(w, r, s, err)
 		return
 	}
-	if err := c.auditRetry(ctx, s.Operator, m, d.Status); err != nil {
-		// The delivery is queued again: say so, and leave the operator's
-		// name in the log, where the audit row could not go.
-		c.log.ErrorContext(ctx, "console: webhook delivery sent again but not audited", "delivery", webhook.WebhookID(id),
-			"operator", s.Operator, "err", err)
-		c.fail(w, r, s, http.StatusInternalServerError, fmt.Sprintf(
-			"Delivery %s is queued again, but the audit of your retry could not be written; the service's log has it.", webhook.WebhookID(id)))
-		return
-	}
 	c.log.InfoContext(ctx, "console: webhook delivery sent again", "delivery", webhook.WebhookID(id), "operator", s.Operator)
 	done := url.Values{"retried": {webhook.WebhookID(id)}}.Encode()
 	target := "/console/webhooks?" + done
@@ -169,10 +162,10 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// auditRetry records an operator's retry in admin_events: who, which
-// delivery (of which purchase, endpoint and event), its state before and
-// after.
-func (c *Console) auditRetry(ctx context.Context, operator string, m store.WebhookMessageGetAnyRow, after string) error {
+// auditRetry records an operator's retry in admin_events, in the retry's
+// transaction (q): who, which delivery (of which purchase, endpoint and
+// event), its state before and after (pending: queued again).
+func (c *Console) auditRetry(ctx context.Context, q *store.Queries, operator string, m store.WebhookMessageGetAnyRow) error {
 	before, err := json.Marshal(map[string]any{
 		"status": m.Status, "attempts": m.Attempts, "purchase_id": m.PurchaseID, "endpoint_id": m.EndpointID,
 		"client_id": m.ClientID, "event_type": m.EventType, "seq": m.Seq,
@@ -180,11 +173,11 @@ func (c *Console) auditRetry(ctx context.Context, operator string, m store.Webho
 	if err != nil {
 		return err
 	}
-	now, err := json.Marshal(map[string]string{"status": after})
+	now, err := json.Marshal(map[string]string{"status": string(store.WebhookMessageStatusPending)})
 	if err != nil {
 		return err
 	}
-	if err := c.q.AdminEventInsert(ctx, store.AdminEventInsertParams{
+	if err := q.AdminEventInsert(ctx, store.AdminEventInsertParams{
 		Actor: operator, Action: actionRetry, Subject: deliverySubject(m.ID), Before: before, After: now, CreatedAt: c.now(),
 	}); err != nil {
 		return fmt.Errorf("audit retry of %s: %w", webhook.WebhookID(m.ID), err)

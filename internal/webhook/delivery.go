@@ -131,6 +131,14 @@ func (s *Service) withAttempts(ctx context.Context, rows []store.WebhookMessageL
 // same webhook-id and body, and a new round of the retry schedule if it
 // fails. A pending or canceled one is ErrInvalidState.
 func (s *Service) RetryDelivery(ctx context.Context, clientID, id uuid.UUID) (Delivery, error) {
+	return s.RetryDeliveryAudited(ctx, clientID, id, nil)
+}
+
+// RetryDeliveryAudited is RetryDelivery with audit, when not nil, run in
+// the retry's transaction once the message is queued again: an operator's
+// retry and its record commit together, or neither does (the console's
+// admin_events row). An error from audit undoes the retry.
+func (s *Service) RetryDeliveryAudited(ctx context.Context, clientID, id uuid.UUID, audit func(context.Context, *store.Queries) error) (Delivery, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		n, err := q.WebhookMessageRequeue(ctx, store.WebhookMessageRequeueParams{ID: id, ClientID: clientID, Now: ptr(s.now())})
@@ -144,7 +152,13 @@ func (s *Service) RetryDelivery(ctx context.Context, clientID, id uuid.UUID) (De
 			}
 			return fmt.Errorf("webhook delivery %s is %s; only a delivered or failed one can be sent again: %w", WebhookID(id), cur.Status, ErrInvalidState)
 		}
-		return s.queue(ctx, tx, []uuid.UUID{id})
+		if err := s.queue(ctx, tx, []uuid.UUID{id}); err != nil {
+			return err
+		}
+		if audit != nil {
+			return audit(ctx, q)
+		}
+		return nil
 	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("retry webhook delivery %s: %w", id, err)

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
 	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
 
@@ -241,6 +243,20 @@ func TestRedirectsAreNotFollowedAndTheScheduleEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := webhook.ParseWebhookID(d.ID)
+
+	// A retry whose audit fails is undone with it: the message stays failed
+	// and nothing is queued (the console's operator retries are audited in
+	// the retry's transaction).
+	refused := errors.New("audit refused")
+	if _, err := e.Webhooks.RetryDeliveryAudited(context.Background(), e.ClientID, id, func(context.Context, *store.Queries) error {
+		return refused
+	}); !errors.Is(err, refused) {
+		t.Fatalf("retry with a failing audit: err = %v, want the audit's error", err)
+	}
+	if got, err := e.Webhooks.GetDelivery(context.Background(), e.ClientID, id); err != nil || got.Status != "failed" || len(got.Attempts) != 4 {
+		t.Fatalf("after a retry whose audit failed: %+v, %v; want it still failed after 4 attempts", got, err)
+	}
+
 	if _, err := e.Webhooks.RetryDelivery(context.Background(), e.ClientID, id); err != nil {
 		t.Fatal(err)
 	}
