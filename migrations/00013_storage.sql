@@ -13,6 +13,19 @@
 --    reindexer (flow.RiverConfig). A River upgrade whose migration touches
 --    river_job_args_index or river_job_metadata_index must create them
 --    again first.
+--  * No update of a purchase is HOT (its status is indexed), so each of its
+--    four or so updates writes a new entry into every index of purchases.
+--    Three indexes held what others hold:
+--    - purchases_reference_id: the console's search by reference_id looks
+--      it up under each client in purchases_client_reference
+--      (PurchaseSearchMatches; the clients are few);
+--    - purchases_provider_reference_any: the search by provider reference
+--      looks it up under each provider in purchases_provider_reference,
+--      finding the providers by skipping through that index;
+--    - purchases_succeeded_completed held every success by its completion
+--      time, for the two reconciliation views of price anomalies
+--      (recon_price_above_max, recon_price_mismatch) read since a moment;
+--      purchases_price_anomaly holds only the anomalies, which stay few.
 
 -- +goose Up
 
@@ -23,7 +36,18 @@ CREATE INDEX river_job_lookup_waiting ON river_job ((args ->> 'purchase_id'))
 CREATE INDEX river_job_webhook_waiting ON river_job ((args ->> 'message_id'))
     WHERE kind = 'webhook_deliver' AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running');
 
+DROP INDEX purchases_reference_id;
+DROP INDEX purchases_provider_reference_any;
+CREATE INDEX purchases_price_anomaly ON purchases (completed_at)
+    WHERE status = 'succeeded' AND (price > max_price OR price IS DISTINCT FROM amount);
+DROP INDEX purchases_succeeded_completed;
+
 -- +goose Down
+
+CREATE INDEX purchases_succeeded_completed ON purchases (completed_at) WHERE status = 'succeeded';
+DROP INDEX purchases_price_anomaly;
+CREATE INDEX purchases_provider_reference_any ON purchases (provider_reference) WHERE provider_reference IS NOT NULL;
+CREATE INDEX purchases_reference_id ON purchases (reference_id);
 
 DROP INDEX river_job_webhook_waiting;
 DROP INDEX river_job_lookup_waiting;

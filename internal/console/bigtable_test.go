@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,8 @@ func indexes(t testing.TB, plan string) (used map[string]bool, seqScan []string)
 }
 
 // On 50,000 purchases (ANALYZEd), every search field and every list of the
-// console is served by its index (migrations/00007_console.sql), never by
+// console is served by its index (migrations/00007_console.sql and
+// migrations/00013_storage.sql), never by
 // a scan of the whole table: EXPLAIN of the exact statements the pages
 // sent, with their arguments.
 func TestSearchesUseIndexesOnABigTable(t *testing.T) {
@@ -103,7 +105,7 @@ func TestSearchesUseIndexesOnABigTable(t *testing.T) {
 		}
 		return b.rec.Take()
 	}
-	all := []string{"purchases_reference_id", "purchases_customer_number", "purchases_provider_reference_any",
+	all := []string{"purchases_client_reference", "purchases_customer_number", "purchases_provider_reference",
 		"purchases_provider_transaction", "purchases_serial_number", "purchases_token",
 		"purchase_attempts_reference", "purchase_attempts_transaction"}
 	for term, want := range map[string]string{"big0-4321": "big0-4321", "080000004321": "big0-4321", "big0-sn-4321": "big0-4321",
@@ -115,7 +117,9 @@ func TestSearchesUseIndexesOnABigTable(t *testing.T) {
 				t.Errorf("search %q: %s is not used: %v", term, idx, used)
 			}
 		}
-		if len(seq) > 0 {
+		// The clients, a handful, are read whole: a reference_id is looked
+		// up under each in purchases_client_reference.
+		if seq = slices.DeleteFunc(seq, func(s string) bool { return s == "clients" }); len(seq) > 0 {
 			t.Errorf("search %q scans %v whole", term, seq)
 		}
 		if used, seq := indexes(t, b.planOf(t, calls, "PurchaseListByIDs")); !used["purchases_pkey"] || len(seq) > 0 {
