@@ -80,8 +80,7 @@ func (t *timeline) call(c wireCall) {
 		Reference: &ref, HTTPStatus: c.HTTPStatus, Code: c.Code, Message: c.Message, Outcome: c.Outcome, Reason: c.Reason,
 		LatencyMS: int32(lat.Milliseconds()), Request: c.Request, Response: c.Response, CreatedAt: t.now})
 	idx := int32(len(t.b.calls) - 1)
-	t.event("provider_call", c.Operation+": "+c.Outcome, "system", idx, -1,
-		fmt.Sprintf(`{"code": %q, "reason": %q, "latency_ms": %d, "http_status": %d}`, c.Code, c.Reason, lat.Milliseconds(), c.HTTPStatus))
+	t.event("provider_call", c.Operation+": "+c.Outcome, "system", idx, -1, `{}`)
 	if c.Balance > 0 && t.b.keepBalance(t.offer.Provider, t.now) {
 		t.b.balances = append(t.b.balances, synthBalance{Provider: t.offer.Provider, Balance: c.Balance, Source: c.Operation, ObservedAt: t.now})
 	}
