@@ -259,6 +259,8 @@ func printFlow(w io.Writer, r *bench.FlowResult) {
 		fmt.Fprintf(w, "  %-28s %8.0f\n", t.Table, t.BytesPerPurchase)
 	}
 	fmt.Fprintf(w, "  %-28s %8.0f\n", "total", r.BytesPerPurchase)
+	fmt.Fprintf(w, "  %-28s %8.0f  (%s: deleted after JOB_RETENTION)\n", "transient", r.TransientBytesPerPurchase, bench.JobTable)
+	fmt.Fprintf(w, "  %-28s %8.0f  (every other table)\n", "durable", r.DurableBytesPerPurchase)
 }
 
 // benchLogger logs the service's warnings and errors only (its info lines

@@ -39,7 +39,8 @@ func TestBenchTinyRun(t *testing.T) {
 			t.Fatalf("field %d of the last line is %q, want %s=<number>\n%s", i+1, f, names[i], stdout)
 		}
 	}
-	if !strings.Contains(stdout, "database: DATABASE_URL, fsync ") || !strings.Contains(stdout, "instant: database bytes per purchase by table") {
+	if !strings.Contains(stdout, "database: DATABASE_URL, fsync ") || !strings.Contains(stdout, "instant: database bytes per purchase by table") ||
+		!strings.Contains(stdout, "  transient ") || !strings.Contains(stdout, "  durable ") {
 		t.Fatalf("no database line or table of bytes\n%s", stdout)
 	}
 	if res.FloorOurs == nil || res.FloorOurs.Chains != 8 || res.FloorBest == nil || res.FloorBest.Chains != 8 ||
@@ -73,6 +74,10 @@ func TestBenchTinyRun(t *testing.T) {
 		}
 		if sum != r.Bytes {
 			t.Fatalf("%s: %d bytes, by table %+v", r.Name, r.Bytes, r.Tables)
+		}
+		// Split into River's job table (transient) and the rest (durable).
+		if r.TransientBytes+r.DurableBytes != r.Bytes || r.TransientBytes <= 0 || r.DurableBytes <= 0 {
+			t.Fatalf("%s: %d bytes split %+v", r.Name, r.Bytes, r.StorageSplit)
 		}
 	}
 	if res.Inflight.LatencyMS != 20 || res.Settings.LookupBackoff[0] != "50ms" || res.Settings.Database != "DATABASE_URL" {

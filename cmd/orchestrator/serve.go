@@ -147,6 +147,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 		Workers:              cfg.Workers,
 		StepFetchInterval:    cfg.StepFetchInterval,
 		FetchCooldown:        cfg.FetchCooldown,
+		JobRetention:         cfg.JobRetention,
 		Periodic:             true,
 		Middleware:           tracing.RiverMiddleware(),
 

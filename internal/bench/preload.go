@@ -71,6 +71,10 @@ type batch struct {
 	attempts  []synthAttempt
 	alerts    []synthAlert
 	balances  []synthBalance
+	// balanceAt is when the last deposit of each provider was kept, across
+	// the batches of one writer: as the flow does, a deposit is kept at
+	// most once per flow.BalanceKeepEvery (its answer is kept anyway).
+	balanceAt map[string]time.Time
 }
 
 func (b *batch) reset() {

@@ -225,8 +225,7 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 	if _, err := q.CallbackOutcomesByPurchase(ctx, &id); err != nil {
 		return err
 	}
-	filter, _ := json.Marshal(map[string]string{"purchase_id": id.String()})
-	_, err = q.LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: now, Filter: filter})
+	_, err = q.LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: now, PurchaseID: id.String()})
 	return err
 }
 

@@ -45,10 +45,13 @@ type FlowResult struct {
 	Bytes              int64        `json:"db_bytes"`
 	BytesPerPurchase   float64      `json:"db_bytes_per_purchase"`
 	Tables             []TableBytes `json:"db_bytes_by_table"` // Bytes by table, largest first
-	PeakRSSBytes       int64        `json:"peak_rss_bytes"`
-	PeakInflight       int64        `json:"peak_inflight"`
-	MaxRiverQueueDepth int64        `json:"max_river_queue_depth"`
-	Samples            int          `json:"samples"`
+	// Bytes split into River's job table (transient: deleted after
+	// JOB_RETENTION) and the rest (durable).
+	StorageSplit
+	PeakRSSBytes       int64 `json:"peak_rss_bytes"`
+	PeakInflight       int64 `json:"peak_inflight"`
+	MaxRiverQueueDepth int64 `json:"max_river_queue_depth"`
+	Samples            int   `json:"samples"`
 }
 
 // RunFlow creates reqs over the API from concurrency clients (a fresh API
@@ -123,6 +126,7 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 	res.Bytes = after.Bytes - before.Bytes
 	res.BytesPerPurchase = float64(res.Bytes) / n
 	res.Tables = TableGrowth(before, after, load.Sent)
+	res.StorageSplit = SplitGrowth(res.Tables, load.Sent)
 	res.PeakRSSBytes = rss
 	res.PeakInflight = peaks.Open
 	res.MaxRiverQueueDepth = peaks.QueueDepth

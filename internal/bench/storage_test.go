@@ -21,6 +21,21 @@ func TestTableGrowth(t *testing.T) {
 	}
 }
 
+// River's job table is transient, everything else durable; the two add up
+// to the total.
+func TestSplitGrowth(t *testing.T) {
+	t.Parallel()
+	tables := []TableBytes{{"river_job", 4000, 2000}, {"purchases", 3000, 1500}, {"callbacks", 1000, 500}}
+	got := SplitGrowth(tables, 2)
+	want := StorageSplit{TransientBytes: 4000, TransientBytesPerPurchase: 2000, DurableBytes: 4000, DurableBytesPerPurchase: 2000}
+	if got != want {
+		t.Fatalf("SplitGrowth = %+v, want %+v", got, want)
+	}
+	if got := SplitGrowth(nil, 0); got != (StorageSplit{}) {
+		t.Fatalf("no growth: %+v", got)
+	}
+}
+
 // A snapshot reads each table's size with its indexes and TOAST, a
 // partitioned table's partitions under its own name, leaves the bench's
 // table out, and its total is the sum of the tables.

@@ -295,8 +295,8 @@ func (s *synth) newPurchase(b *batch, i int, r *rand.Rand, created time.Time, pr
 		p.SellingPrice = &v
 		sell = fmt.Sprint(v)
 	}
-	p.Fingerprint = fmt.Sprintf(`{"confirmation":%q,"customer_number":%q,"max_price":%s,"period":"","phone":"","product_code":%q,"selling_price":%s,"user_id":%q,"zone_id":%q}`,
-		p.Confirmation, customer, maxPrice, prod.Code, sell, userID, zoneID)
+	p.Fingerprint = flow.FingerprintOf(fmt.Sprintf(`{"confirmation":%q,"customer_number":%q,"max_price":%s,"period":"","phone":"","product_code":%q,"selling_price":%s,"user_id":%q,"zone_id":%q}`,
+		p.Confirmation, customer, maxPrice, prod.Code, sell, userID, zoneID))
 	return p
 }
 

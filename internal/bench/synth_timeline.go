@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 )
 
 // timeline writes one preloaded purchase's steps in order, as the flow's
@@ -78,9 +80,8 @@ func (t *timeline) call(c wireCall) {
 		Reference: &ref, HTTPStatus: c.HTTPStatus, Code: c.Code, Message: c.Message, Outcome: c.Outcome, Reason: c.Reason,
 		LatencyMS: int32(lat.Milliseconds()), Request: c.Request, Response: c.Response, CreatedAt: t.now})
 	idx := int32(len(t.b.calls) - 1)
-	t.event("provider_call", c.Operation+": "+c.Outcome, "system", idx, -1,
-		fmt.Sprintf(`{"code": %q, "reason": %q, "latency_ms": %d, "http_status": %d}`, c.Code, c.Reason, lat.Milliseconds(), c.HTTPStatus))
-	if c.Balance > 0 {
+	t.event("provider_call", c.Operation+": "+c.Outcome, "system", idx, -1, `{}`)
+	if c.Balance > 0 && t.b.keepBalance(t.offer.Provider, t.now) {
 		t.b.balances = append(t.b.balances, synthBalance{Provider: t.offer.Provider, Balance: c.Balance, Source: c.Operation, ObservedAt: t.now})
 	}
 }
@@ -280,4 +281,19 @@ func (t *timeline) contradict(w wire) {
 	t.b.alerts = append(t.b.alerts, synthAlert{Kind: "contradiction", Provider: &provider, PurchaseID: &id, Message: msg,
 		Data: fmt.Sprintf(`{"source": "callback", "reported": %q, "raw_status": %q}`, cb.Outcome, cb.RawStatus), CreatedAt: t.now})
 	t.event("alert", "contradiction", "system", -1, -1, fmt.Sprintf(`{"message": %q}`, msg))
+}
+
+// keepBalance reports whether a deposit of provider observed at now is
+// kept: when none was within flow.BalanceKeepEvery of it (the purchases of
+// a batch are consecutive, their calls nearly in order).
+func (b *batch) keepBalance(provider string, now time.Time) bool {
+	if b.balanceAt == nil {
+		b.balanceAt = map[string]time.Time{}
+	}
+	last, ok := b.balanceAt[provider]
+	if ok && now.Sub(last).Abs() < flow.BalanceKeepEvery {
+		return false
+	}
+	b.balanceAt[provider] = now
+	return true
 }

@@ -67,6 +67,7 @@ type Config struct {
 	Workers           int           // River workers for the purchase queue
 	StepFetchInterval time.Duration // the purchase queue's River poll interval and fetch cooldown
 	FetchCooldown     time.Duration // River's client-wide FetchCooldown (insert notifications, the webhook queue)
+	JobRetention      time.Duration // how long River keeps completed and cancelled jobs
 	DBMaxConns        int32         // the workers' pgx pool size (River and purchase steps)
 	APIMaxConns       int32         // the API's pgx pool size (requests and callbacks)
 	KeyCacheTTL       time.Duration // how long a process trusts an API key it found enabled (0: never)
@@ -140,6 +141,7 @@ var Vars = []Var{
 	{"WORKERS", "500", "River workers per process for purchase steps: goroutines, cheap; a step waiting for a provider holds no database connection (`DB_MAX_CONNS` bounds those, docs/performance.md)"},
 	{"STEP_FETCH_INTERVAL", "20ms", "how often a process looks for due purchase steps, and at most how often it fetches them: a purchase's next step waits at most about this long; each look is a transaction, also when idle (from 1ms to 1s, docs/performance.md)"},
 	{"FETCH_COOLDOWN", "100ms", "River's FetchCooldown: a process sends at most one insert notification per queue per cooldown (each costs every listening process a transaction), and fetches webhook deliveries at most this often (from 1ms to 1s)"},
+	{"JOB_RETENTION", "1h", "how long River keeps a completed or cancelled job before deleting it; the audit trail is the purchase's events and provider calls, not the jobs (from 1m to 720h, docs/performance.md#storage)"},
 	{"WEBHOOK_TIMEOUT", "15s", "one webhook delivery attempt (< `JOB_TIMEOUT`); no 2xx within it is a failed attempt"},
 	{"WEBHOOK_WORKERS", "50", "River workers per process for webhook deliveries, a queue apart from the purchase steps'"},
 	{"WEBHOOK_SECRET_KEY", "`dev`: generated (kept in `.orchestrator/`); otherwise unset: `serve` starts, says so, and endpoint creation answers 503", "32 bytes in standard base64 that seal the endpoints' signing secrets (AES-256-GCM)"},
@@ -205,6 +207,7 @@ func Load(getenv func(string) (string, bool)) (*Config, error) {
 		Workers:                   int(p.int("WORKERS", 500, 1, 10_000)),
 		StepFetchInterval:         p.durationBetween("STEP_FETCH_INTERVAL", 20*time.Millisecond, time.Millisecond, time.Second),
 		FetchCooldown:             p.durationBetween("FETCH_COOLDOWN", 100*time.Millisecond, time.Millisecond, time.Second),
+		JobRetention:              p.durationBetween("JOB_RETENTION", time.Hour, time.Minute, 720*time.Hour),
 		DBMaxConns:                int32(p.int("DB_MAX_CONNS", 3, 2, 1000)),
 		APIMaxConns:               int32(p.int("API_DB_MAX_CONNS", 8, 1, 1000)),
 		KeyCacheTTL:               p.durationUpTo("API_KEY_CACHE_TTL", 10*time.Second, 5*time.Minute),

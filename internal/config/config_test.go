@@ -21,7 +21,8 @@ func TestDefaults(t *testing.T) {
 		c.InquiryTTL != 10*time.Minute || c.PriceMaxAge != time.Hour || c.DuplicateWindow != 2*time.Minute ||
 		c.RateLimitPerClient != 50 || c.KlikooBalanceAlertBelow != 1_000_000 || c.SnapcartBalanceAlertBelow != 1_000_000 ||
 		c.SimKlikooAddr != "127.0.0.1:8081" || c.SimSnapcartAddr != "127.0.0.1:8082" ||
-		c.Workers != 500 || c.StepFetchInterval != 20*time.Millisecond || c.FetchCooldown != 100*time.Millisecond {
+		c.Workers != 500 || c.StepFetchInterval != 20*time.Millisecond || c.FetchCooldown != 100*time.Millisecond ||
+		c.JobRetention != time.Hour {
 		t.Fatalf("defaults differ from docs/configuration.md: %+v", c)
 	}
 }
@@ -56,6 +57,9 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"STEP_FETCH_INTERVAL": "often"}, "STEP_FETCH_INTERVAL"},
 		{map[string]string{"FETCH_COOLDOWN": "-1ms"}, "FETCH_COOLDOWN"},
 		{map[string]string{"FETCH_COOLDOWN": "5s"}, "FETCH_COOLDOWN"},
+		{map[string]string{"JOB_RETENTION": "30s"}, "JOB_RETENTION"},
+		{map[string]string{"JOB_RETENTION": "721h"}, "JOB_RETENTION"},
+		{map[string]string{"JOB_RETENTION": "a day"}, "JOB_RETENTION"},
 		{map[string]string{"API_DB_MAX_CONNS": "0"}, "API_DB_MAX_CONNS"},
 		{map[string]string{"API_KEY_CACHE_TTL": "-1s"}, "API_KEY_CACHE_TTL"},
 		{map[string]string{"API_KEY_CACHE_TTL": "1h"}, "API_KEY_CACHE_TTL"},

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -50,8 +51,10 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 		}
 		if _, err := q.EventInsert(ctx, store.EventInsertParams{
 			PurchaseID: purchase.ID, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
-			Actor: "system", ProviderCallID: &id,
-			Data:      mustJSON(map[string]any{"code": c.Code, "http_status": c.HTTPStatus, "latency_ms": c.Latency.Milliseconds(), "reason": r.Reason}),
+			// The call's row holds its code, HTTP status, latency and
+			// reason; the API shows them as the event's data
+			// (EventListByPurchaseShown).
+			Actor: "system", ProviderCallID: &id, Data: json.RawMessage(`{}`),
 			CreatedAt: s.now(),
 		}); err != nil {
 			return fmt.Errorf("provider call event: %w", err)

@@ -17,6 +17,13 @@ import (
 // signed report applied through the same compare-and-set transitions as a
 // lookup's, a hint answered by a lookup. It returns what it did. Errors
 // mean the callback could not be stored (the provider should retry).
+//
+// The callback's row is written once, with what was done with it: the
+// purchase is matched, locked and the decision taken first, then the row
+// is inserted (a duplicate inserts nothing, and the decision is dropped
+// with the transaction's lock), then the callback's event and the decision
+// are carried out. No update follows, so the row leaves no dead version
+// behind (docs/performance.md#storage).
 func (s *Service) HandleCallback(ctx context.Context, provider string, body []byte, signature string) (string, error) {
 	setup, err := s.provider(provider)
 	if err != nil {
@@ -29,11 +36,27 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 
 	action := ""
 	err = pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		cb, err := q.CallbackInsert(ctx, store.CallbackInsertParams{
+		var m callbackMatch
+		switch {
+		case parseErr != nil:
+			action = CallbackUnreadable
+		case rep.Reference == "":
+			action = CallbackUnmatched
+		default:
+			if m, err = s.matchCallback(ctx, tx, provider, rep, authenticated); err != nil {
+				return err
+			}
+			action = m.action
+		}
+		params := store.CallbackInsertParams{
 			Provider: provider, BodySha256: sum[:], Body: truncate(string(body), 64<<10),
-			Authenticated: authenticated, Reference: nonEmpty(rep.Reference), ReceivedAt: s.now(),
-		})
+			Authenticated: authenticated, Reference: nonEmpty(rep.Reference), Outcome: nonEmpty(string(rep.Outcome)),
+			Action: action, ReceivedAt: s.now(),
+		}
+		if m.matched {
+			params.PurchaseID = &m.p.ID
+		}
+		cb, err := store.New(tx).CallbackInsert(ctx, params)
 		if isNotFound(err) {
 			action = CallbackDuplicate
 			return nil
@@ -41,23 +64,10 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 		if err != nil {
 			return fmt.Errorf("store callback: %w", err)
 		}
-		var p store.Purchase
-		switch {
-		case parseErr != nil:
-			action = CallbackUnreadable
-		case rep.Reference == "":
-			action = CallbackUnmatched
-		default:
-			p, action, err = s.applyCallback(ctx, tx, provider, cb.ID, rep, authenticated)
-			if err != nil {
-				return err
-			}
+		if !m.matched {
+			return nil
 		}
-		params := store.CallbackSetActionParams{ID: cb.ID, Action: action, Outcome: nonEmpty(string(rep.Outcome))}
-		if p.ID != [16]byte{} {
-			params.PurchaseID = &p.ID
-		}
-		return q.CallbackSetAction(ctx, params)
+		return s.applyCallback(ctx, tx, m, cb.ID, rep, authenticated)
 	})
 	if err != nil {
 		return "", err
@@ -66,9 +76,19 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 	return action, nil
 }
 
-// applyCallback matches a stored callback to its purchase, locks it,
-// records the callback in its timeline and carries out afterCallback.
-func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string, callbackID int64, rep providers.Status, authenticated bool) (store.Purchase, string, error) {
+// callbackMatch is a callback's purchase, locked, and what the callback
+// does to it; matched is false when no purchase has its reference.
+type callbackMatch struct {
+	matched bool
+	p       store.Purchase
+	st      Step
+	action  string
+}
+
+// matchCallback finds the purchase of a callback by OUR provider reference
+// (of its current attempt, or of one it moved on from), locks it and
+// decides what the callback does (afterCallback, afterAttemptCallback).
+func (s *Service) matchCallback(ctx context.Context, tx pgx.Tx, provider string, rep providers.Status, authenticated bool) (callbackMatch, error) {
 	q := store.New(tx)
 	p, err := q.PurchaseGetByProviderReference(ctx, store.PurchaseGetByProviderReferenceParams{
 		Provider: provider, ProviderReference: &rep.Reference,
@@ -79,33 +99,37 @@ func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string,
 		// moved on from (docs/routing.md): such a report is never ignored.
 		a, aerr := q.PurchaseAttemptGetByReference(ctx, store.PurchaseAttemptGetByReferenceParams{Provider: provider, ProviderReference: &rep.Reference})
 		if isNotFound(aerr) {
-			return p, CallbackUnmatched, nil
+			return callbackMatch{action: CallbackUnmatched}, nil
 		}
 		if aerr != nil {
-			return p, "", aerr
+			return callbackMatch{}, aerr
 		}
 		ended, p.ID, err = &a, a.PurchaseID, nil
 	}
 	if err != nil {
-		return p, "", err
+		return callbackMatch{}, err
 	}
 	if p, err = q.PurchaseLock(ctx, p.ID); err != nil {
-		return p, "", err
-	}
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: p.ID, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
-		CallbackID: &callbackID,
-		Data:       mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
-		CreatedAt:  s.now(),
-	}); err != nil {
-		return p, "", err
+		return callbackMatch{}, err
 	}
 	st, action := afterCallback(p, rep, authenticated, s.now())
 	if ended != nil {
 		st, action = afterAttemptCallback(p, *ended, rep, authenticated, s.now())
 	}
-	if p, err = s.execute(ctx, tx, p, st); err != nil {
-		return p, "", err
+	return callbackMatch{matched: true, p: p, st: st, action: action}, nil
+}
+
+// applyCallback records a stored callback in its purchase's timeline and
+// carries out what matchCallback decided.
+func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, m callbackMatch, callbackID int64, rep providers.Status, authenticated bool) error {
+	if _, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
+		PurchaseID: m.p.ID, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
+		CallbackID: &callbackID,
+		Data:       mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
+		CreatedAt:  s.now(),
+	}); err != nil {
+		return err
 	}
-	return p, action, nil
+	_, err := s.execute(ctx, tx, m.p, m.st)
+	return err
 }

@@ -79,28 +79,67 @@ func (s *Service) RefreshCatalog(ctx context.Context, provider string) error {
 	})
 }
 
-// observeBalance records a deposit observation, sets the gauge, and alerts
-// when the deposit falls below the configured level.
+// observeBalance records a deposit observation when keepBalance says so,
+// sets the gauge, and alerts when the deposit falls below the configured
+// level.
 func (s *Service) observeBalance(ctx context.Context, tx pgx.Tx, provider string, balance int64, source string) error {
 	q := store.New(tx)
 	prev, prevErr := q.ProviderBalanceLatest(ctx, provider)
-	if err := q.ProviderBalanceInsert(ctx, store.ProviderBalanceInsertParams{
-		Provider: provider, Balance: balance, Source: source, ObservedAt: s.now(),
-	}); err != nil {
-		return err
-	}
-	s.metrics.Balance.WithLabelValues(provider).Set(float64(balance))
 	setup, _ := s.provider(provider)
 	below := setup.BalanceAlertBelow
+	var last *store.ProviderBalance
+	if prevErr == nil {
+		last = &prev
+	}
+	if keepBalance(last, balance, below, s.now()) {
+		if err := q.ProviderBalanceInsert(ctx, store.ProviderBalanceInsertParams{
+			Provider: provider, Balance: balance, Source: source, ObservedAt: s.now(),
+		}); err != nil {
+			return err
+		}
+	}
+	s.metrics.Balance.WithLabelValues(provider).Set(float64(balance))
 	if below <= 0 || balance >= below {
 		return nil
 	}
 	// Alert on crossing the level, not on every observation below it.
-	if prevErr == nil && prev.Balance < below {
+	if last != nil && last.Balance < below {
 		return nil
 	}
 	return s.alert(ctx, tx, "low_balance", provider, nil,
 		fmt.Sprintf("%s deposit %d is below %d", provider, balance, below), map[string]any{"balance": balance, "alert_below": below})
+}
+
+// BalanceKeepEvery is how often, at most, a provider's deposit is recorded
+// in provider_balances while it stays on one side of its alert level and
+// within one Asia/Jakarta day (docs/audit.md#the-audit-tables).
+const BalanceKeepEvery = time.Minute
+
+// wib is Asia/Jakarta (UTC+7, no daylight saving), the day of the daily
+// reconciliation views.
+var wib = time.FixedZone("WIB", 7*60*60)
+
+// keepBalance decides whether a deposit observed at now is recorded, after
+// last (nil: none recorded). Every answer that carries a deposit is
+// observed — about one per purchase, and each charge changes the deposit —
+// but its answer is already kept whole in provider_calls, so a row per
+// answer would only copy it. One is recorded when none was for
+// BalanceKeepEvery, when the deposit crossed the alert level below (so the
+// alert fires once, on the crossing, and the reader of the latest deposit
+// sees the crossing at once), and for the first observation of each
+// Asia/Jakarta day (recon_daily_balance's first deposit of the day).
+func keepBalance(last *store.ProviderBalance, balance, below int64, now time.Time) bool {
+	switch {
+	case last == nil:
+		return true
+	case now.Sub(last.ObservedAt) >= BalanceKeepEvery || now.Before(last.ObservedAt):
+		return true
+	case now.In(wib).YearDay() != last.ObservedAt.In(wib).YearDay() || now.In(wib).Year() != last.ObservedAt.In(wib).Year():
+		return true
+	case below > 0 && (balance < below) != (last.Balance < below):
+		return true
+	}
+	return false
 }
 
 type catalogWorker struct {

@@ -11,11 +11,15 @@ func TestFingerprintCanonical(t *testing.T) {
 	base.Normalize()
 	same.Normalize()
 	if base.Fingerprint() != same.Fingerprint() {
-		t.Fatalf("equivalent requests differ:\n%s\n%s", base.Fingerprint(), same.Fingerprint())
+		t.Fatalf("equivalent requests differ:\n%s\n%s", base.canonical(), same.canonical())
 	}
 	want := `{"confirmation":"automatic","customer_number":"01105691111","max_price":null,"period":"","phone":"","product_code":"PLN20","selling_price":null,"user_id":"","zone_id":""}`
-	if base.Fingerprint() != want {
-		t.Fatalf("canonical JSON changed:\n got %s\nwant %s", base.Fingerprint(), want)
+	if base.canonical() != want {
+		t.Fatalf("canonical JSON changed:\n got %s\nwant %s", base.canonical(), want)
+	}
+	// What is stored is the digest of the canonical JSON (sha256 of want).
+	if fp := base.Fingerprint(); fp != "CKkwzi/zSe9s6ZOI1mGNvR2xNKXZP4sd5t9jZ62Q9tQ" {
+		t.Fatalf("fingerprint %q", fp)
 	}
 	one := int64(1)
 	for name, mutate := range map[string]func(*CreateRequest){
@@ -34,6 +38,29 @@ func TestFingerprintCanonical(t *testing.T) {
 		r.Normalize()
 		if r.Fingerprint() == base.Fingerprint() {
 			t.Errorf("changing %s does not change the fingerprint", name)
+		}
+	}
+}
+
+// A repeat is recognized by the stored digest, and by the canonical JSON
+// that purchases created before the digest keep; anything else is another
+// request.
+func TestSameRequest(t *testing.T) {
+	t.Parallel()
+	r := CreateRequest{ReferenceID: "r", ProductCode: "PLN20", CustomerNumber: "01105691111"}
+	r.Normalize()
+	other := r
+	other.CustomerNumber = "01105691112"
+	for stored, want := range map[string]bool{
+		r.Fingerprint():       true,
+		r.canonical():         true,
+		other.Fingerprint():   false,
+		other.canonical():     false,
+		"":                    false,
+		r.Fingerprint() + "=": false,
+	} {
+		if got := r.sameRequest(stored); got != want {
+			t.Errorf("sameRequest(%q) = %v, want %v", stored, got, want)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -181,11 +180,7 @@ func (c *lookupCall) same(o *lookupCall) bool {
 // of its own — about one commit per purchase, for an interruption of
 // running jobs we never want.
 func (s *Service) cancelLookups(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	filter, err := json.Marshal(map[string]string{"purchase_id": id.String()})
-	if err != nil {
-		return err
-	}
-	if _, err := store.New(tx).LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: s.now(), Filter: filter}); err != nil {
+	if _, err := store.New(tx).LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: s.now(), PurchaseID: id.String()}); err != nil {
 		return fmt.Errorf("cancel lookups of %s: %w", id, err)
 	}
 	return nil

@@ -80,11 +80,17 @@ func (s *Service) Purchases(ctx context.Context, params store.PurchaseListForCli
 	return rows, nil
 }
 
-// Events returns a purchase's audit timeline in seq order.
+// Events returns a purchase's audit timeline in seq order, each provider
+// call's event with its call's code, HTTP status, latency and reason as its
+// data.
 func (s *Service) Events(ctx context.Context, purchaseID uuid.UUID) ([]store.PurchaseEvent, error) {
-	events, err := store.New(s.apiPool).EventListByPurchase(ctx, purchaseID)
+	rows, err := store.New(s.apiPool).EventListByPurchaseShown(ctx, purchaseID)
 	if err != nil {
 		return nil, fmt.Errorf("events of %s: %w", purchaseID, err)
+	}
+	events := make([]store.PurchaseEvent, len(rows))
+	for i, r := range rows {
+		events[i] = store.PurchaseEvent(r)
 	}
 	return events, nil
 }

@@ -1,6 +1,7 @@
 package flow_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -291,11 +292,19 @@ func TestCancelAndExpiry(t *testing.T) {
 
 // A signed callback may complete a purchase still in paying (its call in
 // flight); the payment job then finds it moved and does nothing. A repeat of
-// the same callback is a duplicate; a later FAILED is a contradiction.
+// the same callback is a duplicate; a later FAILED is a contradiction. Each
+// callback's row is written once, with what was done with it: a trigger
+// refuses any update.
 func TestSignedCallbackBeforeTheAnswer(t *testing.T) {
 	t.Parallel()
 	b := flowtest.Setup(t, flowtest.Options{NoStart: true, Signed: true})
 	ctx := context.Background()
+	if _, err := b.Pool.Exec(ctx, `
+		CREATE FUNCTION callbacks_written_once() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'callback % updated', OLD.id; END $$;
+		CREATE TRIGGER callbacks_written_once BEFORE UPDATE ON callbacks FOR EACH ROW EXECUTE FUNCTION callbacks_written_once();`); err != nil {
+		t.Fatal(err)
+	}
 	p := create(t, b, "cb-1", "TSEL10", "081233330001")
 	ref := p.ID.String()
 	if _, err := b.Pool.Exec(ctx, `UPDATE purchases SET status = 'paying', amount = 10150, provider_reference = $2,
@@ -325,6 +334,20 @@ func TestSignedCallbackBeforeTheAnswer(t *testing.T) {
 	forged := body("400", "Transaction failed ")
 	if action, _ := b.Svc.HandleCallback(ctx, snapcart.Name, forged, "00"+snapcart.SignCallback(secret, forged)[2:]); action != flow.CallbackContradiction {
 		t.Fatalf("an unauthenticated report contradicting a terminal purchase is still recorded: %q", action)
+	}
+	other := bytes.Replace(ok, []byte(ref), []byte(uuid.NewString()), 1)
+	if action, _ := b.Svc.HandleCallback(ctx, snapcart.Name, other, snapcart.SignCallback(secret, other)); action != flow.CallbackUnmatched {
+		t.Fatalf("a callback for no purchase: %q", action)
+	}
+	if action, _ := b.Svc.HandleCallback(ctx, snapcart.Name, []byte("not json"), ""); action != flow.CallbackUnreadable {
+		t.Fatalf("an unreadable callback: %q", action)
+	}
+	var stored string
+	if err := b.Pool.QueryRow(ctx, `SELECT string_agg(concat_ws(' ', action, outcome, purchase_id = $1), ', ' ORDER BY id) FROM callbacks`, p.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if want := "applied succeeded t, contradiction failed t, contradiction failed t, unmatched succeeded, unreadable unknown"; stored != want {
+		t.Fatalf("callbacks stored as %q, want %q", stored, want)
 	}
 	// The payment job, running now, finds the purchase moved and never calls.
 	if err := b.Svc.Start(ctx); err != nil {

@@ -121,6 +121,11 @@ type Config struct {
 	// FetchPollInterval is the other queues' poll interval (River's
 	// client-wide one).
 	FetchPollInterval time.Duration
+	// JobRetention is how long River keeps a completed or cancelled job
+	// (JOB_RETENTION; DefaultJobRetention when zero). The purchase's audit
+	// trail is its events, calls and callbacks: a finished job is only what
+	// River UI shows of it meanwhile.
+	JobRetention time.Duration
 	// Middleware wraps River's job inserts and work, outermost first
 	// (cmd/orchestrator passes the tracing's, internal/telemetry).
 	Middleware []rivertype.Middleware
@@ -133,6 +138,12 @@ const (
 	DefaultStepFetchInterval = 20 * time.Millisecond
 	DefaultFetchCooldown     = 100 * time.Millisecond
 )
+
+// DefaultJobRetention is how long River keeps finished jobs unless
+// JOB_RETENTION says otherwise: an hour of history in River UI, where
+// River's own default of a day would keep 24 times the rows
+// (docs/configuration.md).
+const DefaultJobRetention = time.Hour
 
 // DefaultInquiryRetryWindow is how long an inquiry that gets no answer (or
 // is refused) is retried before the purchase fails: long enough to ride out
@@ -195,6 +206,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Workers == 0 {
 		c.Workers = DefaultWorkers
+	}
+	if c.JobRetention == 0 {
+		c.JobRetention = DefaultJobRetention
 	}
 	if c.StepFetchInterval == 0 {
 		c.StepFetchInterval = DefaultStepFetchInterval
@@ -333,7 +347,23 @@ func riverConfig(cfg *Config) *river.Config {
 		Logger:               cfg.Logger,
 		Middleware:           cfg.Middleware,
 		Hooks:                []rivertype.Hook{dueSoon},
+
+		CompletedJobRetentionPeriod: cfg.JobRetention,
+		CancelledJobRetentionPeriod: cfg.JobRetention,
+		ReindexerIndexNames:         reindexed(),
 	}
+}
+
+// droppedIndexes are River's indexes on river_job that
+// migrations/00013_storage.sql drops: nothing reads them.
+var droppedIndexes = []string{"river_job_args_index", "river_job_metadata_index"}
+
+// reindexed is what River's reindexer rebuilds: its default list but the
+// indexes we dropped, which it would otherwise warn about on every run.
+func reindexed() []string {
+	return slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(name string) bool {
+		return slices.Contains(droppedIndexes, name)
+	})
 }
 
 // Start runs the workers until Stop.

@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -75,6 +78,25 @@ func TestCreatePollAndReadEvents(t *testing.T) {
 	}
 	if !kinds["status"] || !kinds["provider_call"] || path[len(path)-1] != "succeeded" {
 		t.Fatalf("timeline lacks status changes or provider calls: %s", ev.Body)
+	}
+	// A provider call's event stores no data; its data is its call's code,
+	// HTTP status, latency and reason.
+	type callEvent struct {
+		Seq          int
+		Stored, Call string
+	}
+	rows, _ := e.Pool.Query(context.Background(), `SELECT e.seq, e.data::text,
+		jsonb_build_object('code', c.code, 'http_status', c.http_status, 'latency_ms', c.latency_ms, 'reason', c.reason)::text
+		FROM purchase_events e JOIN provider_calls c ON c.id = e.provider_call_id WHERE e.purchase_id = $1 ORDER BY e.seq`, row.ID)
+	calls, err := pgx.CollectRows(rows, pgx.RowToStructByPos[callEvent])
+	if err != nil || len(calls) == 0 {
+		t.Fatalf("%d call events (%v)", len(calls), err)
+	}
+	for _, c := range calls {
+		shown, _ := json.Marshal(ev.json(t)["data"].([]any)[c.Seq-1].(map[string]any)["data"])
+		if c.Stored != "{}" || !jsonEqual(t, string(shown), c.Call) {
+			t.Fatalf("call event %d: stored %s, shown %s, the call's %s", c.Seq, c.Stored, shown, c.Call)
+		}
 	}
 	if strings.Contains(string(ev.Body), *row.ProviderReference) || strings.Contains(string(ev.Body), e.Creds.SnapcartCallbackSecret) {
 		t.Fatalf("timeline exposes a provider reference or secret: %s", ev.Body)
@@ -343,3 +365,16 @@ func TestListPurchases(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// jsonEqual reports whether two JSON texts hold the same value.
+func jsonEqual(t *testing.T, a, b string) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal([]byte(a), &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(b), &y); err != nil {
+		t.Fatal(err)
+	}
+	return reflect.DeepEqual(x, y)
+}

@@ -62,8 +62,8 @@ func (q *Queries) CallbackHeldFailure(ctx context.Context, purchaseID *uuid.UUID
 }
 
 const callbackInsert = `-- name: CallbackInsert :one
-INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, received_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (provider, body_sha256) DO NOTHING
 RETURNING id, provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at
 `
@@ -74,10 +74,14 @@ type CallbackInsertParams struct {
 	Body          string
 	Authenticated bool
 	Reference     *string
+	PurchaseID    *uuid.UUID
+	Outcome       *string
+	Action        string
 	ReceivedAt    time.Time
 }
 
-// Stores a callback once per provider and body hash; no row for a duplicate.
+// Stores a callback once per provider and body hash, with what was done
+// with it; no row for a duplicate.
 func (q *Queries) CallbackInsert(ctx context.Context, arg CallbackInsertParams) (Callback, error) {
 	row := q.db.QueryRow(ctx, callbackInsert,
 		arg.Provider,
@@ -85,6 +89,9 @@ func (q *Queries) CallbackInsert(ctx context.Context, arg CallbackInsertParams) 
 		arg.Body,
 		arg.Authenticated,
 		arg.Reference,
+		arg.PurchaseID,
+		arg.Outcome,
+		arg.Action,
 		arg.ReceivedAt,
 	)
 	var i Callback
@@ -133,27 +140,6 @@ func (q *Queries) CallbackOutcomesByPurchase(ctx context.Context, purchaseID *uu
 		return nil, err
 	}
 	return items, nil
-}
-
-const callbackSetAction = `-- name: CallbackSetAction :exec
-UPDATE callbacks SET purchase_id = $1, outcome = $2, action = $3 WHERE id = $4
-`
-
-type CallbackSetActionParams struct {
-	PurchaseID *uuid.UUID
-	Outcome    *string
-	Action     string
-	ID         int64
-}
-
-func (q *Queries) CallbackSetAction(ctx context.Context, arg CallbackSetActionParams) error {
-	_, err := q.db.Exec(ctx, callbackSetAction,
-		arg.PurchaseID,
-		arg.Outcome,
-		arg.Action,
-		arg.ID,
-	)
-	return err
 }
 
 const eventInsert = `-- name: EventInsert :one
@@ -225,6 +211,72 @@ func (q *Queries) EventListByPurchase(ctx context.Context, purchaseID uuid.UUID)
 	var items []PurchaseEvent
 	for rows.Next() {
 		var i PurchaseEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.PurchaseID,
+			&i.Kind,
+			&i.Name,
+			&i.FromStatus,
+			&i.ToStatus,
+			&i.Actor,
+			&i.ProviderCallID,
+			&i.CallbackID,
+			&i.Data,
+			&i.CreatedAt,
+			&i.Seq,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const eventListByPurchaseShown = `-- name: EventListByPurchaseShown :many
+SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
+       e.provider_call_id, e.callback_id,
+       (CASE WHEN c.id IS NULL THEN e.data
+             ELSE e.data || jsonb_build_object('code', c.code, 'http_status', c.http_status,
+                                               'latency_ms', c.latency_ms, 'reason', c.reason)
+        END)::jsonb AS data,
+       e.created_at, e.seq
+FROM purchase_events e
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id
+WHERE e.purchase_id = $1
+ORDER BY e.seq
+`
+
+type EventListByPurchaseShownRow struct {
+	ID             int64
+	PurchaseID     uuid.UUID
+	Kind           string
+	Name           string
+	FromStatus     *PurchaseStatus
+	ToStatus       *PurchaseStatus
+	Actor          string
+	ProviderCallID *int64
+	CallbackID     *int64
+	Data           json.RawMessage
+	CreatedAt      time.Time
+	Seq            int32
+}
+
+// A purchase's events in seq order as the API shows them. A provider
+// call's event stores no data of its own: its data is its call's code, HTTP
+// status, latency and reason, read from the call's row (events stored
+// before that hold the same in data; docs/audit.md#the-audit-tables).
+func (q *Queries) EventListByPurchaseShown(ctx context.Context, purchaseID uuid.UUID) ([]EventListByPurchaseShownRow, error) {
+	rows, err := q.db.Query(ctx, eventListByPurchaseShown, purchaseID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EventListByPurchaseShownRow
+	for rows.Next() {
+		var i EventListByPurchaseShownRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.PurchaseID,

@@ -7,7 +7,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 )
 
@@ -17,13 +16,13 @@ SET state = CASE WHEN state = 'running' THEN state ELSE 'cancelled'::river_job_s
     finalized_at = CASE WHEN state = 'running' THEN finalized_at ELSE $1::timestamptz END,
     metadata = jsonb_set(metadata, '{cancel_attempted_at}', to_jsonb($1::timestamptz), true)
 WHERE kind = 'purchase_lookup'
-  AND args @> $2::jsonb
   AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
+  AND args ->> 'purchase_id' = $2::text
 `
 
 type LookupJobsCancelParams struct {
-	Now    time.Time
-	Filter json.RawMessage
+	Now        time.Time
+	PurchaseID string
 }
 
 // Cancels a purchase's lookup jobs as River's own cancel does, but without
@@ -34,9 +33,10 @@ type LookupJobsCancelParams struct {
 // (cancel_attempted_at), so it finishes, records its call and finds the
 // purchase ended — and if it was snoozing when the mark came (River
 // records a snooze after the job's own transaction), River cancels it
-// instead of scheduling it again.
+// instead of scheduling it again. river_job_lookup_waiting
+// (migrations/00013_storage.sql) finds them.
 func (q *Queries) LookupJobsCancel(ctx context.Context, arg LookupJobsCancelParams) (int64, error) {
-	result, err := q.db.Exec(ctx, lookupJobsCancel, arg.Now, arg.Filter)
+	result, err := q.db.Exec(ctx, lookupJobsCancel, arg.Now, arg.PurchaseID)
 	if err != nil {
 		return 0, err
 	}

@@ -751,8 +751,8 @@ WHERE m.status = 'pending' AND m.next_attempt_at < $1
   AND NOT EXISTS (
       SELECT 1 FROM river_job j
       WHERE j.kind = 'webhook_deliver'
-        AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
-        AND j.args @> jsonb_build_object('message_id', m.id::text))
+        AND j.state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
+        AND j.args ->> 'message_id' = m.id::text)
 ORDER BY m.next_attempt_at
 LIMIT $2
 `
@@ -763,7 +763,8 @@ type WebhookMessageOrphansParams struct {
 }
 
 // Pending messages due before cutoff that no live River job delivers (a job
-// lost or discarded): the cleanup queues them again.
+// lost or discarded): the cleanup queues them again. river_job_webhook_waiting
+// (migrations/00013_storage.sql) finds a message's job.
 func (q *Queries) WebhookMessageOrphans(ctx context.Context, arg WebhookMessageOrphansParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, webhookMessageOrphans, arg.Cutoff, arg.RowLimit)
 	if err != nil {

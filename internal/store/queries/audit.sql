@@ -12,6 +12,23 @@ RETURNING *;
 -- name: EventListByPurchase :many
 SELECT * FROM purchase_events WHERE purchase_id = @purchase_id ORDER BY seq;
 
+-- name: EventListByPurchaseShown :many
+-- A purchase's events in seq order as the API shows them. A provider
+-- call's event stores no data of its own: its data is its call's code, HTTP
+-- status, latency and reason, read from the call's row (events stored
+-- before that hold the same in data; docs/audit.md#the-audit-tables).
+SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
+       e.provider_call_id, e.callback_id,
+       (CASE WHEN c.id IS NULL THEN e.data
+             ELSE e.data || jsonb_build_object('code', c.code, 'http_status', c.http_status,
+                                               'latency_ms', c.latency_ms, 'reason', c.reason)
+        END)::jsonb AS data,
+       e.created_at, e.seq
+FROM purchase_events e
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id
+WHERE e.purchase_id = @purchase_id
+ORDER BY e.seq;
+
 -- name: ProviderCallInsert :one
 INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,
                             outcome, reason, latency_ms, request, response, error, created_at)
@@ -23,14 +40,12 @@ RETURNING id;
 SELECT * FROM provider_calls WHERE purchase_id = @purchase_id ORDER BY id;
 
 -- name: CallbackInsert :one
--- Stores a callback once per provider and body hash; no row for a duplicate.
-INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, received_at)
-VALUES (@provider, @body_sha256, @body, @authenticated, @reference, @received_at)
+-- Stores a callback once per provider and body hash, with what was done
+-- with it; no row for a duplicate.
+INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at)
+VALUES (@provider, @body_sha256, @body, @authenticated, @reference, @purchase_id, @outcome, @action, @received_at)
 ON CONFLICT (provider, body_sha256) DO NOTHING
 RETURNING *;
-
--- name: CallbackSetAction :exec
-UPDATE callbacks SET purchase_id = @purchase_id, outcome = @outcome, action = @action WHERE id = @id;
 
 -- name: AlertInsert :execrows
 -- Raises an alert; a purchase raises each kind once per provider (0 rows:

@@ -37,15 +37,27 @@ SELECT id, name FROM clients ORDER BY name, id;
 -- serial number or its token; the references and transaction ids of the
 -- attempts it moved on from too (migrations/00010_console_routing.sql);
 -- and the webhook-id (msg_…) of one of its webhook deliveries.
--- Each branch is one index scan.
+-- Each branch is one index scan, or a few: a reference_id is looked up
+-- under each client in purchases_client_reference, a provider reference
+-- under each provider in purchases_provider_reference (the providers found
+-- by skipping through that index, one probe each), so neither needs an
+-- index of its own (migrations/00013_storage.sql).
+WITH RECURSIVE providers AS (
+    (SELECT provider FROM purchases ORDER BY provider LIMIT 1)
+    UNION ALL
+    SELECT (SELECT p.provider FROM purchases p WHERE p.provider > providers.provider ORDER BY p.provider LIMIT 1)
+    FROM providers WHERE providers.provider IS NOT NULL
+)
 SELECT m.id, m.field FROM (
-    SELECT id, 'reference_id'::text AS field FROM purchases WHERE reference_id = @term::text
+    SELECT id, 'reference_id'::text AS field FROM purchases
+    WHERE client_id IN (SELECT c.id FROM clients c) AND reference_id = @term::text
     UNION ALL
     SELECT id, 'purchase_id'::text FROM purchases WHERE id = sqlc.narg('id')::uuid
     UNION ALL
     SELECT id, 'customer_number'::text FROM purchases WHERE customer_number = @customer_number::text
     UNION ALL
-    SELECT id, 'provider_reference'::text FROM purchases WHERE provider_reference = @term::text
+    SELECT id, 'provider_reference'::text FROM purchases
+    WHERE provider IN (SELECT pr.provider FROM providers pr WHERE pr.provider IS NOT NULL) AND provider_reference = @term::text
     UNION ALL
     SELECT id, 'provider_transaction_id'::text FROM purchases WHERE provider_transaction_id = @term::text
     UNION ALL

@@ -185,14 +185,15 @@ WHERE e.deleted_at < @cutoff
 
 -- name: WebhookMessageOrphans :many
 -- Pending messages due before cutoff that no live River job delivers (a job
--- lost or discarded): the cleanup queues them again.
+-- lost or discarded): the cleanup queues them again. river_job_webhook_waiting
+-- (migrations/00013_storage.sql) finds a message's job.
 SELECT m.id FROM webhook_messages m
 WHERE m.status = 'pending' AND m.next_attempt_at < @cutoff
   AND NOT EXISTS (
       SELECT 1 FROM river_job j
       WHERE j.kind = 'webhook_deliver'
-        AND j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
-        AND j.args @> jsonb_build_object('message_id', m.id::text))
+        AND j.state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
+        AND j.args ->> 'message_id' = m.id::text)
 ORDER BY m.next_attempt_at
 LIMIT @row_limit;
 
