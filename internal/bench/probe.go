@@ -288,8 +288,8 @@ func probeConsoleSearch(ctx context.Context, q *store.Queries, terms ...string) 
 }
 
 // probeMetrics sends the reads of a metrics scrape (internal/recon's
-// collector): the open purchases by status, and each provider's last
-// deposit.
+// collector): the open purchases by status, each provider's last
+// deposit, and the audit tables' partitions.
 func probeMetrics(ctx context.Context, q *store.Queries, now time.Time) error {
 	if err := q.ReconNowSet(ctx, now.Format(time.RFC3339Nano)); err != nil {
 		return err
@@ -297,7 +297,10 @@ func probeMetrics(ctx context.Context, q *store.Queries, now time.Time) error {
 	if _, err := q.ReconOpenByStatusList(ctx); err != nil {
 		return err
 	}
-	_, err := q.ProviderBalanceLatestList(ctx)
+	if _, err := q.ProviderBalanceLatestList(ctx); err != nil {
+		return err
+	}
+	_, err := q.AuditPartitionStateList(ctx)
 	return err
 }
 

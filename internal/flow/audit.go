@@ -24,6 +24,9 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 		}
 	}
 	for _, c := range r.Calls {
+		// The call and its event share one timestamp, so they land in the
+		// same month's partition (migrations/00012_audit_partitions.sql).
+		at := s.now()
 		s.metrics.providerCall(provider, c, r.Outcome)
 		if c.Provider == "" {
 			c.Provider = provider
@@ -33,7 +36,7 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 			HttpStatus: int32(c.HTTPStatus), Code: c.Code, Message: c.Message,
 			Outcome: string(r.Outcome), Reason: string(r.Reason),
 			LatencyMs: int32(max(c.Latency.Milliseconds(), 0)),
-			Request:   c.Request, Response: c.Response, Error: c.Err, CreatedAt: s.now(),
+			Request:   c.Request, Response: c.Response, Error: c.Err, CreatedAt: at,
 		}
 		if purchase != nil {
 			params.PurchaseID = &purchase.ID
@@ -52,7 +55,7 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 			PurchaseID: purchase.ID, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
 			Actor: "system", ProviderCallID: &id,
 			Data:      mustJSON(map[string]any{"code": c.Code, "http_status": c.HTTPStatus, "latency_ms": c.Latency.Milliseconds(), "reason": r.Reason}),
-			CreatedAt: s.now(),
+			CreatedAt: at,
 		}); err != nil {
 			return fmt.Errorf("provider call event: %w", err)
 		}

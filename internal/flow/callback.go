@@ -48,12 +48,12 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 		case rep.Reference == "":
 			action = CallbackUnmatched
 		default:
-			p, action, err = s.applyCallback(ctx, tx, provider, cb.ID, rep, authenticated)
+			p, action, err = s.applyCallback(ctx, tx, provider, cb, rep, authenticated)
 			if err != nil {
 				return err
 			}
 		}
-		params := store.CallbackSetActionParams{ID: cb.ID, Action: action, Outcome: nonEmpty(string(rep.Outcome))}
+		params := store.CallbackSetActionParams{ID: cb.ID, ReceivedAt: cb.ReceivedAt, Action: action, Outcome: nonEmpty(string(rep.Outcome))}
 		if p.ID != [16]byte{} {
 			params.PurchaseID = &p.ID
 		}
@@ -67,8 +67,9 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 }
 
 // applyCallback matches a stored callback to its purchase, locks it,
-// records the callback in its timeline and carries out afterCallback.
-func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string, callbackID int64, rep providers.Status, authenticated bool) (store.Purchase, string, error) {
+// records the callback in its timeline (the event at the callback's own
+// time: the same month's partition) and carries out afterCallback.
+func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string, cb store.Callback, rep providers.Status, authenticated bool) (store.Purchase, string, error) {
 	q := store.New(tx)
 	p, err := q.PurchaseGetByProviderReference(ctx, store.PurchaseGetByProviderReferenceParams{
 		Provider: provider, ProviderReference: &rep.Reference,
@@ -94,9 +95,9 @@ func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string,
 	}
 	if _, err := q.EventInsert(ctx, store.EventInsertParams{
 		PurchaseID: p.ID, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
-		CallbackID: &callbackID,
+		CallbackID: &cb.ID,
 		Data:       mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
-		CreatedAt:  s.now(),
+		CreatedAt:  cb.ReceivedAt,
 	}); err != nil {
 		return p, "", err
 	}

@@ -49,6 +49,7 @@ const callbackHeldFailure = `-- name: CallbackHeldFailure :one
 SELECT EXISTS (
     SELECT 1 FROM callbacks
     WHERE purchase_id = $1 AND action = 'held' AND authenticated AND outcome = 'failed'
+      AND received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
 ) AS held
 `
 
@@ -62,29 +63,38 @@ func (q *Queries) CallbackHeldFailure(ctx context.Context, purchaseID *uuid.UUID
 }
 
 const callbackInsert = `-- name: CallbackInsert :one
+WITH digest AS (
+    INSERT INTO callback_digests (provider, body_sha256, received_at)
+    VALUES ($4, $5, $6)
+    ON CONFLICT (provider, body_sha256) DO NOTHING
+    RETURNING provider, body_sha256, received_at
+)
 INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, received_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (provider, body_sha256) DO NOTHING
+SELECT d.provider, d.body_sha256, $1, $2, $3, d.received_at
+FROM digest d
 RETURNING id, provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at
 `
 
 type CallbackInsertParams struct {
-	Provider      string
-	BodySha256    []byte
 	Body          string
 	Authenticated bool
 	Reference     *string
+	Provider      string
+	BodySha256    []byte
 	ReceivedAt    time.Time
 }
 
-// Stores a callback once per provider and body hash; no row for a duplicate.
+// Stores a callback once per provider and body hash; no row for a
+// duplicate. The dedupe is callback_digests' primary key (callbacks is
+// partitioned by month, so no unique index of it spans the months): the
+// callback is stored only when its digest is new, in the same statement.
 func (q *Queries) CallbackInsert(ctx context.Context, arg CallbackInsertParams) (Callback, error) {
 	row := q.db.QueryRow(ctx, callbackInsert,
-		arg.Provider,
-		arg.BodySha256,
 		arg.Body,
 		arg.Authenticated,
 		arg.Reference,
+		arg.Provider,
+		arg.BodySha256,
 		arg.ReceivedAt,
 	)
 	var i Callback
@@ -105,7 +115,9 @@ func (q *Queries) CallbackInsert(ctx context.Context, arg CallbackInsertParams) 
 
 const callbackOutcomesByPurchase = `-- name: CallbackOutcomesByPurchase :many
 SELECT id, outcome, authenticated FROM callbacks
-WHERE purchase_id = $1 AND outcome IS NOT NULL ORDER BY id
+WHERE purchase_id = $1 AND outcome IS NOT NULL
+  AND received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+ORDER BY id
 `
 
 type CallbackOutcomesByPurchaseRow struct {
@@ -136,7 +148,8 @@ func (q *Queries) CallbackOutcomesByPurchase(ctx context.Context, purchaseID *uu
 }
 
 const callbackSetAction = `-- name: CallbackSetAction :exec
-UPDATE callbacks SET purchase_id = $1, outcome = $2, action = $3 WHERE id = $4
+UPDATE callbacks SET purchase_id = $1, outcome = $2, action = $3
+WHERE id = $4 AND received_at = $5
 `
 
 type CallbackSetActionParams struct {
@@ -144,14 +157,18 @@ type CallbackSetActionParams struct {
 	Outcome    *string
 	Action     string
 	ID         int64
+	ReceivedAt time.Time
 }
 
+// Records what was done with a callback; received_at (its partition key)
+// lets PostgreSQL go straight to its month.
 func (q *Queries) CallbackSetAction(ctx context.Context, arg CallbackSetActionParams) error {
 	_, err := q.db.Exec(ctx, callbackSetAction,
 		arg.PurchaseID,
 		arg.Outcome,
 		arg.Action,
 		arg.ID,
+		arg.ReceivedAt,
 	)
 	return err
 }
@@ -161,7 +178,9 @@ INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_statu
                              provider_call_id, callback_id, data, created_at)
 SELECT $1, coalesce(max(e.seq), 0) + 1, $2, $3, $4, $5, $6,
        $7, $8, $9, $10
-FROM purchase_events e WHERE e.purchase_id = $1
+FROM purchase_events e
+WHERE e.purchase_id = $1
+  AND e.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
 RETURNING id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq
 `
 
@@ -180,7 +199,15 @@ type EventInsertParams struct {
 
 // Appends an event to a purchase's timeline with the next seq of that
 // purchase. The caller holds the purchase's row lock (PurchaseLock), which
-// makes max(seq) + 1 safe; the unique index catches a caller that does not.
+// makes max(seq) + 1 safe; the unique index of each month's partition
+// catches a caller that does not. An event naming a provider call or a
+// callback takes that row's timestamp (the same month's partition:
+// migrations/00012_audit_partitions.sql).
+//
+// The reads of one purchase's audit rows here and in console.sql say
+// that no such row is older than the purchase (with a day of margin for
+// clocks of different processes), so PostgreSQL reads the partitions of
+// the purchase's months only.
 func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (PurchaseEvent, error) {
 	row := q.db.QueryRow(ctx, eventInsert,
 		arg.PurchaseID,
@@ -213,7 +240,10 @@ func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (Purch
 }
 
 const eventListByPurchase = `-- name: EventListByPurchase :many
-SELECT id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq FROM purchase_events WHERE purchase_id = $1 ORDER BY seq
+SELECT id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq FROM purchase_events
+WHERE purchase_id = $1
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+ORDER BY seq
 `
 
 func (q *Queries) EventListByPurchase(ctx context.Context, purchaseID uuid.UUID) ([]PurchaseEvent, error) {
@@ -336,7 +366,10 @@ func (q *Queries) ProviderCallInsert(ctx context.Context, arg ProviderCallInsert
 }
 
 const providerCallListByPurchase = `-- name: ProviderCallListByPurchase :many
-SELECT id, purchase_id, provider, operation, reference, http_status, code, message, outcome, reason, latency_ms, request, response, error, created_at FROM provider_calls WHERE purchase_id = $1 ORDER BY id
+SELECT id, purchase_id, provider, operation, reference, http_status, code, message, outcome, reason, latency_ms, request, response, error, created_at FROM provider_calls
+WHERE purchase_id = $1
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+ORDER BY id
 `
 
 func (q *Queries) ProviderCallListByPurchase(ctx context.Context, purchaseID *uuid.UUID) ([]ProviderCall, error) {

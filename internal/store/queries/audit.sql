@@ -1,16 +1,29 @@
 -- name: EventInsert :one
 -- Appends an event to a purchase's timeline with the next seq of that
 -- purchase. The caller holds the purchase's row lock (PurchaseLock), which
--- makes max(seq) + 1 safe; the unique index catches a caller that does not.
+-- makes max(seq) + 1 safe; the unique index of each month's partition
+-- catches a caller that does not. An event naming a provider call or a
+-- callback takes that row's timestamp (the same month's partition:
+-- migrations/00012_audit_partitions.sql).
+--
+-- The reads of one purchase's audit rows here and in console.sql say
+-- that no such row is older than the purchase (with a day of margin for
+-- clocks of different processes), so PostgreSQL reads the partitions of
+-- the purchase's months only.
 INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
 SELECT @purchase_id, coalesce(max(e.seq), 0) + 1, @kind, @name, @from_status, @to_status, @actor,
        @provider_call_id, @callback_id, @data, @created_at
-FROM purchase_events e WHERE e.purchase_id = @purchase_id
+FROM purchase_events e
+WHERE e.purchase_id = @purchase_id
+  AND e.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
 RETURNING *;
 
 -- name: EventListByPurchase :many
-SELECT * FROM purchase_events WHERE purchase_id = @purchase_id ORDER BY seq;
+SELECT * FROM purchase_events
+WHERE purchase_id = @purchase_id
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+ORDER BY seq;
 
 -- name: ProviderCallInsert :one
 INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,
@@ -20,17 +33,32 @@ VALUES (@purchase_id, @provider, @operation, @reference, @http_status, @code, @m
 RETURNING id;
 
 -- name: ProviderCallListByPurchase :many
-SELECT * FROM provider_calls WHERE purchase_id = @purchase_id ORDER BY id;
+SELECT * FROM provider_calls
+WHERE purchase_id = @purchase_id
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+ORDER BY id;
 
 -- name: CallbackInsert :one
--- Stores a callback once per provider and body hash; no row for a duplicate.
+-- Stores a callback once per provider and body hash; no row for a
+-- duplicate. The dedupe is callback_digests' primary key (callbacks is
+-- partitioned by month, so no unique index of it spans the months): the
+-- callback is stored only when its digest is new, in the same statement.
+WITH digest AS (
+    INSERT INTO callback_digests (provider, body_sha256, received_at)
+    VALUES (@provider, @body_sha256, @received_at)
+    ON CONFLICT (provider, body_sha256) DO NOTHING
+    RETURNING provider, body_sha256, received_at
+)
 INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, received_at)
-VALUES (@provider, @body_sha256, @body, @authenticated, @reference, @received_at)
-ON CONFLICT (provider, body_sha256) DO NOTHING
+SELECT d.provider, d.body_sha256, @body, @authenticated, @reference, d.received_at
+FROM digest d
 RETURNING *;
 
 -- name: CallbackSetAction :exec
-UPDATE callbacks SET purchase_id = @purchase_id, outcome = @outcome, action = @action WHERE id = @id;
+-- Records what was done with a callback; received_at (its partition key)
+-- lets PostgreSQL go straight to its month.
+UPDATE callbacks SET purchase_id = @purchase_id, outcome = @outcome, action = @action
+WHERE id = @id AND received_at = @received_at;
 
 -- name: AlertInsert :execrows
 -- Raises an alert; a purchase raises each kind once per provider (0 rows:
@@ -52,9 +80,12 @@ SELECT * FROM provider_balances WHERE provider = @provider ORDER BY observed_at 
 SELECT EXISTS (
     SELECT 1 FROM callbacks
     WHERE purchase_id = @purchase_id AND action = 'held' AND authenticated AND outcome = 'failed'
+      AND received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
 ) AS held;
 
 -- name: CallbackOutcomesByPurchase :many
 -- The outcomes provider callbacks reported for a purchase, oldest first.
 SELECT id, outcome, authenticated FROM callbacks
-WHERE purchase_id = @purchase_id AND outcome IS NOT NULL ORDER BY id;
+WHERE purchase_id = @purchase_id AND outcome IS NOT NULL
+  AND received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+ORDER BY id;

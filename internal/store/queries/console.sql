@@ -140,6 +140,7 @@ FROM (
            row_number() OVER (PARTITION BY c.purchase_id ORDER BY c.id DESC) AS n
     FROM provider_calls c
     WHERE c.purchase_id = ANY(@ids::uuid[])
+      AND c.created_at >= (SELECT min(p.created_at) - interval '1 day' FROM purchases p WHERE p.id = ANY(@ids::uuid[]))
 ) x
 WHERE x.n <= @per_purchase::bigint
 ORDER BY x.purchase_id, x.id DESC;
@@ -147,6 +148,9 @@ ORDER BY x.purchase_id, x.id DESC;
 -- name: EventTimeline :many
 -- A purchase's audit timeline in order, each provider call and callback
 -- with what was exchanged (stored redacted: no secret is ever stored).
+-- An event and the call or callback it names share a timestamp (the same
+-- month's partition; older rows a few milliseconds apart): the bounds on
+-- created_at and received_at let each join read one month.
 SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
        c.operation AS call_operation, c.reference AS call_reference, c.http_status AS call_http_status,
        c.code AS call_code, c.message AS call_message, c.outcome AS call_outcome,
@@ -156,8 +160,11 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id
+    AND c.created_at BETWEEN e.created_at - interval '1 day' AND e.created_at + interval '1 day'
 LEFT JOIN callbacks cb ON cb.id = e.callback_id
+    AND cb.received_at BETWEEN e.created_at - interval '1 day' AND e.created_at + interval '1 day'
 WHERE e.purchase_id = @purchase_id
+  AND e.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
 ORDER BY e.seq;
 
 -- name: AlertListRecent :many
