@@ -114,6 +114,7 @@ func probes(t ProbeTargets, now time.Time) []probe {
 		{name: "console search", run: func(ctx context.Context, q *store.Queries) error {
 			return probeConsoleSearch(ctx, q, t.ReferenceID, t.CustomerNumber, t.ProviderReference)
 		}},
+		{name: "timeline", run: func(ctx context.Context, q *store.Queries) error { return probeTimeline(ctx, q, t.Purchase.ID) }},
 		{name: "metrics scrape", run: func(ctx context.Context, q *store.Queries) error { return probeMetrics(ctx, q, now) }},
 	}
 }
@@ -285,6 +286,20 @@ func probeConsoleSearch(ctx context.Context, q *store.Queries, terms ...string) 
 		}
 	}
 	return nil
+}
+
+// probeTimeline sends the reads of one purchase's audit rows: its events
+// (GET /v1/purchases/{id}/events), its provider calls, and the console's
+// timeline of it (each event with its call or callback).
+func probeTimeline(ctx context.Context, q *store.Queries, id uuid.UUID) error {
+	if _, err := q.EventListByPurchase(ctx, id); err != nil {
+		return err
+	}
+	if _, err := q.ProviderCallListByPurchase(ctx, &id); err != nil {
+		return err
+	}
+	_, err := q.EventTimeline(ctx, id)
+	return err
 }
 
 // probeMetrics sends the reads of a metrics scrape (internal/recon's
