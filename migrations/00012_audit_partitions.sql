@@ -285,10 +285,13 @@ BEGIN
     FOREACH tab IN ARRAY ARRAY['callbacks', 'provider_calls', 'purchase_events'] LOOP
         table_name := tab;
         EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %I LIMIT 100000) x', tab || '_default') INTO default_rows;
-        SELECT max((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz)
+        -- The month partition named last is the latest month.
+        SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz
         INTO partitions_until
         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = tab::regclass;
+        WHERE i.inhparent = tab::regclass AND c.relname ~ ('^' || tab || '_[0-9]{4}_[0-9]{2}$')
+        ORDER BY c.relname DESC
+        LIMIT 1;
         RETURN NEXT;
     END LOOP;
 END;

@@ -202,7 +202,7 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 	if err != nil {
 		return err
 	}
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
+	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, PurchaseCreated: p.CreatedAt, Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
 		ProviderCallID: &call, Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
@@ -219,11 +219,11 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 		return err
 	}
 	from, to := store.PurchaseStatusReceived, store.PurchaseStatusFailed
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
+	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, PurchaseCreated: p.CreatedAt, Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
 		Actor: "system", Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
-	if _, err := q.CallbackOutcomesByPurchase(ctx, &id); err != nil {
+	if _, err := q.CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: id, PurchaseCreated: p.CreatedAt}); err != nil {
 		return err
 	}
 	filter, _ := json.Marshal(map[string]string{"purchase_id": id.String()})

@@ -52,7 +52,7 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 			continue
 		}
 		if _, err := q.EventInsert(ctx, store.EventInsertParams{
-			PurchaseID: purchase.ID, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
+			PurchaseID: purchase.ID, PurchaseCreated: purchase.CreatedAt, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
 			Actor: "system", ProviderCallID: &id,
 			Data:      mustJSON(map[string]any{"code": c.Code, "http_status": c.HTTPStatus, "latency_ms": c.Latency.Milliseconds(), "reason": r.Reason}),
 			CreatedAt: at,
@@ -88,7 +88,7 @@ func (s *Service) alert(ctx context.Context, tx pgx.Tx, kind, provider string, p
 	if purchase != nil {
 		attrs = append(attrs, "purchase_id", purchase.ID)
 		if _, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-			PurchaseID: purchase.ID, Kind: "alert", Name: kind, Actor: "system",
+			PurchaseID: purchase.ID, PurchaseCreated: purchase.CreatedAt, Kind: "alert", Name: kind, Actor: "system",
 			Data: mustJSON(map[string]any{"message": message}), CreatedAt: s.now(),
 		}); err != nil {
 			return fmt.Errorf("alert event: %w", err)
@@ -109,7 +109,7 @@ func (s *Service) note(ctx context.Context, tx pgx.Tx, p *store.Purchase, n Note
 		actor = "system"
 	}
 	_, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: p.ID, Kind: "note", Name: n.Name, Actor: actor, Data: mustJSON(data), CreatedAt: s.now(),
+		PurchaseID: p.ID, PurchaseCreated: p.CreatedAt, Kind: "note", Name: n.Name, Actor: actor, Data: mustJSON(data), CreatedAt: s.now(),
 	})
 	if err != nil {
 		return fmt.Errorf("note %s on %s: %w", n.Name, p.ID, err)

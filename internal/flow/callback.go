@@ -94,7 +94,7 @@ func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, provider string,
 		return p, "", err
 	}
 	if _, err := q.EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: p.ID, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
+		PurchaseID: p.ID, PurchaseCreated: p.CreatedAt, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
 		CallbackID: &cb.ID,
 		Data:       mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
 		CreatedAt:  cb.ReceivedAt,

@@ -258,10 +258,10 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.authenticated AS callback_authenticated, cb.action AS callback_action,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id
-    AND c.created_at BETWEEN e.created_at - interval '1 day' AND e.created_at + interval '1 day'
-LEFT JOIN callbacks cb ON cb.id = e.callback_id
-    AND cb.received_at BETWEEN e.created_at - interval '1 day' AND e.created_at + interval '1 day'
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = $1::uuid
+    AND c.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = $1
+    AND cb.received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
 WHERE e.purchase_id = $1
   AND e.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
 ORDER BY e.seq
@@ -295,9 +295,10 @@ type EventTimelineRow struct {
 
 // A purchase's audit timeline in order, each provider call and callback
 // with what was exchanged (stored redacted: no secret is ever stored).
-// An event and the call or callback it names share a timestamp (the same
-// month's partition; older rows a few milliseconds apart): the bounds on
-// created_at and received_at let each join read one month.
+// A purchase's events, calls and callbacks are all its own and never older
+// than the purchase (a day of margin for clocks): each of the three is
+// read in the months since the purchase only, once, and the calls and
+// callbacks are joined to their events by id.
 func (q *Queries) EventTimeline(ctx context.Context, purchaseID uuid.UUID) ([]EventTimelineRow, error) {
 	rows, err := q.db.Query(ctx, eventTimeline, purchaseID)
 	if err != nil {
