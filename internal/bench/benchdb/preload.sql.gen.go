@@ -362,10 +362,10 @@ func (q *Queries) PreloadSuperuser(ctx context.Context) (bool, error) {
 }
 
 const preloadTableBytes = `-- name: PreloadTableBytes :many
-SELECT t.relname::text AS name, sum(pg_total_relation_size(p.relid))::bigint AS bytes
+SELECT t.relname::text AS name, sum(pg_total_relation_size(coalesce(p.relid, t.oid)))::bigint AS bytes
 FROM pg_catalog.pg_class t
 JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-CROSS JOIN LATERAL pg_partition_tree(t.oid) p
+LEFT JOIN LATERAL pg_partition_tree(t.oid) p ON true
 WHERE n.nspname = current_schema() AND t.relkind IN ('r', 'p')
   AND t.relname IN ('purchases', 'purchase_events', 'provider_calls', 'callbacks', 'callback_digests', 'purchase_attempts', 'alerts', 'provider_balances')
 GROUP BY t.relname
@@ -378,7 +378,8 @@ type PreloadTableBytesRow struct {
 }
 
 // On-disk size of the tables the preload fills, with indexes and TOAST; a
-// partitioned table's is the sum of its partitions'.
+// partitioned table's is the sum of its partitions' (pg_partition_tree
+// lists none for a table that is not partitioned).
 func (q *Queries) PreloadTableBytes(ctx context.Context) ([]PreloadTableBytesRow, error) {
 	rows, err := q.db.Query(ctx, preloadTableBytes)
 	if err != nil {

@@ -43,11 +43,12 @@ GROUP BY status ORDER BY status;
 
 -- name: PreloadTableBytes :many
 -- On-disk size of the tables the preload fills, with indexes and TOAST; a
--- partitioned table's is the sum of its partitions'.
-SELECT t.relname::text AS name, sum(pg_total_relation_size(p.relid))::bigint AS bytes
+-- partitioned table's is the sum of its partitions' (pg_partition_tree
+-- lists none for a table that is not partitioned).
+SELECT t.relname::text AS name, sum(pg_total_relation_size(coalesce(p.relid, t.oid)))::bigint AS bytes
 FROM pg_catalog.pg_class t
 JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-CROSS JOIN LATERAL pg_partition_tree(t.oid) p
+LEFT JOIN LATERAL pg_partition_tree(t.oid) p ON true
 WHERE n.nspname = current_schema() AND t.relkind IN ('r', 'p')
   AND t.relname IN ('purchases', 'purchase_events', 'provider_calls', 'callbacks', 'callback_digests', 'purchase_attempts', 'alerts', 'provider_balances')
 GROUP BY t.relname
