@@ -60,6 +60,14 @@ func TestArchiveAnOldMonth(t *testing.T) {
 	cur := buy(t, b, flow.CreateRequest{ReferenceID: "new-1", ProductCode: "S10", CustomerNumber: "081211224401"})
 	waitStatus(t, b, cur, flow.StatusSucceeded)
 
+	// An event and the call or callback it names share a timestamp, so
+	// they are in the same month (and archived together).
+	if n := count(t, b, `SELECT count(*) FROM purchase_events e
+		LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at = e.created_at
+		LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.received_at = e.created_at
+		WHERE (e.provider_call_id IS NOT NULL AND c.id IS NULL) OR (e.callback_id IS NOT NULL AND cb.id IS NULL)`); n != 0 {
+		t.Fatalf("%d events name a call or callback of another time", n)
+	}
 	jakarta := time.FixedZone("WIB", 7*3600)
 	month := oldAt.In(jakarta)
 	lo := time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, jakarta) // the month, Asia/Jakarta's
