@@ -114,7 +114,7 @@ func probes(t ProbeTargets, now time.Time) []probe {
 		{name: "console search", run: func(ctx context.Context, q *store.Queries) error {
 			return probeConsoleSearch(ctx, q, t.ReferenceID, t.CustomerNumber, t.ProviderReference)
 		}},
-		{name: "timeline", run: func(ctx context.Context, q *store.Queries) error { return probeTimeline(ctx, q, t.Purchase.ID) }},
+		{name: "timeline", run: func(ctx context.Context, q *store.Queries) error { return probeTimeline(ctx, q, t.Purchase) }},
 		{name: "metrics scrape", run: func(ctx context.Context, q *store.Queries) error { return probeMetrics(ctx, q, now) }},
 	}
 }
@@ -291,14 +291,14 @@ func probeConsoleSearch(ctx context.Context, q *store.Queries, terms ...string) 
 // probeTimeline sends the reads of one purchase's audit rows: its events
 // (GET /v1/purchases/{id}/events), its provider calls, and the console's
 // timeline of it (each event with its call or callback).
-func probeTimeline(ctx context.Context, q *store.Queries, id uuid.UUID) error {
-	if _, err := q.EventListByPurchase(ctx, id); err != nil {
+func probeTimeline(ctx context.Context, q *store.Queries, p store.Purchase) error {
+	if _, err := q.EventListByPurchase(ctx, p.ID); err != nil {
 		return err
 	}
-	if _, err := q.ProviderCallListByPurchase(ctx, &id); err != nil {
+	if _, err := q.ProviderCallListByPurchase(ctx, &p.ID); err != nil {
 		return err
 	}
-	_, err := q.EventTimeline(ctx, id)
+	_, err := q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
 	return err
 }
 

@@ -218,11 +218,11 @@ type EventInsertParams struct {
 // The reads of one purchase's audit rows here and in console.sql say
 // that no such row is older than the purchase (with a day of margin for
 // clocks of different processes), so PostgreSQL reads the partitions of
-// the purchase's months only. The statements of a step's transaction,
-// whose caller holds the purchase, take its created_at as a parameter
-// (purchase_created, the zero time reads every month): PostgreSQL then
-// leaves the other months out before it runs the statement rather than
-// while, which costs less. The reads find it themselves.
+// the purchase's months only. The caller, who holds the purchase, passes
+// its created_at (purchase_created; the zero time reads every month):
+// PostgreSQL then leaves the other months out as the statement starts,
+// without opening them (a bound read from purchases by a subquery prunes
+// only while it runs, after every month was opened: twice the cost).
 func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (PurchaseEvent, error) {
 	row := q.db.QueryRow(ctx, eventInsert,
 		arg.PurchaseID,
@@ -262,6 +262,8 @@ WHERE purchase_id = $1
 ORDER BY seq
 `
 
+// Reads the purchase's created_at itself (its callers, tests among them,
+// hold only its id).
 func (q *Queries) EventListByPurchase(ctx context.Context, purchaseID uuid.UUID) ([]PurchaseEvent, error) {
 	rows, err := q.db.Query(ctx, eventListByPurchase, purchaseID)
 	if err != nil {
@@ -388,6 +390,7 @@ WHERE purchase_id = $1
 ORDER BY id
 `
 
+// Reads the purchase's created_at itself, like EventListByPurchase.
 func (q *Queries) ProviderCallListByPurchase(ctx context.Context, purchaseID *uuid.UUID) ([]ProviderCall, error) {
 	rows, err := q.db.Query(ctx, providerCallListByPurchase, purchaseID)
 	if err != nil {

@@ -259,13 +259,18 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = $1::uuid
-    AND c.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+    AND c.created_at >= $2::timestamptz - interval '1 day'
 LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = $1
-    AND cb.received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+    AND cb.received_at >= $2::timestamptz - interval '1 day'
 WHERE e.purchase_id = $1
-  AND e.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+  AND e.created_at >= $2::timestamptz - interval '1 day'
 ORDER BY e.seq
 `
+
+type EventTimelineParams struct {
+	PurchaseID      uuid.UUID
+	PurchaseCreated time.Time
+}
 
 type EventTimelineRow struct {
 	ID                    int64
@@ -296,11 +301,11 @@ type EventTimelineRow struct {
 // A purchase's audit timeline in order, each provider call and callback
 // with what was exchanged (stored redacted: no secret is ever stored).
 // A purchase's events, calls and callbacks are all its own and never older
-// than the purchase (a day of margin for clocks): each of the three is
-// read in the months since the purchase only, once, and the calls and
-// callbacks are joined to their events by id.
-func (q *Queries) EventTimeline(ctx context.Context, purchaseID uuid.UUID) ([]EventTimelineRow, error) {
-	rows, err := q.db.Query(ctx, eventTimeline, purchaseID)
+// than the purchase (a day of margin for clocks; purchase_created as in
+// EventInsert): each of the three is read in the months since the purchase
+// only, once, and the calls and callbacks are joined to their events by id.
+func (q *Queries) EventTimeline(ctx context.Context, arg EventTimelineParams) ([]EventTimelineRow, error) {
+	rows, err := q.db.Query(ctx, eventTimeline, arg.PurchaseID, arg.PurchaseCreated)
 	if err != nil {
 		return nil, err
 	}

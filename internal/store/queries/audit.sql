@@ -9,11 +9,11 @@
 -- The reads of one purchase's audit rows here and in console.sql say
 -- that no such row is older than the purchase (with a day of margin for
 -- clocks of different processes), so PostgreSQL reads the partitions of
--- the purchase's months only. The statements of a step's transaction,
--- whose caller holds the purchase, take its created_at as a parameter
--- (purchase_created, the zero time reads every month): PostgreSQL then
--- leaves the other months out before it runs the statement rather than
--- while, which costs less. The reads find it themselves.
+-- the purchase's months only. The caller, who holds the purchase, passes
+-- its created_at (purchase_created; the zero time reads every month):
+-- PostgreSQL then leaves the other months out as the statement starts,
+-- without opening them (a bound read from purchases by a subquery prunes
+-- only while it runs, after every month was opened: twice the cost).
 INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
 SELECT @purchase_id, coalesce(max(e.seq), 0) + 1, @kind, @name, @from_status, @to_status, @actor,
@@ -24,6 +24,8 @@ WHERE e.purchase_id = @purchase_id
 RETURNING *;
 
 -- name: EventListByPurchase :many
+-- Reads the purchase's created_at itself (its callers, tests among them,
+-- hold only its id).
 SELECT * FROM purchase_events
 WHERE purchase_id = @purchase_id
   AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
@@ -37,6 +39,7 @@ VALUES (@purchase_id, @provider, @operation, @reference, @http_status, @code, @m
 RETURNING id;
 
 -- name: ProviderCallListByPurchase :many
+-- Reads the purchase's created_at itself, like EventListByPurchase.
 SELECT * FROM provider_calls
 WHERE purchase_id = @purchase_id
   AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)

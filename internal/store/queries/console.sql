@@ -149,9 +149,9 @@ ORDER BY x.purchase_id, x.id DESC;
 -- A purchase's audit timeline in order, each provider call and callback
 -- with what was exchanged (stored redacted: no secret is ever stored).
 -- A purchase's events, calls and callbacks are all its own and never older
--- than the purchase (a day of margin for clocks): each of the three is
--- read in the months since the purchase only, once, and the calls and
--- callbacks are joined to their events by id.
+-- than the purchase (a day of margin for clocks; purchase_created as in
+-- EventInsert): each of the three is read in the months since the purchase
+-- only, once, and the calls and callbacks are joined to their events by id.
 SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
        c.operation AS call_operation, c.reference AS call_reference, c.http_status AS call_http_status,
        c.code AS call_code, c.message AS call_message, c.outcome AS call_outcome,
@@ -161,11 +161,11 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = @purchase_id::uuid
-    AND c.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+    AND c.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = @purchase_id
-    AND cb.received_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+    AND cb.received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 WHERE e.purchase_id = @purchase_id
-  AND e.created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+  AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 ORDER BY e.seq;
 
 -- name: AlertListRecent :many
