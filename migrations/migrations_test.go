@@ -2,11 +2,7 @@ package migrations_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
-
-	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
-	"github.com/ppob-orchestrator/orchestrator/migrations"
 )
 
 // Every migration goes up, comes all the way down to an empty schema, and
@@ -14,15 +10,7 @@ import (
 func TestUpDownUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sql.Open("pgx", dbtest.NewEmptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	p, err := migrations.NewProvider(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := emptyDatabase(t)
 	sources := p.ListSources()
 	if len(sources) < 2 {
 		t.Fatalf("want at least the core and River migrations, got %d", len(sources))

@@ -2,12 +2,8 @@ package migrations_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
-
-	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
-	"github.com/ppob-orchestrator/orchestrator/migrations"
 )
 
 // statuses are every purchase status, each with the columns its CHECKs
@@ -31,24 +27,11 @@ var statuses = []struct{ status, extra string }{
 func TestRoutingMigratesExistingData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sql.Open("pgx", dbtest.NewEmptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	p, err := migrations.NewProvider(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := emptyDatabase(t)
 	if _, err := p.UpTo(ctx, 8); err != nil {
 		t.Fatalf("up to 8: %v", err)
 	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := sqlRunner{t, db}.exec
 	exec(`INSERT INTO clients (id, name, key_hash, key_prefix) VALUES ('00000000-0000-0000-0000-000000000001', 'shop', decode(repeat('ab', 32), 'hex'), 'k')`)
 	exec(`INSERT INTO products (code, name, provider, family, inquiry, provider_product_code, item_code, price, price_fetched_at, enabled)
 		VALUES ('S10', 'Telkomsel 10.000', 'klikoo', 'pulsa', 'none', 'S10-K', NULL, 10150, now(), true),

@@ -180,6 +180,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"up", "schema is current"},
 		{"status", "applied"},
 		{"down", "00013_storage.sql"},
+		{"down", "00012_audit_partitions.sql"},
 		{"down", "00011_big_tables.sql"},
 		{"down", "00010_console_routing.sql"},
 		{"down", "00009_routing.sql"},

@@ -188,7 +188,7 @@ func (r *PreloadReport) print(w io.Writer) {
 	}
 	var total int64
 	var parts []string
-	for _, t := range []string{"purchases", "purchase_events", "provider_calls", "callbacks", "provider_balances", "purchase_attempts", "alerts"} {
+	for _, t := range []string{"purchases", "purchase_events", "provider_calls", "callbacks", "callback_digests", "provider_balances", "purchase_attempts", "alerts"} {
 		total += r.TableBytes[t]
 		parts = append(parts, fmt.Sprintf("%s %.0f", t, float64(r.TableBytes[t])/float64(r.N)))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,7 +98,13 @@ func (b *batch) reset() {
 // unless o.CheckEachRow) and then proves, with one query over the
 // preloaded rows, that no reference names a missing row (PreloadOrphans);
 // a foreign key the proof does not know of stops it. CHECK, NOT NULL and
-// UNIQUE constraints hold every row either way.
+// UNIQUE constraints hold every row either way. What no constraint checks
+// (an event's provider call and callback, a callback's digest:
+// migrations/00012_audit_partitions.sql) is proved the same way, always
+// (PreloadUnenforcedRefs).
+//
+// The month partitions of the audit tables for the preload's span are made
+// first, so that no row lands in a DEFAULT partition.
 //
 // The ids of the audit tables are written by the preload, so it must be
 // the only writer while it runs: point it at a scratch database, before
@@ -127,6 +134,9 @@ func Preload(ctx context.Context, pool *pgxpool.Pool, o PreloadOptions) (Preload
 	}
 	if o.contradictions > 0 {
 		s.contradictions = o.contradictions
+	}
+	if _, err := store.New(pool).AuditPartitionsEnsure(ctx, store.AuditPartitionsEnsureParams{Since: o.Now.Add(-o.Span), Until: o.Now}); err != nil {
+		return res, fmt.Errorf("preload: make the audit tables' partitions: %w", err)
 	}
 	base, err := q.PreloadMaxIDs(ctx)
 	if err != nil {
@@ -191,15 +201,22 @@ feed:
 	res.RowsPerSecond = float64(total) / res.Seconds
 	prog.done()
 
+	proof := time.Now()
 	if res.SkippedRowChecks {
-		proof := time.Now()
 		if err := proveForeignKeys(ctx, q, res.Clients, base); err != nil {
 			return res, err
 		}
-		res.ProofSeconds = time.Since(proof).Seconds()
-		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "preload: COPY skipped the foreign keys' per-row checks; every preloaded row proved to satisfy them in %.1fs\n", res.ProofSeconds)
+	}
+	if err := proveUnenforced(ctx, q, base); err != nil {
+		return res, err
+	}
+	res.ProofSeconds = time.Since(proof).Seconds()
+	if o.Progress != nil {
+		what := "the references no constraint checks"
+		if res.SkippedRowChecks {
+			what = "the foreign keys (COPY skipped their per-row checks) and " + what
 		}
+		fmt.Fprintf(o.Progress, "preload: every preloaded row proved to satisfy %s in %.1fs\n", what, res.ProofSeconds)
 	}
 	if err := q.PreloadSetSequences(ctx); err != nil {
 		return res, fmt.Errorf("preload: move the identities past the preloaded ids: %w", err)
@@ -364,7 +381,7 @@ func (p *progress) rows() map[string]int64 {
 
 func (b *batch) sizes() map[string]int {
 	return map[string]int{"purchases": len(b.purchases), "purchase_events": len(b.events), "provider_calls": len(b.calls),
-		"callbacks": len(b.callbacks), "purchase_attempts": len(b.attempts), "alerts": len(b.alerts), "provider_balances": len(b.balances)}
+		"callbacks": len(b.callbacks), "callback_digests": len(b.callbacks), "purchase_attempts": len(b.attempts), "alerts": len(b.alerts), "provider_balances": len(b.balances)}
 }
 
 // proveForeignKeys proves that the rows preloaded after base (the
@@ -378,10 +395,8 @@ func proveForeignKeys(ctx context.Context, q *benchdb.Queries, clients []uuid.UU
 	proved := map[string]int64{
 		"purchases.purchases_client_id_fkey": o.PurchasesClientIDFkey, "purchases.purchases_product_code_fkey": o.PurchasesProductCodeFkey,
 		"provider_calls.provider_calls_purchase_id_fkey": o.ProviderCallsPurchaseIDFkey, "callbacks.callbacks_purchase_id_fkey": o.CallbacksPurchaseIDFkey,
-		"purchase_events.purchase_events_purchase_id_fkey":      o.PurchaseEventsPurchaseIDFkey,
-		"purchase_events.purchase_events_provider_call_id_fkey": o.PurchaseEventsProviderCallIDFkey,
-		"purchase_events.purchase_events_callback_id_fkey":      o.PurchaseEventsCallbackIDFkey,
-		"alerts.alerts_purchase_id_fkey":                        o.AlertsPurchaseIDFkey, "purchase_attempts.purchase_attempts_purchase_id_fkey": o.PurchaseAttemptsPurchaseIDFkey,
+		"purchase_events.purchase_events_purchase_id_fkey": o.PurchaseEventsPurchaseIDFkey,
+		"alerts.alerts_purchase_id_fkey":                   o.AlertsPurchaseIDFkey, "purchase_attempts.purchase_attempts_purchase_id_fkey": o.PurchaseAttemptsPurchaseIDFkey,
 	}
 	fks, err := q.PreloadForeignKeys(ctx)
 	if err != nil {
@@ -400,6 +415,31 @@ func proveForeignKeys(ctx context.Context, q *benchdb.Queries, clients []uuid.UU
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("preload: foreign keys: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// proveUnenforced proves that the audit rows preloaded after base keep what
+// no constraint checks: each event's provider call and callback is a row of
+// its purchase with its timestamp, each callback has its digest.
+func proveUnenforced(ctx context.Context, q *benchdb.Queries, base benchdb.PreloadMaxIDsRow) error {
+	r, err := q.PreloadUnenforcedRefs(ctx, benchdb.PreloadUnenforcedRefsParams{EventsAfter: base.PurchaseEvents, CallbacksAfter: base.Callbacks})
+	if err != nil {
+		return fmt.Errorf("preload: prove the references: %w", err)
+	}
+	var problems []string
+	for name, n := range map[string]int64{
+		"purchase_events.provider_call_id (a call of the event's purchase and time)": r.EventProviderCall,
+		"purchase_events.callback_id (a callback of the event's purchase and time)":  r.EventCallback,
+		"callbacks.body_sha256 (its row in callback_digests)":                        r.CallbackDigest,
+	} {
+		if n > 0 {
+			problems = append(problems, fmt.Sprintf("%d rows break %s", n, name))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return fmt.Errorf("preload: references: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -423,6 +463,7 @@ func writeBatch(ctx context.Context, pool *pgxpool.Pool, b *batch, ids *idRanges
 			{"purchases", purchaseColumns, b.purchaseRows(), len(b.purchases)},
 			{"provider_calls", callColumns, b.callRows(calls), len(b.calls)},
 			{"callbacks", callbackColumns, b.callbackRows(callbacks), len(b.callbacks)},
+			{"callback_digests", digestColumns, b.digestRows(), len(b.callbacks)},
 			{"purchase_events", eventColumns, b.eventRows(events, calls, callbacks), len(b.events)},
 			{"purchase_attempts", attemptColumns, b.attemptRows(), len(b.attempts)},
 			{"alerts", alertColumns, b.alertRows(alerts), len(b.alerts)},

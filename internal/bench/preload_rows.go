@@ -85,6 +85,10 @@ type synthCallback struct {
 var callbackColumns = []string{"id", "provider", "body_sha256", "body", "authenticated", "reference", "purchase_id",
 	"outcome", "action", "received_at"}
 
+// digestColumns are callback_digests', one row per callback (the
+// callbacks' dedupe).
+var digestColumns = []string{"provider", "body_sha256", "received_at"}
+
 type synthAttempt struct {
 	PurchaseID                                       uuid.UUID
 	Number                                           int32
@@ -186,6 +190,12 @@ func (b *batch) callbackRows(base int64) pgx.CopyFromSource {
 	return copyRows(b.callbacks, len(callbackColumns), func(i int, c *synthCallback, v []any) {
 		v[0], v[1], v[2], v[3], v[4] = base+int64(i)+1, c.Provider, bodyHash(c.Body), c.Body, c.Authenticated
 		v[5], v[6], v[7], v[8], v[9] = c.Reference, c.PurchaseID, c.Outcome, c.Action, c.ReceivedAt
+	})
+}
+
+func (b *batch) digestRows() pgx.CopyFromSource {
+	return copyRows(b.callbacks, len(digestColumns), func(_ int, c *synthCallback, v []any) {
+		v[0], v[1], v[2] = c.Provider, bodyHash(c.Body), c.ReceivedAt
 	})
 }
 

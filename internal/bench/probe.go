@@ -114,6 +114,7 @@ func probes(t ProbeTargets, now time.Time) []probe {
 		{name: "console search", run: func(ctx context.Context, q *store.Queries) error {
 			return probeConsoleSearch(ctx, q, t.ReferenceID, t.CustomerNumber, t.ProviderReference)
 		}},
+		{name: "timeline", run: func(ctx context.Context, q *store.Queries) error { return probeTimeline(ctx, q, t.Purchase) }},
 		{name: "metrics scrape", run: func(ctx context.Context, q *store.Queries) error { return probeMetrics(ctx, q, now) }},
 	}
 }
@@ -201,7 +202,7 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 	if err != nil {
 		return err
 	}
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
+	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, PurchaseCreated: p.CreatedAt, Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
 		ProviderCallID: &call, Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
@@ -218,11 +219,11 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 		return err
 	}
 	from, to := store.PurchaseStatusReceived, store.PurchaseStatusFailed
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
+	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, PurchaseCreated: p.CreatedAt, Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
 		Actor: "system", Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
-	if _, err := q.CallbackOutcomesByPurchase(ctx, &id); err != nil {
+	if _, err := q.CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: id, PurchaseCreated: p.CreatedAt}); err != nil {
 		return err
 	}
 	_, err = q.LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: now, PurchaseID: id.String()})
@@ -286,9 +287,23 @@ func probeConsoleSearch(ctx context.Context, q *store.Queries, terms ...string) 
 	return nil
 }
 
+// probeTimeline sends the reads of one purchase's audit rows: its events
+// (GET /v1/purchases/{id}/events), its provider calls, and the console's
+// timeline of it (each event with its call or callback).
+func probeTimeline(ctx context.Context, q *store.Queries, p store.Purchase) error {
+	if _, err := q.EventListByPurchase(ctx, p.ID); err != nil {
+		return err
+	}
+	if _, err := q.ProviderCallListByPurchase(ctx, &p.ID); err != nil {
+		return err
+	}
+	_, err := q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+	return err
+}
+
 // probeMetrics sends the reads of a metrics scrape (internal/recon's
-// collector): the open purchases by status, and each provider's last
-// deposit.
+// collector): the open purchases by status, each provider's last
+// deposit, and the audit tables' partitions.
 func probeMetrics(ctx context.Context, q *store.Queries, now time.Time) error {
 	if err := q.ReconNowSet(ctx, now.Format(time.RFC3339Nano)); err != nil {
 		return err
@@ -296,7 +311,10 @@ func probeMetrics(ctx context.Context, q *store.Queries, now time.Time) error {
 	if _, err := q.ReconOpenByStatusList(ctx); err != nil {
 		return err
 	}
-	_, err := q.ProviderBalanceLatestList(ctx)
+	if _, err := q.ProviderBalanceLatestList(ctx); err != nil {
+		return err
+	}
+	_, err := q.AuditPartitionStateList(ctx)
 	return err
 }
 

@@ -41,7 +41,7 @@ func TestBigTablesProbesBothDatabases(t *testing.T) {
 		}
 	}
 	want := []string{"create", "sweeper", "lookup", "api list", "api list status=failed", "api list status=needs_review",
-		"console list", "console list status=failed", "console search", "metrics scrape", reconcileProbe}
+		"console list", "console list status=failed", "console search", "timeline", "metrics scrape", reconcileProbe}
 	for _, round := range [][]ProbeResult{rep.Empty, rep.Preloaded} {
 		if len(round) != len(want) {
 			t.Fatalf("%d probes, want %d", len(round), len(want))

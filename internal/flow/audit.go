@@ -25,6 +25,9 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 		}
 	}
 	for _, c := range r.Calls {
+		// The call and its event share one timestamp, so they land in the
+		// same month's partition (migrations/00012_audit_partitions.sql).
+		at := s.now()
 		s.metrics.providerCall(provider, c, r.Outcome)
 		if c.Provider == "" {
 			c.Provider = provider
@@ -34,7 +37,7 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 			HttpStatus: int32(c.HTTPStatus), Code: c.Code, Message: c.Message,
 			Outcome: string(r.Outcome), Reason: string(r.Reason),
 			LatencyMs: int32(max(c.Latency.Milliseconds(), 0)),
-			Request:   c.Request, Response: c.Response, Error: c.Err, CreatedAt: s.now(),
+			Request:   c.Request, Response: c.Response, Error: c.Err, CreatedAt: at,
 		}
 		if purchase != nil {
 			params.PurchaseID = &purchase.ID
@@ -50,12 +53,13 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 			continue
 		}
 		if _, err := q.EventInsert(ctx, store.EventInsertParams{
-			PurchaseID: purchase.ID, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
+			PurchaseID: purchase.ID, PurchaseCreated: purchase.CreatedAt, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
 			// The call's row holds its code, HTTP status, latency and
 			// reason; the API shows them as the event's data
-			// (EventListByPurchaseShown).
+			// (EventListByPurchaseShown). The event has the call's time:
+			// the same month's partition.
 			Actor: "system", ProviderCallID: &id, Data: json.RawMessage(`{}`),
-			CreatedAt: s.now(),
+			CreatedAt: at,
 		}); err != nil {
 			return fmt.Errorf("provider call event: %w", err)
 		}
@@ -88,7 +92,7 @@ func (s *Service) alert(ctx context.Context, tx pgx.Tx, kind, provider string, p
 	if purchase != nil {
 		attrs = append(attrs, "purchase_id", purchase.ID)
 		if _, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-			PurchaseID: purchase.ID, Kind: "alert", Name: kind, Actor: "system",
+			PurchaseID: purchase.ID, PurchaseCreated: purchase.CreatedAt, Kind: "alert", Name: kind, Actor: "system",
 			Data: mustJSON(map[string]any{"message": message}), CreatedAt: s.now(),
 		}); err != nil {
 			return fmt.Errorf("alert event: %w", err)
@@ -109,7 +113,7 @@ func (s *Service) note(ctx context.Context, tx pgx.Tx, p *store.Purchase, n Note
 		actor = "system"
 	}
 	_, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: p.ID, Kind: "note", Name: n.Name, Actor: actor, Data: mustJSON(data), CreatedAt: s.now(),
+		PurchaseID: p.ID, PurchaseCreated: p.CreatedAt, Kind: "note", Name: n.Name, Actor: actor, Data: mustJSON(data), CreatedAt: s.now(),
 	})
 	if err != nil {
 		return fmt.Errorf("note %s on %s: %w", n.Name, p.ID, err)

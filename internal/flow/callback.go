@@ -67,7 +67,7 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 		if !m.matched {
 			return nil
 		}
-		return s.applyCallback(ctx, tx, m, cb.ID, rep, authenticated)
+		return s.applyCallback(ctx, tx, m, cb, rep, authenticated)
 	})
 	if err != nil {
 		return "", err
@@ -119,14 +119,15 @@ func (s *Service) matchCallback(ctx context.Context, tx pgx.Tx, provider string,
 	return callbackMatch{matched: true, p: p, st: st, action: action}, nil
 }
 
-// applyCallback records a stored callback in its purchase's timeline and
+// applyCallback records a stored callback in its purchase's timeline (the
+// event at the callback's own time: the same month's partition) and
 // carries out what matchCallback decided.
-func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, m callbackMatch, callbackID int64, rep providers.Status, authenticated bool) error {
+func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, m callbackMatch, cb store.Callback, rep providers.Status, authenticated bool) error {
 	if _, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: m.p.ID, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
-		CallbackID: &callbackID,
+		PurchaseID: m.p.ID, PurchaseCreated: m.p.CreatedAt, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
+		CallbackID: &cb.ID,
 		Data:       mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
-		CreatedAt:  s.now(),
+		CreatedAt:  cb.ReceivedAt,
 	}); err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func (s *Service) applyMove(ctx context.Context, tx pgx.Tx, cur store.Purchase, 
 	}
 	from, to := Status(cur.Status), Status(row.Status)
 	ev, err := q.EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: row.ID, Kind: "status", Name: m.Name,
+		PurchaseID: row.ID, PurchaseCreated: row.CreatedAt, Kind: "status", Name: m.Name,
 		FromStatus: ptr(store.PurchaseStatus(from)), ToStatus: ptr(store.PurchaseStatus(to)),
 		Actor: m.Actor, Data: mustJSON(m.Data), CreatedAt: st.now,
 	})
@@ -133,7 +133,7 @@ func (s *Service) write(ctx context.Context, q *store.Queries, p store.Purchase,
 // earlierReports records the contradictions of callbacks received before
 // a step ended p (the decision is earlierReports in decide.go).
 func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchase, st Step) error {
-	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, &p.ID)
+	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
 	if err != nil {
 		return err
 	}

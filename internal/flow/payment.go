@@ -48,7 +48,7 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 		if err := s.recordCalls(ctx, tx, &cur, p.Provider, ans.Result); err != nil {
 			return err
 		}
-		held, err := q.CallbackHeldFailure(ctx, &cur.ID)
+		held, err := q.CallbackHeldFailure(ctx, store.CallbackHeldFailureParams{PurchaseID: cur.ID, PurchaseCreated: cur.CreatedAt})
 		if err != nil {
 			return fmt.Errorf("held callbacks of %s: %w", cur.ID, err)
 		}

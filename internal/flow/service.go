@@ -290,6 +290,7 @@ func New(cfg Config) (*Service, error) {
 	river.AddWorker(workers, &sweepWorker{s: s})
 	river.AddWorker(workers, &catalogWorker{s: s})
 	river.AddWorker(workers, &balanceWorker{s: s})
+	river.AddWorker(workers, &partitionWorker{s: s})
 	if cfg.AddWorkers != nil {
 		cfg.AddWorkers(workers)
 	}
@@ -306,6 +307,9 @@ func New(cfg Config) (*Service, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return balanceArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "balance", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return partitionArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "audit_partitions", RunOnStart: true}),
 		}
 	}
 	rc := riverConfig(&cfg)

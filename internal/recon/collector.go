@@ -35,8 +35,9 @@ type CollectorOptions struct {
 
 // Collector is a prometheus.Collector that reads the reconciliation views at
 // each scrape: the open purchases by status, the stuck ones, the oldest open
-// purchase's age, the longest needs_review wait and each provider's last
-// observed deposit (docs/observability.md).
+// purchase's age, the longest needs_review wait, each provider's last
+// observed deposit, and the state of the audit tables' month partitions
+// (docs/observability.md).
 // Every process of the service reports the same database, so alert rules
 // take the max over instances. It is safe for concurrent use.
 type Collector struct {
@@ -46,6 +47,7 @@ type Collector struct {
 	log     *slog.Logger
 
 	up, open, stuck, oldest, review, balance *prometheus.Desc
+	defaultRows, partitionsAhead             *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading through pool; register it with
@@ -72,12 +74,16 @@ func NewCollector(pool *pgxpool.Pool, o CollectorOptions) *Collector {
 			"How long the purchase longest in needs_review has waited for an operator (0 when none).", nil, nil),
 		balance: prometheus.NewDesc("provider_balance_observed_rupiah",
 			"Our deposit at each provider as last observed by any process (provider_balances).", []string{"provider"}, nil),
+		defaultRows: prometheus.NewDesc("audit_default_partition_rows",
+			"Rows in the DEFAULT partition of each audit table (counted up to 100,000): rows of a month that had no partition; should be 0.", []string{"table"}, nil),
+		partitionsAhead: prometheus.NewDesc("audit_partitions_ahead_seconds",
+			"Time from now to the end of each audit table's last month partition (negative when it is past).", []string{"table"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.open, c.stuck, c.oldest, c.review, c.balance} {
+	for _, d := range []*prometheus.Desc{c.up, c.open, c.stuck, c.oldest, c.review, c.balance, c.defaultRows, c.partitionsAhead} {
 		ch <- d
 	}
 }
@@ -86,7 +92,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	rows, balances, err := c.read(ctx)
+	r, err := c.read(ctx)
 	if err != nil {
 		c.log.Warn("reconciliation metrics not read", "err", err.Error())
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
@@ -94,8 +100,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	byStatus := map[store.PurchaseStatus]store.ReconOpenByStatusListRow{}
-	for _, r := range rows {
-		byStatus[r.Status] = r
+	for _, row := range r.open {
+		byStatus[row.Status] = row
 	}
 	for _, s := range openStatuses {
 		r := byStatus[s]
@@ -107,18 +113,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	review := byStatus[store.PurchaseStatusNeedsReview].LongestReviewSeconds
 	ch <- prometheus.MustNewConstMetric(c.review, prometheus.GaugeValue, float64(review))
-	for _, b := range balances {
+	for _, b := range r.balances {
 		ch <- prometheus.MustNewConstMetric(c.balance, prometheus.GaugeValue, float64(b.Balance), b.Provider)
 	}
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
+	for _, p := range r.partitions {
+		ch <- prometheus.MustNewConstMetric(c.defaultRows, prometheus.GaugeValue, float64(p.DefaultRows), p.TableName)
+		ch <- prometheus.MustNewConstMetric(c.partitionsAhead, prometheus.GaugeValue, p.PartitionsUntil.Sub(now).Seconds(), p.TableName)
+	}
+}
+
+// reading is what one scrape reads.
+type reading struct {
+	open       []store.ReconOpenByStatusListRow
+	balances   []store.ProviderBalanceLatestListRow
+	partitions []store.AuditPartitionStateListRow
 }
 
 // read runs the queries in a read-only transaction, with recon_now() set
 // when the collector has a clock of its own.
-func (c *Collector) read(ctx context.Context) ([]store.ReconOpenByStatusListRow, []store.ProviderBalanceLatestListRow, error) {
-	var (
-		rows     []store.ReconOpenByStatusListRow
-		balances []store.ProviderBalanceLatestListRow
-	)
+func (c *Collector) read(ctx context.Context) (reading, error) {
+	var r reading
 	err := pgx.BeginTxFunc(ctx, c.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		if c.now != nil {
@@ -127,16 +145,19 @@ func (c *Collector) read(ctx context.Context) ([]store.ReconOpenByStatusListRow,
 			}
 		}
 		var err error
-		if rows, err = q.ReconOpenByStatusList(ctx); err != nil {
+		if r.open, err = q.ReconOpenByStatusList(ctx); err != nil {
 			return fmt.Errorf("open purchases by status: %w", err)
 		}
-		if balances, err = q.ProviderBalanceLatestList(ctx); err != nil {
+		if r.balances, err = q.ProviderBalanceLatestList(ctx); err != nil {
 			return fmt.Errorf("latest balances: %w", err)
+		}
+		if r.partitions, err = q.AuditPartitionStateList(ctx); err != nil {
+			return fmt.Errorf("audit partitions: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read reconciliation metrics: %w", err)
+		return reading{}, fmt.Errorf("read reconciliation metrics: %w", err)
 	}
-	return rows, balances, nil
+	return r, nil
 }

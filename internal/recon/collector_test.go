@@ -125,3 +125,29 @@ func TestCollectorWithoutDatabase(t *testing.T) {
 		t.Fatalf("scrape without a database: %v, want only recon_up 0", got)
 	}
 }
+
+// The collector reports each audit table's DEFAULT partition rows (none
+// until a row of a month without a partition arrives) and how far ahead
+// its month partitions reach (docs/observability.md).
+func TestCollectorReadsThePartitions(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{NoStart: true})
+	got := scrape(t, b.Pool, b.Clock.Now)
+	for _, table := range []string{"purchase_events", "provider_calls", "callbacks"} {
+		wantGauges(t, got, map[string]float64{"audit_default_partition_rows{" + table + "}": 0})
+		if ahead := got["audit_partitions_ahead_seconds{"+table+"}"]; ahead < 60*24*3600 {
+			t.Fatalf("%s's partitions reach %v s ahead, want two months or more", table, ahead)
+		}
+	}
+	id := buy(t, b, flow.CreateRequest{ReferenceID: "far-1", ProductCode: "S10", CustomerNumber: "0812119951"})
+	if _, err := b.Q.EventInsert(context.Background(), store.EventInsertParams{PurchaseID: id, Kind: "note", Name: "far", Actor: "system",
+		Data: []byte(`{}`), CreatedAt: b.Clock.Now().AddDate(10, 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	got = scrape(t, b.Pool, b.Clock.Now)
+	wantGauges(t, got, map[string]float64{"audit_default_partition_rows{purchase_events}": 1, "audit_default_partition_rows{provider_calls}": 0})
+	// Ten years on, the partitions are behind.
+	if ahead := scrape(t, b.Pool, func() time.Time { return b.Clock.Now().AddDate(10, 0, 0) })["audit_partitions_ahead_seconds{callbacks}"]; ahead >= 0 {
+		t.Fatalf("ten years on, the partitions reach %v s ahead, want behind", ahead)
+	}
+}

@@ -48,50 +48,65 @@ func (q *Queries) AlertInsert(ctx context.Context, arg AlertInsertParams) (int64
 const callbackHeldFailure = `-- name: CallbackHeldFailure :one
 SELECT EXISTS (
     SELECT 1 FROM callbacks
-    WHERE purchase_id = $1 AND action = 'held' AND authenticated AND outcome = 'failed'
+    WHERE purchase_id = $1::uuid AND action = 'held' AND authenticated AND outcome = 'failed'
+      AND received_at >= $2::timestamptz - interval '1 day'
 ) AS held
 `
 
+type CallbackHeldFailureParams struct {
+	PurchaseID      uuid.UUID
+	PurchaseCreated time.Time
+}
+
 // Whether a signed FAILED callback for the purchase was held during its
 // payment call (applied once the call's answer is known).
-func (q *Queries) CallbackHeldFailure(ctx context.Context, purchaseID *uuid.UUID) (bool, error) {
-	row := q.db.QueryRow(ctx, callbackHeldFailure, purchaseID)
+func (q *Queries) CallbackHeldFailure(ctx context.Context, arg CallbackHeldFailureParams) (bool, error) {
+	row := q.db.QueryRow(ctx, callbackHeldFailure, arg.PurchaseID, arg.PurchaseCreated)
 	var held bool
 	err := row.Scan(&held)
 	return held, err
 }
 
 const callbackInsert = `-- name: CallbackInsert :one
+WITH digest AS (
+    INSERT INTO callback_digests (provider, body_sha256, received_at)
+    VALUES ($7, $8, $9)
+    ON CONFLICT (provider, body_sha256) DO NOTHING
+    RETURNING provider, body_sha256, received_at
+)
 INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (provider, body_sha256) DO NOTHING
+SELECT d.provider, d.body_sha256, $1, $2, $3, $4, $5, $6, d.received_at
+FROM digest d
 RETURNING id, provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at
 `
 
 type CallbackInsertParams struct {
-	Provider      string
-	BodySha256    []byte
 	Body          string
 	Authenticated bool
 	Reference     *string
 	PurchaseID    *uuid.UUID
 	Outcome       *string
 	Action        string
+	Provider      string
+	BodySha256    []byte
 	ReceivedAt    time.Time
 }
 
 // Stores a callback once per provider and body hash, with what was done
-// with it; no row for a duplicate.
+// with it; no row for a duplicate. The dedupe is callback_digests' primary
+// key (callbacks is partitioned by month, so no unique index of it spans
+// the months): the callback is stored only when its digest is new, in the
+// same statement.
 func (q *Queries) CallbackInsert(ctx context.Context, arg CallbackInsertParams) (Callback, error) {
 	row := q.db.QueryRow(ctx, callbackInsert,
-		arg.Provider,
-		arg.BodySha256,
 		arg.Body,
 		arg.Authenticated,
 		arg.Reference,
 		arg.PurchaseID,
 		arg.Outcome,
 		arg.Action,
+		arg.Provider,
+		arg.BodySha256,
 		arg.ReceivedAt,
 	)
 	var i Callback
@@ -112,8 +127,15 @@ func (q *Queries) CallbackInsert(ctx context.Context, arg CallbackInsertParams) 
 
 const callbackOutcomesByPurchase = `-- name: CallbackOutcomesByPurchase :many
 SELECT id, outcome, authenticated FROM callbacks
-WHERE purchase_id = $1 AND outcome IS NOT NULL ORDER BY id
+WHERE purchase_id = $1::uuid AND outcome IS NOT NULL
+  AND received_at >= $2::timestamptz - interval '1 day'
+ORDER BY id
 `
+
+type CallbackOutcomesByPurchaseParams struct {
+	PurchaseID      uuid.UUID
+	PurchaseCreated time.Time
+}
 
 type CallbackOutcomesByPurchaseRow struct {
 	ID            int64
@@ -122,8 +144,8 @@ type CallbackOutcomesByPurchaseRow struct {
 }
 
 // The outcomes provider callbacks reported for a purchase, oldest first.
-func (q *Queries) CallbackOutcomesByPurchase(ctx context.Context, purchaseID *uuid.UUID) ([]CallbackOutcomesByPurchaseRow, error) {
-	rows, err := q.db.Query(ctx, callbackOutcomesByPurchase, purchaseID)
+func (q *Queries) CallbackOutcomesByPurchase(ctx context.Context, arg CallbackOutcomesByPurchaseParams) ([]CallbackOutcomesByPurchaseRow, error) {
+	rows, err := q.db.Query(ctx, callbackOutcomesByPurchase, arg.PurchaseID, arg.PurchaseCreated)
 	if err != nil {
 		return nil, err
 	}
@@ -147,26 +169,41 @@ INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_statu
                              provider_call_id, callback_id, data, created_at)
 SELECT $1, coalesce(max(e.seq), 0) + 1, $2, $3, $4, $5, $6,
        $7, $8, $9, $10
-FROM purchase_events e WHERE e.purchase_id = $1
+FROM purchase_events e
+WHERE e.purchase_id = $1
+  AND e.created_at >= $11::timestamptz - interval '1 day'
 RETURNING id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq
 `
 
 type EventInsertParams struct {
-	PurchaseID     uuid.UUID
-	Kind           string
-	Name           string
-	FromStatus     *PurchaseStatus
-	ToStatus       *PurchaseStatus
-	Actor          string
-	ProviderCallID *int64
-	CallbackID     *int64
-	Data           json.RawMessage
-	CreatedAt      time.Time
+	PurchaseID      uuid.UUID
+	Kind            string
+	Name            string
+	FromStatus      *PurchaseStatus
+	ToStatus        *PurchaseStatus
+	Actor           string
+	ProviderCallID  *int64
+	CallbackID      *int64
+	Data            json.RawMessage
+	CreatedAt       time.Time
+	PurchaseCreated time.Time
 }
 
 // Appends an event to a purchase's timeline with the next seq of that
 // purchase. The caller holds the purchase's row lock (PurchaseLock), which
-// makes max(seq) + 1 safe; the unique index catches a caller that does not.
+// makes max(seq) + 1 safe; the unique index of each month's partition
+// catches a caller that does not. An event naming a provider call or a
+// callback takes that row's timestamp (the same month's partition:
+// migrations/00012_audit_partitions.sql).
+//
+// The reads of one purchase's audit rows here and in console.sql say
+// that no such row is older than the purchase (with a day of margin for
+// clocks of different processes), so PostgreSQL reads the partitions of
+// the purchase's months only. The caller, who holds the purchase, passes
+// its created_at (purchase_created; the zero time reads every month):
+// PostgreSQL then leaves the other months out as the statement starts,
+// without opening them (a bound read from purchases by a subquery prunes
+// only while it runs, after every month was opened: twice the cost).
 func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (PurchaseEvent, error) {
 	row := q.db.QueryRow(ctx, eventInsert,
 		arg.PurchaseID,
@@ -179,6 +216,7 @@ func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (Purch
 		arg.CallbackID,
 		arg.Data,
 		arg.CreatedAt,
+		arg.PurchaseCreated,
 	)
 	var i PurchaseEvent
 	err := row.Scan(
@@ -199,9 +237,14 @@ func (q *Queries) EventInsert(ctx context.Context, arg EventInsertParams) (Purch
 }
 
 const eventListByPurchase = `-- name: EventListByPurchase :many
-SELECT id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq FROM purchase_events WHERE purchase_id = $1 ORDER BY seq
+SELECT id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq FROM purchase_events
+WHERE purchase_id = $1
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+ORDER BY seq
 `
 
+// Reads the purchase's created_at itself (its callers, tests among them,
+// hold only its id).
 func (q *Queries) EventListByPurchase(ctx context.Context, purchaseID uuid.UUID) ([]PurchaseEvent, error) {
 	rows, err := q.db.Query(ctx, eventListByPurchase, purchaseID)
 	if err != nil {
@@ -244,8 +287,10 @@ SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
         END)::jsonb AS data,
        e.created_at, e.seq
 FROM purchase_events e
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id
+CROSS JOIN (SELECT p.created_at - interval '1 day' AS since FROM purchases p WHERE p.id = $1) b
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at >= b.since
 WHERE e.purchase_id = $1
+  AND e.created_at >= b.since
 ORDER BY e.seq
 `
 
@@ -388,9 +433,13 @@ func (q *Queries) ProviderCallInsert(ctx context.Context, arg ProviderCallInsert
 }
 
 const providerCallListByPurchase = `-- name: ProviderCallListByPurchase :many
-SELECT id, purchase_id, provider, operation, reference, http_status, code, message, outcome, reason, latency_ms, request, response, error, created_at FROM provider_calls WHERE purchase_id = $1 ORDER BY id
+SELECT id, purchase_id, provider, operation, reference, http_status, code, message, outcome, reason, latency_ms, request, response, error, created_at FROM provider_calls
+WHERE purchase_id = $1
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = $1)
+ORDER BY id
 `
 
+// Reads the purchase's created_at itself, like EventListByPurchase.
 func (q *Queries) ProviderCallListByPurchase(ctx context.Context, purchaseID *uuid.UUID) ([]ProviderCall, error) {
 	rows, err := q.db.Query(ctx, providerCallListByPurchase, purchaseID)
 	if err != nil {

@@ -258,11 +258,19 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.authenticated AS callback_authenticated, cb.action AS callback_action,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id
-LEFT JOIN callbacks cb ON cb.id = e.callback_id
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = $1::uuid
+    AND c.created_at >= $2::timestamptz - interval '1 day'
+LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = $1
+    AND cb.received_at >= $2::timestamptz - interval '1 day'
 WHERE e.purchase_id = $1
+  AND e.created_at >= $2::timestamptz - interval '1 day'
 ORDER BY e.seq
 `
+
+type EventTimelineParams struct {
+	PurchaseID      uuid.UUID
+	PurchaseCreated time.Time
+}
 
 type EventTimelineRow struct {
 	ID                    int64
@@ -292,8 +300,12 @@ type EventTimelineRow struct {
 
 // A purchase's audit timeline in order, each provider call and callback
 // with what was exchanged (stored redacted: no secret is ever stored).
-func (q *Queries) EventTimeline(ctx context.Context, purchaseID uuid.UUID) ([]EventTimelineRow, error) {
-	rows, err := q.db.Query(ctx, eventTimeline, purchaseID)
+// A purchase's events, calls and callbacks are all its own and never older
+// than the purchase (a day of margin for clocks; purchase_created as in
+// EventInsert): each of the three is read in the months since the purchase
+// only, once, and the calls and callbacks are joined to their events by id.
+func (q *Queries) EventTimeline(ctx context.Context, arg EventTimelineParams) ([]EventTimelineRow, error) {
+	rows, err := q.db.Query(ctx, eventTimeline, arg.PurchaseID, arg.PurchaseCreated)
 	if err != nil {
 		return nil, err
 	}
@@ -343,6 +355,7 @@ FROM (
            row_number() OVER (PARTITION BY c.purchase_id ORDER BY c.id DESC) AS n
     FROM provider_calls c
     WHERE c.purchase_id = ANY($1::uuid[])
+      AND c.created_at >= (SELECT min(p.created_at) - interval '1 day' FROM purchases p WHERE p.id = ANY($1::uuid[]))
 ) x
 WHERE x.n <= $2::bigint
 ORDER BY x.purchase_id, x.id DESC

@@ -190,6 +190,12 @@ type Callback struct {
 	ReceivedAt    time.Time
 }
 
+type CallbackDigest struct {
+	Provider   string
+	BodySha256 []byte
+	ReceivedAt time.Time
+}
+
 type Client struct {
 	ID         uuid.UUID
 	Name       string

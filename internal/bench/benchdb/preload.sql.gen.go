@@ -16,7 +16,7 @@ SELECT conrelid::regclass::text AS table_name, conname::text AS name
 FROM pg_catalog.pg_constraint
 WHERE contype = 'f' AND conparentid = 0
   AND conrelid IN ('purchases'::regclass, 'provider_calls'::regclass, 'callbacks'::regclass, 'purchase_events'::regclass,
-                   'alerts'::regclass, 'purchase_attempts'::regclass, 'provider_balances'::regclass)
+                   'callback_digests'::regclass, 'alerts'::regclass, 'purchase_attempts'::regclass, 'provider_balances'::regclass)
 ORDER BY 1, 2
 `
 
@@ -26,7 +26,9 @@ type PreloadForeignKeysRow struct {
 }
 
 // The foreign keys of the tables the preload fills: PreloadOrphans proves
-// exactly these, so a new one must be added there.
+// exactly these, so a new one must be added there. (A partitioned table's
+// foreign key is one constraint of the table, cloned on each partition:
+// the clones have a parent and are left out.)
 func (q *Queries) PreloadForeignKeys(ctx context.Context) ([]PreloadForeignKeysRow, error) {
 	rows, err := q.db.Query(ctx, preloadForeignKeys)
 	if err != nil {
@@ -142,10 +144,6 @@ SELECT
      AND NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = c.purchase_id))::bigint AS callbacks_purchase_id_fkey,
     (SELECT count(*) FROM purchase_events e WHERE e.id > $4::bigint
      AND NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = e.purchase_id))::bigint AS purchase_events_purchase_id_fkey,
-    (SELECT count(*) FROM purchase_events e WHERE e.id > $4::bigint AND e.provider_call_id IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM provider_calls x WHERE x.id = e.provider_call_id))::bigint AS purchase_events_provider_call_id_fkey,
-    (SELECT count(*) FROM purchase_events e WHERE e.id > $4::bigint AND e.callback_id IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM callbacks x WHERE x.id = e.callback_id))::bigint AS purchase_events_callback_id_fkey,
     (SELECT count(*) FROM alerts a WHERE a.id > $5::bigint AND a.purchase_id IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = a.purchase_id))::bigint AS alerts_purchase_id_fkey,
     (SELECT count(*) FROM purchase_attempts a
@@ -161,15 +159,13 @@ type PreloadOrphansParams struct {
 }
 
 type PreloadOrphansRow struct {
-	PurchasesClientIDFkey            int64
-	PurchasesProductCodeFkey         int64
-	ProviderCallsPurchaseIDFkey      int64
-	CallbacksPurchaseIDFkey          int64
-	PurchaseEventsPurchaseIDFkey     int64
-	PurchaseEventsProviderCallIDFkey int64
-	PurchaseEventsCallbackIDFkey     int64
-	AlertsPurchaseIDFkey             int64
-	PurchaseAttemptsPurchaseIDFkey   int64
+	PurchasesClientIDFkey          int64
+	PurchasesProductCodeFkey       int64
+	ProviderCallsPurchaseIDFkey    int64
+	CallbacksPurchaseIDFkey        int64
+	PurchaseEventsPurchaseIDFkey   int64
+	AlertsPurchaseIDFkey           int64
+	PurchaseAttemptsPurchaseIDFkey int64
 }
 
 // What the foreign keys would have refused, among the preloaded rows (the
@@ -191,8 +187,6 @@ func (q *Queries) PreloadOrphans(ctx context.Context, arg PreloadOrphansParams) 
 		&i.ProviderCallsPurchaseIDFkey,
 		&i.CallbacksPurchaseIDFkey,
 		&i.PurchaseEventsPurchaseIDFkey,
-		&i.PurchaseEventsProviderCallIDFkey,
-		&i.PurchaseEventsCallbackIDFkey,
 		&i.AlertsPurchaseIDFkey,
 		&i.PurchaseAttemptsPurchaseIDFkey,
 	)
@@ -368,12 +362,14 @@ func (q *Queries) PreloadSuperuser(ctx context.Context) (bool, error) {
 }
 
 const preloadTableBytes = `-- name: PreloadTableBytes :many
-SELECT c.relname::text AS name, pg_total_relation_size(c.oid)::bigint AS bytes
-FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = current_schema() AND c.relkind = 'r'
-  AND c.relname IN ('purchases', 'purchase_events', 'provider_calls', 'callbacks', 'purchase_attempts', 'alerts', 'provider_balances')
-ORDER BY c.relname
+SELECT t.relname::text AS name, sum(pg_total_relation_size(coalesce(p.relid, t.oid)))::bigint AS bytes
+FROM pg_catalog.pg_class t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+LEFT JOIN LATERAL pg_partition_tree(t.oid) p ON true
+WHERE n.nspname = current_schema() AND t.relkind IN ('r', 'p')
+  AND t.relname IN ('purchases', 'purchase_events', 'provider_calls', 'callbacks', 'callback_digests', 'purchase_attempts', 'alerts', 'provider_balances')
+GROUP BY t.relname
+ORDER BY t.relname
 `
 
 type PreloadTableBytesRow struct {
@@ -381,7 +377,9 @@ type PreloadTableBytesRow struct {
 	Bytes int64
 }
 
-// On-disk size of the tables the preload fills, with indexes and TOAST.
+// On-disk size of the tables the preload fills, with indexes and TOAST; a
+// partitioned table's is the sum of its partitions' (pg_partition_tree
+// lists none for a table that is not partitioned).
 func (q *Queries) PreloadTableBytes(ctx context.Context) ([]PreloadTableBytesRow, error) {
 	rows, err := q.db.Query(ctx, preloadTableBytes)
 	if err != nil {
@@ -402,13 +400,50 @@ func (q *Queries) PreloadTableBytes(ctx context.Context) ([]PreloadTableBytesRow
 	return items, nil
 }
 
+const preloadUnenforcedRefs = `-- name: PreloadUnenforcedRefs :one
+SELECT
+    (SELECT count(*) FROM purchase_events e WHERE e.id > $1::bigint AND e.provider_call_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM provider_calls x WHERE x.id = e.provider_call_id AND x.created_at = e.created_at
+                     AND x.purchase_id = e.purchase_id))::bigint AS event_provider_call,
+    (SELECT count(*) FROM purchase_events e WHERE e.id > $1::bigint AND e.callback_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM callbacks x WHERE x.id = e.callback_id AND x.received_at = e.created_at
+                     AND x.purchase_id = e.purchase_id))::bigint AS event_callback,
+    (SELECT count(*) FROM callbacks c WHERE c.id > $2::bigint
+     AND NOT EXISTS (SELECT 1 FROM callback_digests d WHERE d.provider = c.provider AND d.body_sha256 = c.body_sha256))::bigint AS callback_digest
+`
+
+type PreloadUnenforcedRefsParams struct {
+	EventsAfter    int64
+	CallbacksAfter int64
+}
+
+type PreloadUnenforcedRefsRow struct {
+	EventProviderCall int64
+	EventCallback     int64
+	CallbackDigest    int64
+}
+
+// What no constraint checks, among the audit rows with ids after the given
+// ones (migrations/00012_audit_partitions.sql): an event names a provider
+// call or a callback of its own purchase and its own timestamp (the same
+// month's partition), and every callback's body has its digest. All zero
+// proves the preloaded rows keep what the flow keeps.
+func (q *Queries) PreloadUnenforcedRefs(ctx context.Context, arg PreloadUnenforcedRefsParams) (PreloadUnenforcedRefsRow, error) {
+	row := q.db.QueryRow(ctx, preloadUnenforcedRefs, arg.EventsAfter, arg.CallbacksAfter)
+	var i PreloadUnenforcedRefsRow
+	err := row.Scan(&i.EventProviderCall, &i.EventCallback, &i.CallbackDigest)
+	return i, err
+}
+
 const preloadVacuum = `-- name: PreloadVacuum :exec
-VACUUM (ANALYZE) purchases, purchase_events, provider_calls, callbacks, purchase_attempts, alerts, provider_balances
+VACUUM (ANALYZE) purchases, purchase_events, provider_calls, callbacks, callback_digests, purchase_attempts, alerts, provider_balances
 `
 
 // What autovacuum would do to the freshly written tables, done once now
 // rather than during the runs: statistics for the planner, the visibility
 // map (index-only scans) and hint bits.
+// The audit tables are partitioned: VACUUM of each goes through its
+// partitions, ANALYZE also gives the parent the statistics of the whole.
 func (q *Queries) PreloadVacuum(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, preloadVacuum)
 	return err

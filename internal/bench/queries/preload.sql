@@ -31,7 +31,9 @@ SELECT setval(pg_get_serial_sequence('provider_calls', 'id'), greatest((SELECT m
 -- What autovacuum would do to the freshly written tables, done once now
 -- rather than during the runs: statistics for the planner, the visibility
 -- map (index-only scans) and hint bits.
-VACUUM (ANALYZE) purchases, purchase_events, provider_calls, callbacks, purchase_attempts, alerts, provider_balances;
+-- The audit tables are partitioned: VACUUM of each goes through its
+-- partitions, ANALYZE also gives the parent the statistics of the whole.
+VACUUM (ANALYZE) purchases, purchase_events, provider_calls, callbacks, callback_digests, purchase_attempts, alerts, provider_balances;
 
 -- name: PreloadStatusCounts :many
 -- The preloaded purchases of the given clients, by status.
@@ -40,13 +42,17 @@ FROM purchases WHERE client_id = ANY(@client_ids::uuid[])
 GROUP BY status ORDER BY status;
 
 -- name: PreloadTableBytes :many
--- On-disk size of the tables the preload fills, with indexes and TOAST.
-SELECT c.relname::text AS name, pg_total_relation_size(c.oid)::bigint AS bytes
-FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = current_schema() AND c.relkind = 'r'
-  AND c.relname IN ('purchases', 'purchase_events', 'provider_calls', 'callbacks', 'purchase_attempts', 'alerts', 'provider_balances')
-ORDER BY c.relname;
+-- On-disk size of the tables the preload fills, with indexes and TOAST; a
+-- partitioned table's is the sum of its partitions' (pg_partition_tree
+-- lists none for a table that is not partitioned).
+SELECT t.relname::text AS name, sum(pg_total_relation_size(coalesce(p.relid, t.oid)))::bigint AS bytes
+FROM pg_catalog.pg_class t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+LEFT JOIN LATERAL pg_partition_tree(t.oid) p ON true
+WHERE n.nspname = current_schema() AND t.relkind IN ('r', 'p')
+  AND t.relname IN ('purchases', 'purchase_events', 'provider_calls', 'callbacks', 'callback_digests', 'purchase_attempts', 'alerts', 'provider_balances')
+GROUP BY t.relname
+ORDER BY t.relname;
 
 -- name: PreloadSuperuser :one
 -- Whether the preload may skip the foreign keys' per-row triggers
@@ -61,12 +67,14 @@ SELECT set_config('session_replication_role', 'replica', true);
 
 -- name: PreloadForeignKeys :many
 -- The foreign keys of the tables the preload fills: PreloadOrphans proves
--- exactly these, so a new one must be added there.
+-- exactly these, so a new one must be added there. (A partitioned table's
+-- foreign key is one constraint of the table, cloned on each partition:
+-- the clones have a parent and are left out.)
 SELECT conrelid::regclass::text AS table_name, conname::text AS name
 FROM pg_catalog.pg_constraint
 WHERE contype = 'f' AND conparentid = 0
   AND conrelid IN ('purchases'::regclass, 'provider_calls'::regclass, 'callbacks'::regclass, 'purchase_events'::regclass,
-                   'alerts'::regclass, 'purchase_attempts'::regclass, 'provider_balances'::regclass)
+                   'callback_digests'::regclass, 'alerts'::regclass, 'purchase_attempts'::regclass, 'provider_balances'::regclass)
 ORDER BY 1, 2;
 
 -- name: PreloadOrphans :one
@@ -85,14 +93,26 @@ SELECT
      AND NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = c.purchase_id))::bigint AS callbacks_purchase_id_fkey,
     (SELECT count(*) FROM purchase_events e WHERE e.id > @events_after::bigint
      AND NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = e.purchase_id))::bigint AS purchase_events_purchase_id_fkey,
-    (SELECT count(*) FROM purchase_events e WHERE e.id > @events_after::bigint AND e.provider_call_id IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM provider_calls x WHERE x.id = e.provider_call_id))::bigint AS purchase_events_provider_call_id_fkey,
-    (SELECT count(*) FROM purchase_events e WHERE e.id > @events_after::bigint AND e.callback_id IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM callbacks x WHERE x.id = e.callback_id))::bigint AS purchase_events_callback_id_fkey,
     (SELECT count(*) FROM alerts a WHERE a.id > @alerts_after::bigint AND a.purchase_id IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = a.purchase_id))::bigint AS alerts_purchase_id_fkey,
     (SELECT count(*) FROM purchase_attempts a
      WHERE NOT EXISTS (SELECT 1 FROM purchases x WHERE x.id = a.purchase_id))::bigint AS purchase_attempts_purchase_id_fkey;
+
+-- name: PreloadUnenforcedRefs :one
+-- What no constraint checks, among the audit rows with ids after the given
+-- ones (migrations/00012_audit_partitions.sql): an event names a provider
+-- call or a callback of its own purchase and its own timestamp (the same
+-- month's partition), and every callback's body has its digest. All zero
+-- proves the preloaded rows keep what the flow keeps.
+SELECT
+    (SELECT count(*) FROM purchase_events e WHERE e.id > @events_after::bigint AND e.provider_call_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM provider_calls x WHERE x.id = e.provider_call_id AND x.created_at = e.created_at
+                     AND x.purchase_id = e.purchase_id))::bigint AS event_provider_call,
+    (SELECT count(*) FROM purchase_events e WHERE e.id > @events_after::bigint AND e.callback_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM callbacks x WHERE x.id = e.callback_id AND x.received_at = e.created_at
+                     AND x.purchase_id = e.purchase_id))::bigint AS event_callback,
+    (SELECT count(*) FROM callbacks c WHERE c.id > @callbacks_after::bigint
+     AND NOT EXISTS (SELECT 1 FROM callback_digests d WHERE d.provider = c.provider AND d.body_sha256 = c.body_sha256))::bigint AS callback_digest;
 
 -- name: ProbeTarget :one
 -- The purchase the probes search for and model theirs on: the client's

@@ -1,16 +1,35 @@
 -- name: EventInsert :one
 -- Appends an event to a purchase's timeline with the next seq of that
 -- purchase. The caller holds the purchase's row lock (PurchaseLock), which
--- makes max(seq) + 1 safe; the unique index catches a caller that does not.
+-- makes max(seq) + 1 safe; the unique index of each month's partition
+-- catches a caller that does not. An event naming a provider call or a
+-- callback takes that row's timestamp (the same month's partition:
+-- migrations/00012_audit_partitions.sql).
+--
+-- The reads of one purchase's audit rows here and in console.sql say
+-- that no such row is older than the purchase (with a day of margin for
+-- clocks of different processes), so PostgreSQL reads the partitions of
+-- the purchase's months only. The caller, who holds the purchase, passes
+-- its created_at (purchase_created; the zero time reads every month):
+-- PostgreSQL then leaves the other months out as the statement starts,
+-- without opening them (a bound read from purchases by a subquery prunes
+-- only while it runs, after every month was opened: twice the cost).
 INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
 SELECT @purchase_id, coalesce(max(e.seq), 0) + 1, @kind, @name, @from_status, @to_status, @actor,
        @provider_call_id, @callback_id, @data, @created_at
-FROM purchase_events e WHERE e.purchase_id = @purchase_id
+FROM purchase_events e
+WHERE e.purchase_id = @purchase_id
+  AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 RETURNING *;
 
 -- name: EventListByPurchase :many
-SELECT * FROM purchase_events WHERE purchase_id = @purchase_id ORDER BY seq;
+-- Reads the purchase's created_at itself (its callers, tests among them,
+-- hold only its id).
+SELECT * FROM purchase_events
+WHERE purchase_id = @purchase_id
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+ORDER BY seq;
 
 -- name: EventListByPurchaseShown :many
 -- A purchase's events in seq order as the API shows them. A provider
@@ -25,8 +44,10 @@ SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
         END)::jsonb AS data,
        e.created_at, e.seq
 FROM purchase_events e
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id
+CROSS JOIN (SELECT p.created_at - interval '1 day' AS since FROM purchases p WHERE p.id = @purchase_id) b
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at >= b.since
 WHERE e.purchase_id = @purchase_id
+  AND e.created_at >= b.since
 ORDER BY e.seq;
 
 -- name: ProviderCallInsert :one
@@ -37,14 +58,27 @@ VALUES (@purchase_id, @provider, @operation, @reference, @http_status, @code, @m
 RETURNING id;
 
 -- name: ProviderCallListByPurchase :many
-SELECT * FROM provider_calls WHERE purchase_id = @purchase_id ORDER BY id;
+-- Reads the purchase's created_at itself, like EventListByPurchase.
+SELECT * FROM provider_calls
+WHERE purchase_id = @purchase_id
+  AND created_at >= (SELECT p.created_at - interval '1 day' FROM purchases p WHERE p.id = @purchase_id)
+ORDER BY id;
 
 -- name: CallbackInsert :one
 -- Stores a callback once per provider and body hash, with what was done
--- with it; no row for a duplicate.
+-- with it; no row for a duplicate. The dedupe is callback_digests' primary
+-- key (callbacks is partitioned by month, so no unique index of it spans
+-- the months): the callback is stored only when its digest is new, in the
+-- same statement.
+WITH digest AS (
+    INSERT INTO callback_digests (provider, body_sha256, received_at)
+    VALUES (@provider, @body_sha256, @received_at)
+    ON CONFLICT (provider, body_sha256) DO NOTHING
+    RETURNING provider, body_sha256, received_at
+)
 INSERT INTO callbacks (provider, body_sha256, body, authenticated, reference, purchase_id, outcome, action, received_at)
-VALUES (@provider, @body_sha256, @body, @authenticated, @reference, @purchase_id, @outcome, @action, @received_at)
-ON CONFLICT (provider, body_sha256) DO NOTHING
+SELECT d.provider, d.body_sha256, @body, @authenticated, @reference, @purchase_id, @outcome, @action, d.received_at
+FROM digest d
 RETURNING *;
 
 -- name: AlertInsert :execrows
@@ -66,10 +100,13 @@ SELECT * FROM provider_balances WHERE provider = @provider ORDER BY observed_at 
 -- payment call (applied once the call's answer is known).
 SELECT EXISTS (
     SELECT 1 FROM callbacks
-    WHERE purchase_id = @purchase_id AND action = 'held' AND authenticated AND outcome = 'failed'
+    WHERE purchase_id = @purchase_id::uuid AND action = 'held' AND authenticated AND outcome = 'failed'
+      AND received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 ) AS held;
 
 -- name: CallbackOutcomesByPurchase :many
 -- The outcomes provider callbacks reported for a purchase, oldest first.
 SELECT id, outcome, authenticated FROM callbacks
-WHERE purchase_id = @purchase_id AND outcome IS NOT NULL ORDER BY id;
+WHERE purchase_id = @purchase_id::uuid AND outcome IS NOT NULL
+  AND received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+ORDER BY id;

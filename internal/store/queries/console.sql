@@ -152,6 +152,7 @@ FROM (
            row_number() OVER (PARTITION BY c.purchase_id ORDER BY c.id DESC) AS n
     FROM provider_calls c
     WHERE c.purchase_id = ANY(@ids::uuid[])
+      AND c.created_at >= (SELECT min(p.created_at) - interval '1 day' FROM purchases p WHERE p.id = ANY(@ids::uuid[]))
 ) x
 WHERE x.n <= @per_purchase::bigint
 ORDER BY x.purchase_id, x.id DESC;
@@ -159,6 +160,10 @@ ORDER BY x.purchase_id, x.id DESC;
 -- name: EventTimeline :many
 -- A purchase's audit timeline in order, each provider call and callback
 -- with what was exchanged (stored redacted: no secret is ever stored).
+-- A purchase's events, calls and callbacks are all its own and never older
+-- than the purchase (a day of margin for clocks; purchase_created as in
+-- EventInsert): each of the three is read in the months since the purchase
+-- only, once, and the calls and callbacks are joined to their events by id.
 SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
        c.operation AS call_operation, c.reference AS call_reference, c.http_status AS call_http_status,
        c.code AS call_code, c.message AS call_message, c.outcome AS call_outcome,
@@ -167,9 +172,12 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.authenticated AS callback_authenticated, cb.action AS callback_action,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id
-LEFT JOIN callbacks cb ON cb.id = e.callback_id
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = @purchase_id::uuid
+    AND c.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = @purchase_id
+    AND cb.received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 WHERE e.purchase_id = @purchase_id
+  AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 ORDER BY e.seq;
 
 -- name: AlertListRecent :many

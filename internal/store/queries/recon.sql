@@ -29,24 +29,41 @@ WHERE last_reported_at >= @since::timestamptz
 ORDER BY last_reported_at, purchase_id;
 
 -- name: ReconDoublePaymentList :many
--- The view groups every payment call ever made; a reference that had an
--- accepted call since the moment is one with a row here, so the view is
--- read for those references only, found through
--- provider_calls_payment_created: each one a lookup in
--- provider_calls_reference. (OFFSET 0 keeps the planner from merging the
--- lateral read into one join that groups every call again.)
+-- recon_double_payments for the references that had an accepted payment
+-- call since the moment (found through provider_calls_payment_created),
+-- each one read through provider_calls_reference. The view's definition
+-- (migrations/00012_audit_partitions.sql) is spelled out here with one
+-- bound more: a reference's payment calls are its purchase's, never older
+-- than the purchase (a day of margin for clocks), so each lookup reads the
+-- months of provider_calls since the purchase, not every month.
 WITH recent AS (
-    SELECT DISTINCT c.provider, c.reference FROM provider_calls c
+    SELECT c.provider, c.reference, min(o.created_at) - interval '1 day' AS calls_since
+    FROM provider_calls c
+    LEFT JOIN purchases o ON o.id = c.purchase_id
     WHERE c.operation = 'payment' AND c.created_at >= @since::timestamptz AND c.reference IS NOT NULL
       AND c.outcome IN ('pending', 'succeeded') AND c.http_status BETWEEN 200 AND 299
+    GROUP BY c.provider, c.reference
 )
 SELECT d.provider, d.provider_reference::text AS provider_reference, d.purchase_id, d.client_id, d.reference_id,
        d.product_code, d.status, d.accepted_calls::bigint AS accepted_calls, d.codes::text AS codes,
        d.first_accepted_at::timestamptz AS first_accepted_at, d.last_accepted_at::timestamptz AS last_accepted_at
 FROM recent r
 CROSS JOIN LATERAL (
-    SELECT * FROM recon_double_payments x WHERE x.provider = r.provider AND x.provider_reference = r.reference
-    OFFSET 0
+    SELECT c.provider, c.reference AS provider_reference, p.id AS purchase_id, p.client_id,
+           p.reference_id, p.product_code, p.status,
+           count(*) AS accepted_calls,
+           string_agg(c.code, ', ' ORDER BY c.id) AS codes,
+           min(c.created_at) AS first_accepted_at,
+           max(c.created_at) AS last_accepted_at
+    FROM provider_calls c
+    LEFT JOIN purchases p ON p.provider = c.provider AND p.provider_reference = c.reference
+    WHERE c.provider = r.provider AND c.reference = r.reference
+      AND c.created_at >= coalesce(r.calls_since, '-infinity')
+      AND c.operation = 'payment'
+      AND c.outcome IN ('pending', 'succeeded') AND c.http_status BETWEEN 200 AND 299
+      AND c.code NOT LIKE '409%6563'
+    GROUP BY c.provider, c.reference, p.id
+    HAVING count(*) > 1
 ) d
 WHERE d.last_accepted_at >= @since::timestamptz
 ORDER BY d.last_accepted_at, d.provider, d.provider_reference;

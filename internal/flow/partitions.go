@@ -1,0 +1,68 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/store"
+)
+
+// PartitionMonthsAhead is how many months past the current one (Asia/Jakarta)
+// the month partitions of the audit tables reach: EnsurePartitions makes
+// them, at start and daily, so that a month's partition exists long before
+// its first row (docs/runbook.md#archiving-old-months).
+const PartitionMonthsAhead = 3
+
+// partitionLockTimeout bounds EnsurePartitions' wait for the audit tables'
+// locks: making a partition locks its table briefly, and waiting behind a
+// long read would hold every writer queued behind it.
+const partitionLockTimeout = "5s"
+
+// partitionArgs makes the audit tables' month partitions ahead of time.
+type partitionArgs struct{}
+
+func (partitionArgs) Kind() string { return "audit_partitions" }
+
+type partitionWorker struct {
+	river.WorkerDefaults[partitionArgs]
+	s *Service
+}
+
+// Work makes the months ahead that are missing. A failure (a lock not
+// granted in time) is retried by River; the months ahead leave weeks for it.
+func (w *partitionWorker) Work(ctx context.Context, _ *river.Job[partitionArgs]) error {
+	_, err := w.s.EnsurePartitions(ctx)
+	return err
+}
+
+// EnsurePartitions makes the missing month partitions of purchase_events,
+// provider_calls and callbacks from the current month through
+// PartitionMonthsAhead months ahead, on the service's clock, and returns
+// their names (none when they all exist). It is safe to call from several
+// processes at once.
+func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
+	now := s.now()
+	var made []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		if err := q.LockTimeoutSet(ctx, partitionLockTimeout); err != nil {
+			return err
+		}
+		var err error
+		made, err = q.AuditPartitionsEnsure(ctx, store.AuditPartitionsEnsureParams{
+			Since: now, Until: now.AddDate(0, PartitionMonthsAhead, 0),
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit partitions: %w", err)
+	}
+	if len(made) > 0 {
+		s.log.Info("audit partitions made", "partitions", made, "through", now.AddDate(0, PartitionMonthsAhead, 0).Format(time.DateOnly))
+	}
+	return made, nil
+}

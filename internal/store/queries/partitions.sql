@@ -1,0 +1,20 @@
+-- name: AuditPartitionsEnsure :many
+-- Creates the missing Asia/Jakarta month partitions of purchase_events,
+-- provider_calls and callbacks from the month holding since to the month
+-- holding until (and each table's DEFAULT partition if missing), moving
+-- into a new month the rows its DEFAULT caught; returns the names made
+-- (audit_partitions_ensure, migrations/00012_audit_partitions.sql).
+SELECT name::text AS name FROM audit_partitions_ensure(@since::timestamptz, @until::timestamptz) AS name;
+
+-- name: AuditPartitionStateList :many
+-- Per audit table: the rows its DEFAULT partition holds (counted up to
+-- 100,000; it should hold none) and the end of its last month partition
+-- (the epoch when it has none).
+SELECT table_name::text AS table_name, default_rows::bigint AS default_rows,
+       coalesce(partitions_until, 'epoch')::timestamptz AS partitions_until
+FROM audit_partition_state();
+
+-- name: LockTimeoutSet :exec
+-- For the rest of the transaction, a statement waits at most this long for
+-- a lock (a PostgreSQL interval, e.g. '5s') before it fails.
+SELECT set_config('lock_timeout', @timeout::text, true);
