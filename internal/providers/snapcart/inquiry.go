@@ -23,7 +23,8 @@ type inquiryRequest struct {
 // user_id and zone_id and answer data{ign} (CustomerName and Details["ign"],
 // no RequestID); every other family sends bill_number = CustomerNumber and
 // answers request_id, bill_amount (Amount and Total) and additional_info
-// (Details, stringified; Balance from its "balance" in Indonesian notation).
+// (Details, stringified, but for its "balance": our deposit, read as Balance
+// in Indonesian notation and never shown as a detail).
 //
 // Outcomes: Succeeded on status 200; Failed with a reason for Snapcart's
 // definitive refusals; Rejected bad_credentials on 401, or invalid_request
@@ -114,7 +115,11 @@ func interpretInquiry(call providers.Call, body []byte, family providers.Family)
 	}
 	inq.Amount, inq.Total = d.BillAmount.Value, d.BillAmount.Value
 	if bal, ok := details["balance"]; ok {
-		// Display only: a malformed balance does not spoil the inquiry.
+		// Our deposit, not the customer's: recorded as the deposit
+		// observed, never shown with the inquiry's details (the API
+		// returns them to clients, whose apps may show them to their
+		// customers). A malformed balance does not spoil the inquiry.
+		delete(details, "balance")
 		if v, _, err := parseAmountJSON(balanceJSON(bal)); err == nil {
 			inq.Balance = &v
 		}
