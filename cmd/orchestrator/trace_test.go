@@ -211,6 +211,7 @@ func TestPurchaseIsOneTrace(t *testing.T) {
 		traceIDs = map[string]trace.TraceID{}
 		spans    tracetest.SpanStubs // read before the service stops: its shutdown empties exp
 	)
+	var reconFailed string
 	logs := testService(t, map[string]string{"LOOKUP_BACKOFF": "100ms,200ms"}, serveOptions{traceExporter: exp}, func(s *inProcess, cfg *config.Config) {
 		ctx := context.Background()
 		key, err := createClient(ctx, s.q, "trace")
@@ -242,7 +243,10 @@ func TestPurchaseIsOneTrace(t *testing.T) {
 			t.Logf("the trace of the purchase at %s (go test -v shows it):\n%s", path, idx.render(traceIDs[path]))
 		}
 		if code, body := call(t, http.MethodGet, s.apiURL+"/admin/reconciliation", cfg.AdminToken, ""); code != http.StatusOK {
-			t.Fatalf("reconciliation: %d %s", code, body)
+			// The cause of a 500 is in the service's log, read once the
+			// service has stopped.
+			reconFailed = fmt.Sprintf("reconciliation: %d %s", code, body)
+			return
 		}
 		// Without METRICS_ADDR the API's listener serves the metrics, the
 		// reconciliation gauges among them.
@@ -264,6 +268,9 @@ func TestPurchaseIsOneTrace(t *testing.T) {
 		})
 		spans = exp.GetSpans()
 	})
+	if reconFailed != "" {
+		t.Fatalf("%s\nthe service's errors:\n%s", reconFailed, errorLines(logs.String()))
+	}
 
 	if len(spans) < 30 {
 		t.Fatalf("only %d spans recorded", len(spans))
@@ -461,4 +468,17 @@ func logged(logs, msg string, id trace.TraceID) bool {
 		}
 	}
 	return false
+}
+
+// errorLines returns the ERROR lines of a service's log, for a failure
+// message: an internal error answers 500 with a request_id, and the cause
+// is only in the log.
+func errorLines(log string) string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

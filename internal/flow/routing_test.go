@@ -360,7 +360,11 @@ func TestFailoverAcrossCrashes(t *testing.T) {
 		after := b.Purchase(t, p.ID)
 		events, _ := b.Q.EventListByPurchase(ctx, p.ID)
 		if !after.UpdatedAt.Equal(done.UpdatedAt) || len(events) != len(before) {
-			t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d", done.UpdatedAt, after.UpdatedAt, len(before), len(events))
+			var added []string
+			for _, e := range events[min(len(before), len(events)):] {
+				added = append(added, fmt.Sprintf("%s %q %s", e.Kind, e.Name, e.Data))
+			}
+			t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d, added %v", done.UpdatedAt, after.UpdatedAt, len(before), len(events), added)
 		}
 		if c := b.Charges(t, after); c != 1 {
 			t.Fatalf("charged %d times in all, want 1", c)
