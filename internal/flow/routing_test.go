@@ -359,11 +359,18 @@ func TestFailoverAcrossCrashes(t *testing.T) {
 		flowtest.WaitFor(t, 30*time.Second, func() string { return "the re-delivered jobs never finished" }, settledJobs)
 		after := b.Purchase(t, p.ID)
 		events, _ := b.Q.EventListByPurchase(ctx, p.ID)
-		if !after.UpdatedAt.Equal(done.UpdatedAt) || len(events) != len(before) {
-			var added []string
-			for _, e := range events[min(len(before), len(events)):] {
-				added = append(added, fmt.Sprintf("%s %q %s", e.Kind, e.Name, e.Data))
-			}
+		// A re-delivered check of the first attempt (a lookup at Klikoo of
+		// the attempt the purchase moved on from) asks again whenever it
+		// runs: it completed, rather than being cancelled, when it ran
+		// before the callback ended the purchase. Its call is recorded, and
+		// nothing else may change.
+		var added []string
+		changed := len(events) < len(before)
+		for _, e := range events[min(len(before), len(events)):] {
+			added = append(added, fmt.Sprintf("%s %q %s", e.Kind, e.Name, e.Data))
+			changed = changed || e.Kind != "provider_call" || !strings.HasPrefix(e.Name, "lookup: ")
+		}
+		if !after.UpdatedAt.Equal(done.UpdatedAt) || changed {
 			t.Fatalf("a second delivery changed the purchase: updated %v → %v, events %d → %d, added %v", done.UpdatedAt, after.UpdatedAt, len(before), len(events), added)
 		}
 		if c := b.Charges(t, after); c != 1 {
