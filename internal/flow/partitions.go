@@ -46,6 +46,7 @@ func (w *partitionWorker) Work(ctx context.Context, _ *river.Job[partitionArgs])
 // processes at once.
 func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 	now := s.now()
+	until := partitionsUntil(now)
 	var made []string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := store.New(tx)
@@ -54,7 +55,7 @@ func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 		}
 		var err error
 		made, err = q.AuditPartitionsEnsure(ctx, store.AuditPartitionsEnsureParams{
-			Since: now, Until: now.AddDate(0, PartitionMonthsAhead, 0),
+			Since: now, Until: until,
 		})
 		return err
 	})
@@ -62,7 +63,19 @@ func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("audit partitions: %w", err)
 	}
 	if len(made) > 0 {
-		s.log.Info("audit partitions made", "partitions", made, "through", now.AddDate(0, PartitionMonthsAhead, 0).Format(time.DateOnly))
+		s.log.Info("audit partitions made", "partitions", made, "through", until.Format(time.DateOnly))
 	}
 	return made, nil
+}
+
+// partitionsUntil is the first moment of the Asia/Jakarta month
+// PartitionMonthsAhead months after now's: the last month EnsurePartitions
+// makes. Counted from the first of the month, because a day-based
+// AddDate(0, 3, 0) from 30 November is 2 March, a month further than the
+// migration's now() + interval '3 months' (28 February); each service
+// start on such a day then made a month with DDL that took the audit
+// tables' locks while readers held them.
+func partitionsUntil(now time.Time) time.Time {
+	n := now.In(wib)
+	return time.Date(n.Year(), n.Month()+PartitionMonthsAhead, 1, 0, 0, 0, 0, wib)
 }
