@@ -54,6 +54,12 @@ type FlowResult struct {
 	Samples            int   `json:"samples"`
 }
 
+// sampleEvery is how often a run samples River's queue depth and its open
+// purchases (the in-flight part stops creating on that count). Each sample
+// is two statements on the database the run measures: at 100 ms they were
+// 7–12% of all statement time (docs/performance.md).
+const sampleEvery = 250 * time.Millisecond
+
 // RunFlow creates reqs over the API from concurrency clients (a fresh API
 // client of the service for the batch), waits until every purchase has
 // ended, and measures the batch. With untilOpen > 0 it stops creating once
@@ -76,7 +82,7 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 		return res, err
 	}
 	var open atomic.Int64
-	stop := obs.Sample(ctx, clientID, 100*time.Millisecond, &open)
+	stop := obs.Sample(ctx, clientID, sampleEvery, &open)
 	var more func() bool
 	if untilOpen > 0 {
 		more = func() bool { return open.Load() < untilOpen }
@@ -92,6 +98,9 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 		return res, fmt.Errorf("%s: %w", name, err)
 	}
 	peaks := stop()
+	if peaks.Err != nil {
+		return res, fmt.Errorf("%s: %w", name, peaks.Err)
+	}
 	rss, err := PeakRSS()
 	if err != nil {
 		return res, err

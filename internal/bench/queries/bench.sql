@@ -31,15 +31,25 @@ ORDER BY 1;
 
 -- name: RiverQueueDepth :one
 -- Jobs waiting to run: available, scheduled (snoozed or delayed) and
--- retryable.
+-- retryable. The states compared as River's enum, so that its fetching
+-- index (state first) serves the count: the bench samples it while the
+-- service runs, and a scan of the job table would be the bench's load,
+-- not the service's.
 SELECT count(*) FROM river_job
-WHERE state::text IN ('available', 'scheduled', 'retryable');
+WHERE state IN ('available', 'scheduled', 'retryable');
 
 -- name: PurchaseProgress :one
 -- A client's purchases: how many ended and how many are still open.
 SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'canceled'))::bigint AS done,
        count(*) FILTER (WHERE status NOT IN ('succeeded', 'failed', 'canceled'))::bigint AS open
 FROM purchases WHERE client_id = @client_id;
+
+-- name: PurchaseOpenCount :one
+-- How many of a client's purchases are still open, read through
+-- purchases_open (the open purchases only, not every purchase of the
+-- client): what the bench samples while the service runs.
+SELECT count(*) FROM purchases
+WHERE status NOT IN ('succeeded', 'failed', 'canceled') AND client_id = @client_id;
 
 -- name: PurchaseBatch :one
 -- A client's batch once drained: when its first purchase was created, when
