@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +101,49 @@ func TestAuditPartitionsMigrateExistingData(t *testing.T) {
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("up again: %v", err)
+	}
+}
+
+// 00014 makes the months one table at a time (audit_partitions_ensure_table)
+// and audit_partitions_ensure calls it; down puts back 00012's
+// audit_partitions_ensure, word for word, and drops the new function.
+func TestPartitionMakerDownRestores(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, p := emptyDatabase(t)
+	if _, err := p.UpTo(ctx, 13); err != nil {
+		t.Fatalf("up to 13: %v", err)
+	}
+	definition := func() (def, comment string) {
+		t.Helper()
+		if err := db.QueryRowContext(ctx, `SELECT pg_get_functiondef(f), obj_description(f, 'pg_proc')
+			FROM (SELECT 'audit_partitions_ensure(timestamptz, timestamptz)'::regprocedure AS f) x`).Scan(&def, &comment); err != nil {
+			t.Fatal(err)
+		}
+		return def, comment
+	}
+	hasTableMaker := func() bool {
+		t.Helper()
+		var ok bool
+		if err := db.QueryRowContext(ctx, `SELECT to_regprocedure('audit_partitions_ensure_table(text, timestamptz, timestamptz)') IS NOT NULL`).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	before, beforeComment := definition()
+	if _, err := p.UpTo(ctx, 14); err != nil {
+		t.Fatalf("up to 14: %v", err)
+	}
+	if def, _ := definition(); def == before || !strings.Contains(def, "audit_partitions_ensure_table(tab, since, until)") || !hasTableMaker() {
+		t.Fatalf("after 00014 audit_partitions_ensure is\n%s", def)
+	}
+	if _, err := p.DownTo(ctx, 13); err != nil {
+		t.Fatalf("down to 13: %v", err)
+	}
+	if def, comment := definition(); def != before || comment != beforeComment {
+		t.Fatalf("after down audit_partitions_ensure is\n%s\n(%s)\nwant 00012's\n%s\n(%s)", def, comment, before, beforeComment)
+	}
+	if hasTableMaker() {
+		t.Fatal("audit_partitions_ensure_table is still there after down")
 	}
 }

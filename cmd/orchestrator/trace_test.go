@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,28 +23,10 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/sandbox"
 )
 
-// lockedBuffer is a log destination several goroutines write to.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testService runs the service in this process against a fresh database
 // with the environment env (LOG_LEVEL debug, JSON logs to the returned
 // buffer) and calls run with it; everything stops when run returns.
-func testService(t *testing.T, env map[string]string, o serveOptions, run func(s *inProcess, cfg *config.Config)) *lockedBuffer {
+func testService(t *testing.T, env map[string]string, o serveOptions, run func(s *inProcess, cfg *config.Config)) *flowtest.LogBuffer {
 	t.Helper()
 	env["DATABASE_URL"] = dbtest.NewDatabase(t)
 	env["LOG_LEVEL"], env["LOG_FORMAT"] = "debug", "json"
@@ -53,7 +34,7 @@ func testService(t *testing.T, env map[string]string, o serveOptions, run func(s
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &flowtest.LogBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// Callbacks come 3 s after a payment: after the lookups that end the

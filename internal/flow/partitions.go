@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,33 +40,51 @@ func (w *partitionWorker) Work(ctx context.Context, _ *river.Job[partitionArgs])
 	return err
 }
 
+// auditTables are the tables partitioned by month, in the order
+// EnsurePartitions makes their months (audit_partitions_ensure's).
+var auditTables = []string{"provider_calls", "callbacks", "purchase_events"}
+
 // EnsurePartitions makes the missing month partitions of purchase_events,
 // provider_calls and callbacks from the current month through
 // PartitionMonthsAhead months ahead, on the service's clock, and returns
 // their names (none when they all exist). It is safe to call from several
 // processes at once.
+//
+// Each table's months are made in a transaction of their own
+// (audit_partitions_ensure_table, migrations/00014_partition_maker.sql),
+// so the maker never holds one table's lock while it waits for another's:
+// a step or a reconciliation read holding one table and waiting for the
+// next cannot deadlock with it. A table whose lock is not granted within
+// partitionLockTimeout fails alone; the others' months are still made,
+// and the names made are returned with the joined errors.
 func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 	now := s.now()
 	until := partitionsUntil(now)
 	var made []string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		if err := q.LockTimeoutSet(ctx, partitionLockTimeout); err != nil {
+	var errs []error
+	for _, tab := range auditTables {
+		var names []string
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			q := store.New(tx)
+			if err := q.LockTimeoutSet(ctx, partitionLockTimeout); err != nil {
+				return err
+			}
+			var err error
+			names, err = q.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{
+				Tab: tab, Since: now, Until: until,
+			})
 			return err
-		}
-		var err error
-		made, err = q.AuditPartitionsEnsure(ctx, store.AuditPartitionsEnsureParams{
-			Since: now, Until: until,
 		})
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit partitions: %w", err)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("audit partitions of %s: %w", tab, err))
+			continue
+		}
+		made = append(made, names...) // committed
 	}
 	if len(made) > 0 {
 		s.log.Info("audit partitions made", "partitions", made, "through", until.Format(time.DateOnly))
 	}
-	return made, nil
+	return made, errors.Join(errs...)
 }
 
 // partitionsUntil is the first moment of the Asia/Jakarta month

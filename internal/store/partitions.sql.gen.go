@@ -58,9 +58,47 @@ type AuditPartitionsEnsureParams struct {
 // provider_calls and callbacks from the month holding since to the month
 // holding until (and each table's DEFAULT partition if missing), moving
 // into a new month the rows its DEFAULT caught; returns the names made
-// (audit_partitions_ensure, migrations/00012_audit_partitions.sql).
+// (audit_partitions_ensure, migrations/00012_audit_partitions.sql), in one
+// transaction: the three tables' locks are held together to its end, which
+// a live service's readers may deadlock with; the service makes them with
+// AuditPartitionsEnsureTable, one table a transaction.
 func (q *Queries) AuditPartitionsEnsure(ctx context.Context, arg AuditPartitionsEnsureParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, auditPartitionsEnsure, arg.Since, arg.Until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const auditPartitionsEnsureTable = `-- name: AuditPartitionsEnsureTable :many
+SELECT name::text AS name FROM audit_partitions_ensure_table($1::text, $2::timestamptz, $3::timestamptz) AS name
+`
+
+type AuditPartitionsEnsureTableParams struct {
+	Tab   string
+	Since time.Time
+	Until time.Time
+}
+
+// AuditPartitionsEnsure for one table (provider_calls, callbacks or
+// purchase_events; another name is refused): when a month or the DEFAULT
+// partition is missing it locks the table, then its DEFAULT partition, and
+// makes them; else it locks nothing and returns no name
+// (audit_partitions_ensure_table, migrations/00014_partition_maker.sql).
+func (q *Queries) AuditPartitionsEnsureTable(ctx context.Context, arg AuditPartitionsEnsureTableParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, auditPartitionsEnsureTable, arg.Tab, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}

@@ -194,6 +194,60 @@ func TestAuditPartitions(t *testing.T) {
 	}
 }
 
+// audit_partitions_ensure_table (migrations/00014_partition_maker.sql)
+// makes one table's months. A name that is not an audit table is refused,
+// named. When no month is missing it locks nothing: it returns at once
+// beside a transaction that holds the table exclusively, where making a
+// month waits for it (here, until the lock timeout).
+func TestAuditPartitionsEnsureTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	q := store.New(pool)
+	now := time.Now()
+
+	var pgErr *pgconn.PgError
+	_, err := q.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{Tab: "purchases", Since: now, Until: now})
+	if !errors.As(err, &pgErr) || pgErr.Code != "22023" || !strings.Contains(pgErr.Message, "tab 'purchases': not an audit table") {
+		t.Fatalf("purchases: %v, want an invalid_parameter_value naming tab 'purchases'", err)
+	}
+
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback(ctx) }()
+	if _, err := holder.Exec(ctx, `LOCK TABLE purchase_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	ensure := func(since, until time.Time) ([]string, error) {
+		var made []string
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			tq := store.New(tx)
+			if err := tq.LockTimeoutSet(ctx, "1s"); err != nil {
+				return err
+			}
+			var err error
+			made, err = tq.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{Tab: "purchase_events", Since: since, Until: until})
+			return err
+		})
+		return made, err
+	}
+	if made, err := ensure(now, now.AddDate(0, 2, 0)); err != nil || len(made) != 0 {
+		t.Fatalf("the months there beside a lock on purchase_events: made %v, %v; want nothing, at once", made, err)
+	}
+	far := time.Date(2041, 3, 10, 0, 0, 0, 0, time.UTC)
+	if made, err := ensure(far, far); !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		t.Fatalf("a missing month beside a lock on purchase_events: made %v, %v; want the lock timeout", made, err)
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if made, err := ensure(far, far); err != nil || !slices.Equal(made, []string{"purchase_events_2041_03"}) {
+		t.Fatalf("a missing month: made %v, %v; want purchase_events_2041_03", made, err)
+	}
+}
+
 // A callback body is stored once per provider, through callback_digests:
 // the same body again stores nothing, from another provider it is new.
 func TestCallbackDedupe(t *testing.T) {

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"log/slog"
@@ -9,31 +8,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
 	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
 )
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // dump returns every row of every table of the database as JSON text:
 // purchases, events, alerts, webhook messages and attempts, River's jobs
@@ -82,7 +62,7 @@ func dump(t *testing.T, e *env) string {
 // attempts, messages or River's job arguments.
 func TestRotationAndNoSecretLeaks(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &flowtest.LogBuffer{}
 	e := setup(t, flowtest.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx := context.Background()
 	rc := newReceiver(t, func(n int, _ http.ResponseWriter, _ *http.Request) int {

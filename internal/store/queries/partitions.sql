@@ -3,8 +3,19 @@
 -- provider_calls and callbacks from the month holding since to the month
 -- holding until (and each table's DEFAULT partition if missing), moving
 -- into a new month the rows its DEFAULT caught; returns the names made
--- (audit_partitions_ensure, migrations/00012_audit_partitions.sql).
+-- (audit_partitions_ensure, migrations/00012_audit_partitions.sql), in one
+-- transaction: the three tables' locks are held together to its end, which
+-- a live service's readers may deadlock with; the service makes them with
+-- AuditPartitionsEnsureTable, one table a transaction.
 SELECT name::text AS name FROM audit_partitions_ensure(@since::timestamptz, @until::timestamptz) AS name;
+
+-- name: AuditPartitionsEnsureTable :many
+-- AuditPartitionsEnsure for one table (provider_calls, callbacks or
+-- purchase_events; another name is refused): when a month or the DEFAULT
+-- partition is missing it locks the table, then its DEFAULT partition, and
+-- makes them; else it locks nothing and returns no name
+-- (audit_partitions_ensure_table, migrations/00014_partition_maker.sql).
+SELECT name::text AS name FROM audit_partitions_ensure_table(@tab::text, @since::timestamptz, @until::timestamptz) AS name;
 
 -- name: AuditPartitionStateList :many
 -- Per audit table: the rows its DEFAULT partition holds (counted up to
