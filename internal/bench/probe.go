@@ -167,7 +167,8 @@ func probeCreate(ctx context.Context, q *store.Queries, p store.PurchaseInsertPa
 
 // probeSweeper sends the sweeper's three reads (flow's Sweep) with the
 // default staleness: StaleAfter 90 s, plus the longest lookup backoff (15
-// min) for processing and the review lookup period (1 h) for needs_review.
+// min) for processing and the review lookup period (1 h) for needs_review,
+// whose lookups go on for 7 days past the deadline.
 func probeSweeper(ctx context.Context, q *store.Queries, now time.Time) error {
 	for _, g := range []struct {
 		statuses []string
@@ -177,7 +178,8 @@ func probeSweeper(ctx context.Context, q *store.Queries, now time.Time) error {
 		{[]string{"processing"}, 90*time.Second + 15*time.Minute},
 		{[]string{"needs_review"}, 90*time.Second + time.Hour},
 	} {
-		if _, err := q.PurchaseListStale(ctx, store.PurchaseListStaleParams{Statuses: g.statuses, Before: now.Add(-g.idle), RowLimit: 1000}); err != nil {
+		if _, err := q.PurchaseListStale(ctx, store.PurchaseListStaleParams{Statuses: g.statuses, Before: now.Add(-g.idle), RowLimit: 1000,
+			ReviewFrom: now.Add(-7 * 24 * time.Hour)}); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,14 @@ func redrive(p store.Purchase, inquiry string, now time.Time, r Rules) (Job, boo
 	return Job{}, false
 }
 
+// reviewLookupsFrom is the earliest deadline_at of a needs_review purchase
+// still looked up at now: the review window, ReviewLookupFor from the
+// deadline, is over for an earlier one (redrive above). The sweeper's
+// query leaves the others out (PurchaseListStale's review_from).
+func reviewLookupsFrom(now time.Time, r Rules) time.Time {
+	return now.Add(-r.ReviewLookupFor)
+}
+
 // staleAfter is how long each open status may go untouched before the
 // sweeper suspects its job: a processing purchase is looked up at least
 // every max(LookupBackoff), a needs_review one every ReviewLookupEvery.

@@ -37,6 +37,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		idle := staleAfter(Status(statuses[0]), s.cfg.StaleAfter, s.rules)
 		stale, err := s.q.PurchaseListStale(ctx, store.PurchaseListStaleParams{
 			Statuses: statuses, Before: now.Add(-idle), RowLimit: 1000,
+			ReviewFrom: reviewLookupsFrom(now, s.rules),
 		})
 		if err != nil {
 			return inserted, err

@@ -654,14 +654,17 @@ SELECT p.id, p.client_id, p.reference_id, p.fingerprint, p.status, p.product_cod
 LEFT JOIN offers o ON o.product_code = p.product_code AND o.provider = p.provider
 WHERE p.status IN ('received', 'inquiring', 'awaiting_confirmation', 'paying', 'processing', 'needs_review')
   AND p.status::text = ANY($1::text[]) AND p.updated_at < $2
+  AND (p.status <> 'needs_review'
+       OR (p.payment_attempts > 0 AND (p.deadline_at IS NULL OR p.deadline_at >= $3::timestamptz)))
 ORDER BY p.updated_at
-LIMIT $3
+LIMIT $4
 `
 
 type PurchaseListStaleParams struct {
-	Statuses []string
-	Before   time.Time
-	RowLimit int32
+	Statuses   []string
+	Before     time.Time
+	ReviewFrom time.Time
+	RowLimit   int32
 }
 
 type PurchaseListStaleRow struct {
@@ -678,8 +681,19 @@ type PurchaseListStaleRow struct {
 // guessed 435,781 open purchases where there were 100, which made the
 // plan parallel and JIT-compiled (docs/performance.md#big-tables).
 // internal/store's TestOpenStatusListsInQueries keeps the list whole.
+// A needs_review purchase whose lookups are over (it paid nothing in its
+// current attempt, or its review window, from deadline_at, ended before
+// review_from) is left out, as flow's redrive would skip it: such
+// purchases wait for an operator for as long as they like, and listed they
+// took the LIMIT's places ahead of the ones whose lookup job went missing
+// (and cost every sweep a read of each, on a year of history).
 func (q *Queries) PurchaseListStale(ctx context.Context, arg PurchaseListStaleParams) ([]PurchaseListStaleRow, error) {
-	rows, err := q.db.Query(ctx, purchaseListStale, arg.Statuses, arg.Before, arg.RowLimit)
+	rows, err := q.db.Query(ctx, purchaseListStale,
+		arg.Statuses,
+		arg.Before,
+		arg.ReviewFrom,
+		arg.RowLimit,
+	)
 	if err != nil {
 		return nil, err
 	}

@@ -104,10 +104,18 @@ LIMIT @row_limit;
 -- guessed 435,781 open purchases where there were 100, which made the
 -- plan parallel and JIT-compiled (docs/performance.md#big-tables).
 -- internal/store's TestOpenStatusListsInQueries keeps the list whole.
+-- A needs_review purchase whose lookups are over (it paid nothing in its
+-- current attempt, or its review window, from deadline_at, ended before
+-- review_from) is left out, as flow's redrive would skip it: such
+-- purchases wait for an operator for as long as they like, and listed they
+-- took the LIMIT's places ahead of the ones whose lookup job went missing
+-- (and cost every sweep a read of each, on a year of history).
 SELECT sqlc.embed(p), coalesce(o.inquiry, 'required')::text AS inquiry FROM purchases p
 LEFT JOIN offers o ON o.product_code = p.product_code AND o.provider = p.provider
 WHERE p.status IN ('received', 'inquiring', 'awaiting_confirmation', 'paying', 'processing', 'needs_review')
   AND p.status::text = ANY(@statuses::text[]) AND p.updated_at < @before
+  AND (p.status <> 'needs_review'
+       OR (p.payment_attempts > 0 AND (p.deadline_at IS NULL OR p.deadline_at >= @review_from::timestamptz)))
 ORDER BY p.updated_at
 LIMIT @row_limit;
 
