@@ -25,23 +25,31 @@ var ErrNotFound = errors.New("not found")
 // a compare-and-set of the status with its audit event and its webhook
 // messages (invariant 5); then the fields the step changed after its last
 // move; its notes and alerts; the contradictions of earlier callbacks when
-// it ended the purchase; and its jobs. It returns the purchase as written.
+// it ended the purchase; and its jobs. The events go to tl, cur's timeline,
+// after what the transaction appended before (its provider calls, its
+// callback): written at once when a move's webhook message needs its seq,
+// else with the transaction (inStep). It returns the purchase as written.
 // Completing or snoozing the current job is the caller's.
-func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st Step) (store.Purchase, error) {
+func (s *Service) execute(ctx context.Context, tx pgx.Tx, tl *timeline, cur store.Purchase, st Step) (store.Purchase, error) {
 	if st.Err != nil {
 		return cur, st.Err
 	}
 	if st.AskNext {
 		return cur, fmt.Errorf("purchase %s: a step that asked for the next offer was executed", cur.ID)
 	}
+	if err := tl.bind(cur); err != nil {
+		return cur, err
+	}
 	q := store.New(tx)
 	decided := cur // the purchase as the decision last left it in writing
+	moved := make([]move, 0, len(st.Moves))
 	for _, m := range st.Moves {
-		row, err := s.applyMove(ctx, tx, cur, m, st)
+		mv, err := s.applyMove(ctx, q, tl, cur, m, st)
 		if err != nil {
 			return cur, err
 		}
-		cur, decided = row, m.Purchase
+		moved = append(moved, mv)
+		cur, decided = mv.row, m.Purchase
 	}
 	if !reflect.DeepEqual(decided, st.Purchase) {
 		row, err := s.write(ctx, q, st.Purchase, Status(cur.Status))
@@ -50,6 +58,9 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 		}
 		cur = row
 	}
+	if err := s.afterMoves(ctx, tx, tl, moved); err != nil {
+		return cur, err
+	}
 	if st.Ended != nil {
 		if err := q.PurchaseAttemptInsert(ctx, *st.Ended); err != nil {
 			return cur, fmt.Errorf("record attempt %d of %s: %w", st.Ended.Number, cur.ID, err)
@@ -57,21 +68,19 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 		s.metrics.Failovers.WithLabelValues(st.Failover.From, st.Failover.Reason).Inc()
 	}
 	for _, n := range st.Notes {
-		if err := s.note(ctx, tx, &cur, n); err != nil {
-			return cur, err
-		}
+		s.note(tl, n)
 	}
 	for _, a := range st.Alerts {
 		provider := a.Provider
 		if provider == "" {
 			provider = cur.Provider
 		}
-		if err := s.alert(ctx, tx, a.Kind, provider, &cur, a.Message, a.Data); err != nil {
+		if err := s.alert(ctx, tx, tl, a.Kind, provider, a.Message, a.Data); err != nil {
 			return cur, err
 		}
 	}
 	if len(st.Moves) > 0 && (Status(cur.Status) == StatusSucceeded || Status(cur.Status) == StatusFailed) {
-		if err := s.earlierReports(ctx, tx, cur, st); err != nil {
+		if err := s.earlierReports(ctx, tx, tl, cur, st); err != nil {
 			return cur, err
 		}
 	}
@@ -87,34 +96,52 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 	return cur, nil
 }
 
-// applyMove writes one status change of cur: the compare-and-set, its
-// status event, its webhook messages, and — when it ends a purchase that
-// lookups were resolving — the cancellation of its waiting lookups.
-func (s *Service) applyMove(ctx context.Context, tx pgx.Tx, cur store.Purchase, m Move, st Step) (store.Purchase, error) {
-	q := store.New(tx)
+// move is a status change as written: the row, the status it left, and
+// the place of its event among those tl's next write returns.
+type move struct {
+	row   store.Purchase
+	from  Status
+	event int
+}
+
+// applyMove writes one status change of cur: the compare-and-set, and its
+// status event in tl. Its webhook messages follow (afterMoves).
+func (s *Service) applyMove(ctx context.Context, q *store.Queries, tl *timeline, cur store.Purchase, m Move, st Step) (move, error) {
 	row, err := s.write(ctx, q, m.Purchase, Status(cur.Status))
 	if err != nil {
-		return cur, err
+		return move{}, err
 	}
 	from, to := Status(cur.Status), Status(row.Status)
-	ev, err := q.EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: row.ID, PurchaseCreated: row.CreatedAt, Kind: "status", Name: m.Name,
-		FromStatus: ptr(store.PurchaseStatus(from)), ToStatus: ptr(store.PurchaseStatus(to)),
-		Actor: m.Actor, Data: mustJSON(m.Data), CreatedAt: st.now,
-	})
-	if err != nil {
-		return cur, fmt.Errorf("insert event for %s: %w", row.ID, err)
-	}
-	if err := s.emit(ctx, tx, row, ev); err != nil {
-		return cur, err
-	}
+	ev := tl.event(timelineEvent{kind: "status", name: m.Name, from: from, to: to, actor: m.Actor, data: mustJSON(m.Data), at: st.now})
 	s.metrics.transition(string(from), string(to))
-	if to.Terminal() && (from == StatusProcessing || from == StatusNeedsReview) {
-		if err := s.cancelLookups(ctx, tx, row.ID); err != nil {
-			return cur, err
+	return move{row: row, from: from, event: ev}, nil
+}
+
+// afterMoves carries out what each move entails beyond its row, in order:
+// its webhook messages (for which the timeline is written first: a message
+// carries its event's seq) and — when it ended a purchase that lookups were
+// resolving — the cancellation of its waiting lookups.
+func (s *Service) afterMoves(ctx context.Context, tx pgx.Tx, tl *timeline, moved []move) error {
+	var events []store.PurchaseEvent
+	if s.tells(moved) {
+		var err error
+		if events, err = tl.write(ctx, store.New(tx)); err != nil {
+			return err
 		}
 	}
-	return row, nil
+	for _, mv := range moved {
+		if events != nil {
+			if err := s.emit(ctx, tx, mv.row, events[mv.event]); err != nil {
+				return err
+			}
+		}
+		if to := Status(mv.row.Status); to.Terminal() && (mv.from == StatusProcessing || mv.from == StatusNeedsReview) {
+			if err := s.cancelLookups(ctx, tx, mv.row.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // write stores p as a compare-and-set on its status being from.
@@ -132,7 +159,7 @@ func (s *Service) write(ctx context.Context, q *store.Queries, p store.Purchase,
 
 // earlierReports records the contradictions of callbacks received before
 // a step ended p (the decision is earlierReports in decide.go).
-func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchase, st Step) error {
+func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, tl *timeline, p store.Purchase, st Step) error {
 	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
 	if err != nil {
 		return err
@@ -143,12 +170,10 @@ func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchas
 	}
 	follow := earlierReports(p, outcomes, st.now)
 	for _, n := range follow.Notes {
-		if err := s.note(ctx, tx, &p, n); err != nil {
-			return err
-		}
+		s.note(tl, n)
 	}
 	for _, a := range follow.Alerts {
-		if err := s.alert(ctx, tx, a.Kind, p.Provider, &p, a.Message, a.Data); err != nil {
+		if err := s.alert(ctx, tx, tl, a.Kind, p.Provider, a.Message, a.Data); err != nil {
 			return err
 		}
 	}

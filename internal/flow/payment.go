@@ -39,13 +39,16 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 	cleanPayment(&ans)
 
 	var st2 Step
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
 		q := store.New(tx)
 		cur, err := q.PurchaseLock(ctx, p.ID)
 		if err != nil {
 			return fmt.Errorf("lock purchase %s: %w", p.ID, store.NotFound(err))
 		}
-		if err := s.recordCalls(ctx, tx, &cur, p.Provider, ans.Result); err != nil {
+		if err := tl.bind(cur); err != nil {
+			return err
+		}
+		if err := s.recordCalls(ctx, tx, tl, p.Provider, ans.Result); err != nil {
 			return err
 		}
 		held, err := q.CallbackHeldFailure(ctx, store.CallbackHeldFailureParams{PurchaseID: cur.ID, PurchaseCreated: cur.CreatedAt})
@@ -61,7 +64,7 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 		if err := finish(ctx, tx, job, st2); err != nil {
 			return err
 		}
-		_, err = s.execute(ctx, tx, cur, st2)
+		_, err = s.execute(ctx, tx, tl, cur, st2)
 		return err
 	})
 	if err != nil {
@@ -82,7 +85,7 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 		st    Step
 	)
 	for refreshed := false; ; refreshed = true {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
 			q := store.New(tx)
 			cur, err := q.PurchaseLock(ctx, job.Args.PurchaseID)
 			if err != nil {
@@ -118,7 +121,7 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 					return err
 				}
 			}
-			p, err = s.execute(ctx, tx, cur, st)
+			p, err = s.execute(ctx, tx, tl, cur, st)
 			return err
 		})
 		if !errors.Is(err, errStalePrice) {
