@@ -27,9 +27,10 @@ var ErrNotFound = errors.New("not found")
 // move; its notes and alerts; the contradictions of earlier callbacks when
 // it ended the purchase; and its jobs. The events go to tl, cur's timeline,
 // after what the transaction appended before (its provider calls, its
-// callback): written at once when a move's webhook message needs its seq,
-// else with the transaction (inStep). It returns the purchase as written.
-// Completing or snoozing the current job is the caller's.
+// callback); the step's last write of the purchase carries them in the same
+// round trip (writeWith), and what comes after goes with the transaction
+// (inStep). It returns the purchase as written. Completing or snoozing the
+// current job is the caller's.
 func (s *Service) execute(ctx context.Context, tx pgx.Tx, tl *timeline, cur store.Purchase, st Step) (store.Purchase, error) {
 	if st.Err != nil {
 		return cur, st.Err
@@ -42,23 +43,39 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, tl *timeline, cur stor
 	}
 	q := store.New(tx)
 	decided := cur // the purchase as the decision last left it in writing
-	moved := make([]move, 0, len(st.Moves))
-	for _, m := range st.Moves {
-		mv, err := s.applyMove(ctx, q, tl, cur, m, st)
+	if n := len(st.Moves); n > 0 {
+		decided = st.Moves[n-1].Purchase
+	}
+	fields := !reflect.DeepEqual(decided, st.Purchase) // a write after the last move
+	var (
+		moved  = make([]move, 0, len(st.Moves))
+		events []store.PurchaseEvent
+	)
+	for i, m := range st.Moves {
+		from := Status(cur.Status)
+		mv := move{from: from, event: tl.event(timelineEvent{kind: "status", name: m.Name, from: from,
+			to: Status(m.Purchase.Status), actor: m.Actor, data: mustJSON(m.Data), at: st.now})}
+		var err error
+		if i == len(st.Moves)-1 && !fields {
+			mv.row, events, err = s.writeWith(ctx, tx, tl, m.Purchase, from)
+		} else {
+			mv.row, err = s.write(ctx, q, m.Purchase, from)
+		}
 		if err != nil {
 			return cur, err
 		}
+		s.metrics.transition(string(from), string(mv.row.Status))
 		moved = append(moved, mv)
-		cur, decided = mv.row, m.Purchase
+		cur = mv.row
 	}
-	if !reflect.DeepEqual(decided, st.Purchase) {
-		row, err := s.write(ctx, q, st.Purchase, Status(cur.Status))
+	if fields {
+		row, evs, err := s.writeWith(ctx, tx, tl, st.Purchase, Status(cur.Status))
 		if err != nil {
 			return cur, err
 		}
-		cur = row
+		cur, events = row, evs
 	}
-	if err := s.afterMoves(ctx, tx, tl, moved); err != nil {
+	if err := s.afterMoves(ctx, tx, moved, events); err != nil {
 		return cur, err
 	}
 	if st.Ended != nil {
@@ -97,43 +114,22 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, tl *timeline, cur stor
 }
 
 // move is a status change as written: the row, the status it left, and
-// the place of its event among those tl's next write returns.
+// the place of its status event among the events its step's last write
+// of the purchase returned.
 type move struct {
 	row   store.Purchase
 	from  Status
 	event int
 }
 
-// applyMove writes one status change of cur: the compare-and-set, and its
-// status event in tl. Its webhook messages follow (afterMoves).
-func (s *Service) applyMove(ctx context.Context, q *store.Queries, tl *timeline, cur store.Purchase, m Move, st Step) (move, error) {
-	row, err := s.write(ctx, q, m.Purchase, Status(cur.Status))
-	if err != nil {
-		return move{}, err
-	}
-	from, to := Status(cur.Status), Status(row.Status)
-	ev := tl.event(timelineEvent{kind: "status", name: m.Name, from: from, to: to, actor: m.Actor, data: mustJSON(m.Data), at: st.now})
-	s.metrics.transition(string(from), string(to))
-	return move{row: row, from: from, event: ev}, nil
-}
-
-// afterMoves carries out what each move entails beyond its row, in order:
-// its webhook messages (for which the timeline is written first: a message
-// carries its event's seq) and — when it ended a purchase that lookups were
-// resolving — the cancellation of its waiting lookups.
-func (s *Service) afterMoves(ctx context.Context, tx pgx.Tx, tl *timeline, moved []move) error {
-	var events []store.PurchaseEvent
-	if s.tells(moved) {
-		var err error
-		if events, err = tl.write(ctx, store.New(tx)); err != nil {
-			return err
-		}
-	}
+// afterMoves carries out what each move entails beyond its row and its
+// event (events: the timeline as written with them), in order: its webhook
+// messages, which carry their event's seq, and — when it ended a purchase
+// that lookups were resolving — the cancellation of its waiting lookups.
+func (s *Service) afterMoves(ctx context.Context, tx pgx.Tx, moved []move, events []store.PurchaseEvent) error {
 	for _, mv := range moved {
-		if events != nil {
-			if err := s.emit(ctx, tx, mv.row, events[mv.event]); err != nil {
-				return err
-			}
+		if err := s.emit(ctx, tx, mv.row, events[mv.event]); err != nil {
+			return err
 		}
 		if to := Status(mv.row.Status); to.Terminal() && (mv.from == StatusProcessing || mv.from == StatusNeedsReview) {
 			if err := s.cancelLookups(ctx, tx, mv.row.ID); err != nil {
@@ -148,13 +144,49 @@ func (s *Service) afterMoves(ctx context.Context, tx pgx.Tx, tl *timeline, moved
 func (s *Service) write(ctx context.Context, q *store.Queries, p store.Purchase, from Status) (store.Purchase, error) {
 	p.UpdatedAt = s.now()
 	row, err := q.PurchaseUpdate(ctx, updateParams(&p, from))
-	if isNotFound(err) {
-		return row, fmt.Errorf("purchase %s from %s: %w", p.ID, from, ErrConflict)
+	return row, writeErr(p, from, err)
+}
+
+// writeWith is write, followed by the write of the timeline tl in the same
+// round trip (a pipeline of the two statements, each as if sent alone); it
+// returns the events as written too. When the compare-and-set finds
+// another status, the events were written for nothing: the caller's
+// transaction rolls back on ErrConflict.
+func (s *Service) writeWith(ctx context.Context, tx pgx.Tx, tl *timeline, p store.Purchase, from Status) (store.Purchase, []store.PurchaseEvent, error) {
+	if tl.empty() {
+		row, err := s.write(ctx, store.New(tx), p, from)
+		return row, nil, err
+	}
+	p.UpdatedAt = s.now()
+	var (
+		row         store.Purchase
+		events      []store.PurchaseEvent
+		werr, tlErr error
+	)
+	err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
+		row, werr = q.PurchaseUpdate(ctx, updateParams(&p, from))
+		events, tlErr = tl.write(ctx, q)
+		return errors.Join(werr, tlErr)
+	})
+	if werr != nil {
+		return row, nil, writeErr(p, from, werr)
 	}
 	if err != nil {
-		return row, fmt.Errorf("update purchase %s: %w", p.ID, err)
+		return row, nil, err
 	}
-	return row, nil
+	return row, events, nil
+}
+
+// writeErr is the error of a write of p from status from: a conflict when
+// it found another status.
+func writeErr(p store.Purchase, from Status, err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("purchase %s from %s: %w", p.ID, from, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("update purchase %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 // earlierReports records the contradictions of callbacks received before

@@ -81,20 +81,6 @@ func messageOf(p store.Purchase, ended []store.PurchaseAttempt, seq int32, at ti
 	return Message{ClientID: p.ClientID, PurchaseID: p.ID, Type: typ, Seq: seq, Body: body}, true, nil
 }
 
-// tells reports whether any of the moves makes a webhook message (an
-// outbox is set and a move entered a status that tells).
-func (s *Service) tells(moved []move) bool {
-	if s.cfg.Outbox == nil {
-		return false
-	}
-	for _, mv := range moved {
-		if _, ok := messageTypes[Status(mv.row.Status)]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 // emit hands the message of p's change (its status event is ev) to the
 // outbox, in tx.
 func (s *Service) emit(ctx context.Context, tx pgx.Tx, p store.Purchase, ev store.PurchaseEvent) error {

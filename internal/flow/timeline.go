@@ -65,11 +65,14 @@ func (t *timeline) call(c store.ProviderCallInsertParams, ev timelineEvent) {
 	t.event(ev)
 }
 
+// empty reports whether t holds nothing to write.
+func (t *timeline) empty() bool { return len(t.events) == 0 && len(t.calls) == 0 }
+
 // write appends what t holds, in one statement, and returns the events as
 // stored, in seq order (the order they were appended); nothing held, no
 // statement.
 func (t *timeline) write(ctx context.Context, q *store.Queries) ([]store.PurchaseEvent, error) {
-	if len(t.events) == 0 && len(t.calls) == 0 {
+	if t.empty() {
 		return nil, nil
 	}
 	if !t.bound {
