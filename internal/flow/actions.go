@@ -42,13 +42,13 @@ func (s *Service) act(ctx context.Context, clientID, id uuid.UUID, decide func(s
 		out store.Purchase
 		st  Step
 	)
-	err := pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
+	err := inStep(ctx, s.apiPool, func(tx pgx.Tx, tl *timeline) error {
 		cur, err := lockForClient(ctx, tx, clientID, id)
 		if err != nil {
 			return err
 		}
 		st = decide(cur)
-		out, err = s.execute(ctx, tx, cur, st)
+		out, err = s.execute(ctx, tx, tl, cur, st)
 		return err
 	})
 	if err != nil {
@@ -112,16 +112,19 @@ func (s *Service) Resolve(ctx context.Context, id uuid.UUID, req ResolveRequest)
 		out store.Purchase
 		st  Step
 	)
-	err = pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
+	err = inStep(ctx, s.apiPool, func(tx pgx.Tx, tl *timeline) error {
 		cur, err := store.New(tx).PurchaseLock(ctx, id)
 		if err != nil {
 			return fmt.Errorf("lock purchase %s: %w", id, notFound(err))
 		}
-		if err := s.recordAnswer(ctx, tx, &cur, cur.Provider, l.Answer.Result, l.Answer.Balance, "lookup"); err != nil {
+		if err := tl.bind(cur); err != nil {
+			return err
+		}
+		if err := s.recordAnswer(ctx, tx, tl, cur.Provider, l.Answer.Result, l.Answer.Balance, "lookup"); err != nil {
 			return err
 		}
 		st = resolve(cur, l, req, s.now())
-		out, err = s.execute(ctx, tx, cur, st)
+		out, err = s.execute(ctx, tx, tl, cur, st)
 		return err
 	})
 	if err != nil {
@@ -173,7 +176,7 @@ type expireWorker struct {
 func (w *expireWorker) Work(ctx context.Context, job *river.Job[expireArgs]) error {
 	s := w.s
 	var st Step
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
 		cur, err := store.New(tx).PurchaseLock(ctx, job.Args.PurchaseID)
 		if err != nil {
 			return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
@@ -183,7 +186,7 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[expireArgs]) err
 		if err := finish(ctx, tx, job, st); err != nil {
 			return err
 		}
-		_, err = s.execute(ctx, tx, cur, st)
+		_, err = s.execute(ctx, tx, tl, cur, st)
 		return err
 	})
 	if err != nil {

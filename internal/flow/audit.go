@@ -13,13 +13,14 @@ import (
 )
 
 // recordCalls stores the provider calls of one operation, each with an event
-// in the purchase's timeline (purchase may be nil for catalog and balance).
-// The calls were cleaned when the answer arrived (clean.go), so no provider
-// answer can make these inserts fail (invariant 5).
-func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Purchase, provider string, r providers.Result) error {
+// in the purchase's timeline tl (nil for catalog and balance, whose calls
+// are of no purchase and are inserted at once). The calls were cleaned when
+// the answer arrived (clean.go), so no provider answer can make these
+// inserts fail (invariant 5).
+func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, tl *timeline, provider string, r providers.Result) error {
 	q := store.New(tx)
 	if len(r.Calls) > 0 && s.health.observe(provider, r.Outcome, s.now()) {
-		if err := s.alert(ctx, tx, "provider_tripped", provider, nil,
+		if err := s.alert(ctx, tx, nil, "provider_tripped", provider,
 			fmt.Sprintf("%s answered nothing usable to %d calls in a row: left out of new routes for %s", provider, s.cfg.ProviderTripAfter, s.cfg.ProviderTripFor), nil); err != nil {
 			return err
 		}
@@ -39,43 +40,38 @@ func (s *Service) recordCalls(ctx context.Context, tx pgx.Tx, purchase *store.Pu
 			LatencyMs: int32(max(c.Latency.Milliseconds(), 0)),
 			Request:   c.Request, Response: c.Response, Error: c.Err, CreatedAt: at,
 		}
-		if purchase != nil {
-			params.PurchaseID = &purchase.ID
-		}
 		if !providers.Outcome(params.Outcome).Valid() {
 			params.Outcome = string(providers.Unknown)
 		}
-		id, err := q.ProviderCallInsert(ctx, params)
-		if err != nil {
-			return fmt.Errorf("record %s %s call: %w", provider, c.Operation, err)
-		}
-		if purchase == nil {
+		if tl == nil {
+			if _, err := q.ProviderCallInsert(ctx, params); err != nil {
+				return fmt.Errorf("record %s %s call: %w", provider, c.Operation, err)
+			}
 			continue
 		}
-		if _, err := q.EventInsert(ctx, store.EventInsertParams{
-			PurchaseID: purchase.ID, PurchaseCreated: purchase.CreatedAt, Kind: "provider_call", Name: c.Operation + ": " + string(r.Outcome),
+		params.PurchaseID = &tl.purchase
+		tl.call(params, timelineEvent{
+			kind: "provider_call", name: c.Operation + ": " + string(r.Outcome), actor: "system",
 			// The call's row holds its code, HTTP status, latency and
 			// reason; the API shows them as the event's data
 			// (EventListByPurchaseShown). The event has the call's time:
 			// the same month's partition.
-			Actor: "system", ProviderCallID: &id, Data: json.RawMessage(`{}`),
-			CreatedAt: at,
-		}); err != nil {
-			return fmt.Errorf("provider call event: %w", err)
-		}
+			data: json.RawMessage(`{}`), at: at,
+		})
 	}
 	return nil
 }
 
 // alert raises an operator alert (once per purchase and kind), counts it,
-// and logs it. The message never holds a secret.
-func (s *Service) alert(ctx context.Context, tx pgx.Tx, kind, provider string, purchase *store.Purchase, message string, data any) error {
+// and logs it; an alert of a purchase (tl, nil for none) gets an event in
+// its timeline. The message never holds a secret.
+func (s *Service) alert(ctx context.Context, tx pgx.Tx, tl *timeline, kind, provider, message string, data any) error {
 	if data == nil {
 		data = map[string]any{}
 	}
 	params := store.AlertInsertParams{Kind: kind, Provider: nonEmpty(provider), Message: message, Data: mustJSON(data), CreatedAt: s.now()}
-	if purchase != nil {
-		params.PurchaseID = &purchase.ID
+	if tl != nil {
+		params.PurchaseID = &tl.purchase
 	}
 	n, err := store.New(tx).AlertInsert(ctx, params)
 	if err != nil {
@@ -89,21 +85,17 @@ func (s *Service) alert(ctx context.Context, tx pgx.Tx, kind, provider string, p
 	}
 	s.metrics.Alerts.WithLabelValues(kind, provider).Inc()
 	attrs := []any{"kind", kind, "provider", provider}
-	if purchase != nil {
-		attrs = append(attrs, "purchase_id", purchase.ID)
-		if _, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-			PurchaseID: purchase.ID, PurchaseCreated: purchase.CreatedAt, Kind: "alert", Name: kind, Actor: "system",
-			Data: mustJSON(map[string]any{"message": message}), CreatedAt: s.now(),
-		}); err != nil {
-			return fmt.Errorf("alert event: %w", err)
-		}
+	if tl != nil {
+		attrs = append(attrs, "purchase_id", tl.purchase)
+		tl.event(timelineEvent{kind: "alert", name: kind, actor: "system",
+			data: mustJSON(map[string]any{"message": message}), at: s.now()})
 	}
 	s.log.Warn("alert: "+message, attrs...)
 	return nil
 }
 
 // note adds a non-status event to a purchase's timeline.
-func (s *Service) note(ctx context.Context, tx pgx.Tx, p *store.Purchase, n Note) error {
+func (s *Service) note(tl *timeline, n Note) {
 	data := n.Data
 	if data == nil {
 		data = map[string]any{}
@@ -112,13 +104,7 @@ func (s *Service) note(ctx context.Context, tx pgx.Tx, p *store.Purchase, n Note
 	if actor == "" {
 		actor = "system"
 	}
-	_, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: p.ID, PurchaseCreated: p.CreatedAt, Kind: "note", Name: n.Name, Actor: actor, Data: mustJSON(data), CreatedAt: s.now(),
-	})
-	if err != nil {
-		return fmt.Errorf("note %s on %s: %w", n.Name, p.ID, err)
-	}
-	return nil
+	tl.event(timelineEvent{kind: "note", name: n.Name, actor: actor, data: mustJSON(data), at: s.now()})
 }
 
 func nonEmpty(s string) *string {

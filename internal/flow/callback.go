@@ -35,7 +35,7 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 	sum := sha256.Sum256(body)
 
 	action := ""
-	err = pgx.BeginFunc(ctx, s.apiPool, func(tx pgx.Tx) error {
+	err = inStep(ctx, s.apiPool, func(tx pgx.Tx, tl *timeline) error {
 		var m callbackMatch
 		switch {
 		case parseErr != nil:
@@ -67,7 +67,7 @@ func (s *Service) HandleCallback(ctx context.Context, provider string, body []by
 		if !m.matched {
 			return nil
 		}
-		return s.applyCallback(ctx, tx, m, cb, rep, authenticated)
+		return s.applyCallback(ctx, tx, tl, m, cb, rep, authenticated)
 	})
 	if err != nil {
 		return "", err
@@ -122,15 +122,15 @@ func (s *Service) matchCallback(ctx context.Context, tx pgx.Tx, provider string,
 // applyCallback records a stored callback in its purchase's timeline (the
 // event at the callback's own time: the same month's partition) and
 // carries out what matchCallback decided.
-func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, m callbackMatch, cb store.Callback, rep providers.Status, authenticated bool) error {
-	if _, err := store.New(tx).EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: m.p.ID, PurchaseCreated: m.p.CreatedAt, Kind: "callback", Name: "callback: " + string(rep.Outcome), Actor: "provider",
-		CallbackID: &cb.ID,
-		Data:       mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
-		CreatedAt:  cb.ReceivedAt,
-	}); err != nil {
+func (s *Service) applyCallback(ctx context.Context, tx pgx.Tx, tl *timeline, m callbackMatch, cb store.Callback, rep providers.Status, authenticated bool) error {
+	if err := tl.bind(m.p); err != nil {
 		return err
 	}
-	_, err := s.execute(ctx, tx, m.p, m.st)
+	tl.event(timelineEvent{
+		kind: "callback", name: "callback: " + string(rep.Outcome), actor: "provider", callbackID: cb.ID,
+		data: mustJSON(map[string]any{"authenticated": authenticated, "raw_status": rep.RawStatus}),
+		at:   cb.ReceivedAt,
+	})
+	_, err := s.execute(ctx, tx, tl, m.p, m.st)
 	return err
 }

@@ -106,7 +106,7 @@ func (s *Service) observeBalance(ctx context.Context, tx pgx.Tx, provider string
 	if last != nil && last.Balance < below {
 		return nil
 	}
-	return s.alert(ctx, tx, "low_balance", provider, nil,
+	return s.alert(ctx, tx, nil, "low_balance", provider,
 		fmt.Sprintf("%s deposit %d is below %d", provider, balance, below), map[string]any{"balance": balance, "alert_below": below})
 }
 

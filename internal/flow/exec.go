@@ -25,30 +25,58 @@ var ErrNotFound = errors.New("not found")
 // a compare-and-set of the status with its audit event and its webhook
 // messages (invariant 5); then the fields the step changed after its last
 // move; its notes and alerts; the contradictions of earlier callbacks when
-// it ended the purchase; and its jobs. It returns the purchase as written.
-// Completing or snoozing the current job is the caller's.
-func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st Step) (store.Purchase, error) {
+// it ended the purchase; and its jobs. The events go to tl, cur's timeline,
+// after what the transaction appended before (its provider calls, its
+// callback); the step's last write of the purchase carries them in the same
+// round trip (writeWith), and what comes after goes with the transaction
+// (inStep). It returns the purchase as written. Completing or snoozing the
+// current job is the caller's.
+func (s *Service) execute(ctx context.Context, tx pgx.Tx, tl *timeline, cur store.Purchase, st Step) (store.Purchase, error) {
 	if st.Err != nil {
 		return cur, st.Err
 	}
 	if st.AskNext {
 		return cur, fmt.Errorf("purchase %s: a step that asked for the next offer was executed", cur.ID)
 	}
+	if err := tl.bind(cur); err != nil {
+		return cur, err
+	}
 	q := store.New(tx)
 	decided := cur // the purchase as the decision last left it in writing
-	for _, m := range st.Moves {
-		row, err := s.applyMove(ctx, tx, cur, m, st)
-		if err != nil {
-			return cur, err
-		}
-		cur, decided = row, m.Purchase
+	if n := len(st.Moves); n > 0 {
+		decided = st.Moves[n-1].Purchase
 	}
-	if !reflect.DeepEqual(decided, st.Purchase) {
-		row, err := s.write(ctx, q, st.Purchase, Status(cur.Status))
+	fields := !reflect.DeepEqual(decided, st.Purchase) // a write after the last move
+	var (
+		moved  = make([]move, 0, len(st.Moves))
+		events []store.PurchaseEvent
+	)
+	for i, m := range st.Moves {
+		from := Status(cur.Status)
+		mv := move{from: from, event: tl.event(timelineEvent{kind: "status", name: m.Name, from: from,
+			to: Status(m.Purchase.Status), actor: m.Actor, data: mustJSON(m.Data), at: st.now})}
+		var err error
+		if i == len(st.Moves)-1 && !fields {
+			mv.row, events, err = s.writeWith(ctx, tx, tl, m.Purchase, from)
+		} else {
+			mv.row, err = s.write(ctx, q, m.Purchase, from)
+		}
 		if err != nil {
 			return cur, err
 		}
-		cur = row
+		s.metrics.transition(string(from), string(mv.row.Status))
+		moved = append(moved, mv)
+		cur = mv.row
+	}
+	if fields {
+		row, evs, err := s.writeWith(ctx, tx, tl, st.Purchase, Status(cur.Status))
+		if err != nil {
+			return cur, err
+		}
+		cur, events = row, evs
+	}
+	if err := s.afterMoves(ctx, tx, moved, events); err != nil {
+		return cur, err
 	}
 	if st.Ended != nil {
 		if err := q.PurchaseAttemptInsert(ctx, *st.Ended); err != nil {
@@ -57,21 +85,19 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 		s.metrics.Failovers.WithLabelValues(st.Failover.From, st.Failover.Reason).Inc()
 	}
 	for _, n := range st.Notes {
-		if err := s.note(ctx, tx, &cur, n); err != nil {
-			return cur, err
-		}
+		s.note(tl, n)
 	}
 	for _, a := range st.Alerts {
 		provider := a.Provider
 		if provider == "" {
 			provider = cur.Provider
 		}
-		if err := s.alert(ctx, tx, a.Kind, provider, &cur, a.Message, a.Data); err != nil {
+		if err := s.alert(ctx, tx, tl, a.Kind, provider, a.Message, a.Data); err != nil {
 			return cur, err
 		}
 	}
 	if len(st.Moves) > 0 && (Status(cur.Status) == StatusSucceeded || Status(cur.Status) == StatusFailed) {
-		if err := s.earlierReports(ctx, tx, cur, st); err != nil {
+		if err := s.earlierReports(ctx, tx, tl, cur, st); err != nil {
 			return cur, err
 		}
 	}
@@ -87,52 +113,85 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, cur store.Purchase, st
 	return cur, nil
 }
 
-// applyMove writes one status change of cur: the compare-and-set, its
-// status event, its webhook messages, and — when it ends a purchase that
-// lookups were resolving — the cancellation of its waiting lookups.
-func (s *Service) applyMove(ctx context.Context, tx pgx.Tx, cur store.Purchase, m Move, st Step) (store.Purchase, error) {
-	q := store.New(tx)
-	row, err := s.write(ctx, q, m.Purchase, Status(cur.Status))
-	if err != nil {
-		return cur, err
-	}
-	from, to := Status(cur.Status), Status(row.Status)
-	ev, err := q.EventInsert(ctx, store.EventInsertParams{
-		PurchaseID: row.ID, PurchaseCreated: row.CreatedAt, Kind: "status", Name: m.Name,
-		FromStatus: ptr(store.PurchaseStatus(from)), ToStatus: ptr(store.PurchaseStatus(to)),
-		Actor: m.Actor, Data: mustJSON(m.Data), CreatedAt: st.now,
-	})
-	if err != nil {
-		return cur, fmt.Errorf("insert event for %s: %w", row.ID, err)
-	}
-	if err := s.emit(ctx, tx, row, ev); err != nil {
-		return cur, err
-	}
-	s.metrics.transition(string(from), string(to))
-	if to.Terminal() && (from == StatusProcessing || from == StatusNeedsReview) {
-		if err := s.cancelLookups(ctx, tx, row.ID); err != nil {
-			return cur, err
+// move is a status change as written: the row, the status it left, and
+// the place of its status event among the events its step's last write
+// of the purchase returned.
+type move struct {
+	row   store.Purchase
+	from  Status
+	event int
+}
+
+// afterMoves carries out what each move entails beyond its row and its
+// event (events: the timeline as written with them), in order: its webhook
+// messages, which carry their event's seq, and — when it ended a purchase
+// that lookups were resolving — the cancellation of its waiting lookups.
+func (s *Service) afterMoves(ctx context.Context, tx pgx.Tx, moved []move, events []store.PurchaseEvent) error {
+	for _, mv := range moved {
+		if err := s.emit(ctx, tx, mv.row, events[mv.event]); err != nil {
+			return err
+		}
+		if to := Status(mv.row.Status); to.Terminal() && (mv.from == StatusProcessing || mv.from == StatusNeedsReview) {
+			if err := s.cancelLookups(ctx, tx, mv.row.ID); err != nil {
+				return err
+			}
 		}
 	}
-	return row, nil
+	return nil
 }
 
 // write stores p as a compare-and-set on its status being from.
 func (s *Service) write(ctx context.Context, q *store.Queries, p store.Purchase, from Status) (store.Purchase, error) {
 	p.UpdatedAt = s.now()
 	row, err := q.PurchaseUpdate(ctx, updateParams(&p, from))
-	if isNotFound(err) {
-		return row, fmt.Errorf("purchase %s from %s: %w", p.ID, from, ErrConflict)
+	return row, writeErr(p, from, err)
+}
+
+// writeWith is write, followed by the write of the timeline tl in the same
+// round trip (a pipeline of the two statements, each as if sent alone); it
+// returns the events as written too. When the compare-and-set finds
+// another status, the events were written for nothing: the caller's
+// transaction rolls back on ErrConflict.
+func (s *Service) writeWith(ctx context.Context, tx pgx.Tx, tl *timeline, p store.Purchase, from Status) (store.Purchase, []store.PurchaseEvent, error) {
+	if tl.empty() {
+		row, err := s.write(ctx, store.New(tx), p, from)
+		return row, nil, err
+	}
+	p.UpdatedAt = s.now()
+	var (
+		row         store.Purchase
+		events      []store.PurchaseEvent
+		werr, tlErr error
+	)
+	err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
+		row, werr = q.PurchaseUpdate(ctx, updateParams(&p, from))
+		events, tlErr = tl.write(ctx, q)
+		return errors.Join(werr, tlErr)
+	})
+	if werr != nil {
+		return row, nil, writeErr(p, from, werr)
 	}
 	if err != nil {
-		return row, fmt.Errorf("update purchase %s: %w", p.ID, err)
+		return row, nil, err
 	}
-	return row, nil
+	return row, events, nil
+}
+
+// writeErr is the error of a write of p from status from: a conflict when
+// it found another status.
+func writeErr(p store.Purchase, from Status, err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("purchase %s from %s: %w", p.ID, from, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("update purchase %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 // earlierReports records the contradictions of callbacks received before
 // a step ended p (the decision is earlierReports in decide.go).
-func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchase, st Step) error {
+func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, tl *timeline, p store.Purchase, st Step) error {
 	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
 	if err != nil {
 		return err
@@ -143,12 +202,10 @@ func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, p store.Purchas
 	}
 	follow := earlierReports(p, outcomes, st.now)
 	for _, n := range follow.Notes {
-		if err := s.note(ctx, tx, &p, n); err != nil {
-			return err
-		}
+		s.note(tl, n)
 	}
 	for _, a := range follow.Alerts {
-		if err := s.alert(ctx, tx, a.Kind, p.Provider, &p, a.Message, a.Data); err != nil {
+		if err := s.alert(ctx, tx, tl, a.Kind, p.Provider, a.Message, a.Data); err != nil {
 			return err
 		}
 	}

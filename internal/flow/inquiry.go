@@ -49,12 +49,15 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 	cleanInquiry(&ans)
 
 	var st Step
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
 		cur, err := store.New(tx).PurchaseLock(ctx, p.ID)
 		if err != nil {
 			return fmt.Errorf("lock purchase %s: %w", p.ID, store.NotFound(err))
 		}
-		if err := s.recordAnswer(ctx, tx, &cur, p.Provider, ans.Result, ans.Balance, "inquiry"); err != nil {
+		if err := tl.bind(cur); err != nil {
+			return err
+		}
+		if err := s.recordAnswer(ctx, tx, tl, p.Provider, ans.Result, ans.Balance, "inquiry"); err != nil {
 			return err
 		}
 		if stale(job.Args.Attempt, cur) {
@@ -70,7 +73,7 @@ func (w *inquiryWorker) Work(ctx context.Context, job *river.Job[inquiryArgs]) e
 		if err := finish(ctx, tx, job, st); err != nil {
 			return err
 		}
-		_, err = s.execute(ctx, tx, cur, st)
+		_, err = s.execute(ctx, tx, tl, cur, st)
 		return err
 	})
 	if err != nil {
@@ -108,10 +111,10 @@ func snoozed(job *rivertype.JobRow) bool {
 	return m.Snoozes > 0
 }
 
-// recordAnswer records a provider answer's calls in p's timeline and the
-// deposit it reported, if any.
-func (s *Service) recordAnswer(ctx context.Context, tx pgx.Tx, p *store.Purchase, provider string, r providers.Result, balance *int64, source string) error {
-	if err := s.recordCalls(ctx, tx, p, provider, r); err != nil {
+// recordAnswer records a provider answer's calls in the purchase's
+// timeline tl and the deposit it reported, if any.
+func (s *Service) recordAnswer(ctx context.Context, tx pgx.Tx, tl *timeline, provider string, r providers.Result, balance *int64, source string) error {
+	if err := s.recordCalls(ctx, tx, tl, provider, r); err != nil {
 		return err
 	}
 	if balance != nil {

@@ -42,14 +42,17 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 	}
 
 	var st Step
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
 		q := store.New(tx)
 		cur, err := q.PurchaseLock(ctx, job.Args.PurchaseID)
 		if err != nil {
 			return fmt.Errorf("lock purchase %s: %w", job.Args.PurchaseID, store.NotFound(err))
 		}
+		if err := tl.bind(cur); err != nil {
+			return err
+		}
 		l.ProviderCode = cur.ProviderProductCode
-		if err := s.recordAnswer(ctx, tx, &cur, call.Provider, l.Answer.Result, l.Answer.Balance, "lookup"); err != nil {
+		if err := s.recordAnswer(ctx, tx, tl, call.Provider, l.Answer.Result, l.Answer.Balance, "lookup"); err != nil {
 			return err
 		}
 		switch {
@@ -70,7 +73,7 @@ func (w *lookupWorker) Work(ctx context.Context, job *river.Job[lookupArgs]) err
 		if err := finish(ctx, tx, job, st); err != nil {
 			return err
 		}
-		_, err = s.execute(ctx, tx, cur, st)
+		_, err = s.execute(ctx, tx, tl, cur, st)
 		return err
 	})
 	if err != nil {

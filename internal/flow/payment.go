@@ -39,18 +39,34 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 	cleanPayment(&ans)
 
 	var st2 Step
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := store.New(tx)
-		cur, err := q.PurchaseLock(ctx, p.ID)
-		if err != nil {
-			return fmt.Errorf("lock purchase %s: %w", p.ID, store.NotFound(err))
+	err = inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
+		// The lock, then the held callbacks, in one round trip: the read
+		// runs once the lock is held, and sees every callback committed
+		// before (store.Pipeline).
+		var (
+			cur     store.Purchase
+			held    bool
+			lockErr error
+			heldErr error
+		)
+		err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
+			cur, lockErr = q.PurchaseLock(ctx, p.ID)
+			held, heldErr = q.CallbackHeldFailure(ctx, store.CallbackHeldFailureParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+			return errors.Join(lockErr, heldErr)
+		})
+		switch {
+		case lockErr != nil:
+			return fmt.Errorf("lock purchase %s: %w", p.ID, store.NotFound(lockErr))
+		case heldErr != nil:
+			return fmt.Errorf("held callbacks of %s: %w", p.ID, heldErr)
+		case err != nil:
+			return fmt.Errorf("lock purchase %s: %w", p.ID, err)
 		}
-		if err := s.recordCalls(ctx, tx, &cur, p.Provider, ans.Result); err != nil {
+		if err := tl.bind(cur); err != nil {
 			return err
 		}
-		held, err := q.CallbackHeldFailure(ctx, store.CallbackHeldFailureParams{PurchaseID: cur.ID, PurchaseCreated: cur.CreatedAt})
-		if err != nil {
-			return fmt.Errorf("held callbacks of %s: %w", cur.ID, err)
+		if err := s.recordCalls(ctx, tx, tl, p.Provider, ans.Result); err != nil {
+			return err
 		}
 		if st2, err = s.decideRouted(ctx, tx, cur, func(next NextOffer) Step {
 			return afterPayment(cur, ans, job.Args.Repeat, held, next, s.now(), setup.Policy, s.rules)
@@ -61,7 +77,7 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 		if err := finish(ctx, tx, job, st2); err != nil {
 			return err
 		}
-		_, err = s.execute(ctx, tx, cur, st2)
+		_, err = s.execute(ctx, tx, tl, cur, st2)
 		return err
 	})
 	if err != nil {
@@ -82,7 +98,7 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 		st    Step
 	)
 	for refreshed := false; ; refreshed = true {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := inStep(ctx, s.pool, func(tx pgx.Tx, tl *timeline) error {
 			q := store.New(tx)
 			cur, err := q.PurchaseLock(ctx, job.Args.PurchaseID)
 			if err != nil {
@@ -118,7 +134,7 @@ func (s *Service) commitIntent(ctx context.Context, job *river.Job[paymentArgs])
 					return err
 				}
 			}
-			p, err = s.execute(ctx, tx, cur, st)
+			p, err = s.execute(ctx, tx, tl, cur, st)
 			return err
 		})
 		if !errors.Is(err, errStalePrice) {

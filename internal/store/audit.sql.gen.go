@@ -475,3 +475,132 @@ func (q *Queries) ProviderCallListByPurchase(ctx context.Context, purchaseID *uu
 	}
 	return items, nil
 }
+
+const timelineAppend = `-- name: TimelineAppend :many
+WITH calls AS (
+    INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,
+                                outcome, reason, latency_ms, request, response, error, created_at)
+    SELECT $1, c.provider, c.operation, nullif(c.reference, ''), c.http_status, c.code, c.message,
+           c.outcome, c.reason, c.latency_ms, c.request, c.response, c.error, c.created_at
+    FROM ROWS FROM (unnest($11::text[]), unnest($12::text[]), unnest($13::text[]), unnest($14::integer[]), unnest($15::text[]), unnest($16::text[]), unnest($17::text[]), unnest($18::text[]), unnest($19::integer[]), unnest($20::text[]), unnest($21::text[]), unnest($22::text[]), unnest($23::timestamptz[])) WITH ORDINALITY
+         AS c(provider, operation, reference, http_status, code, message, outcome, reason, latency_ms,
+              request, response, error, created_at, n)
+    ORDER BY c.n
+    RETURNING id
+), numbered AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM calls
+), last AS (
+    SELECT coalesce(max(e.seq), 0) AS seq FROM purchase_events e
+    WHERE e.purchase_id = $1
+      AND e.created_at >= $24::timestamptz - interval '1 day'
+)
+INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
+                             provider_call_id, callback_id, data, created_at)
+SELECT $1, last.seq + v.n, v.kind, v.name, nullif(v.from_status, '')::purchase_status,
+       nullif(v.to_status, '')::purchase_status, v.actor, numbered.id, nullif(v.callback_id, 0),
+       v.data::jsonb, v.created_at
+FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::text[]), unnest($10::timestamptz[])) WITH ORDINALITY
+     AS v(kind, name, from_status, to_status, actor, call, callback_id, data, created_at, n)
+CROSS JOIN last
+LEFT JOIN numbered ON numbered.n = v.call
+ORDER BY v.n
+RETURNING id, purchase_id, kind, name, from_status, to_status, actor, provider_call_id, callback_id, data, created_at, seq
+`
+
+type TimelineAppendParams struct {
+	PurchaseID      uuid.UUID
+	EventKind       []string
+	EventName       []string
+	EventFrom       []string
+	EventTo         []string
+	EventActor      []string
+	EventCall       []int64
+	EventCallbackID []int64
+	EventData       []string
+	EventCreatedAt  []time.Time
+	CallProvider    []string
+	CallOperation   []string
+	CallReference   []string
+	CallHttpStatus  []int32
+	CallCode        []string
+	CallMessage     []string
+	CallOutcome     []string
+	CallReason      []string
+	CallLatencyMs   []int32
+	CallRequest     []string
+	CallResponse    []string
+	CallError       []string
+	CallCreatedAt   []time.Time
+	PurchaseCreated time.Time
+}
+
+// Appends what one transaction adds to a purchase's timeline, in one
+// statement: its provider calls (call_*, the columns of ProviderCallInsert,
+// one array element per call; an empty reference is NULL) and its events
+// (event_*, one element per event, in the order they happened). The events
+// take the next seqs of the purchase in that order, from one max(seq) read
+// (under the purchase's row lock, as EventInsert; the unique index of each
+// month's partition still catches a caller without it). An event's
+// event_call is the number (1, 2, …) of its provider call among call_*, 0
+// for none; the calls are inserted in their order, so their ids rise in it
+// and the call numbered n is the one with the nth id. An empty from or to
+// status is NULL, as a callback id 0. The caller passes the purchase's
+// created_at (purchase_created), as to EventInsert. The events come back
+// in no particular order: the caller sorts them by seq.
+func (q *Queries) TimelineAppend(ctx context.Context, arg TimelineAppendParams) ([]PurchaseEvent, error) {
+	rows, err := q.db.Query(ctx, timelineAppend,
+		arg.PurchaseID,
+		arg.EventKind,
+		arg.EventName,
+		arg.EventFrom,
+		arg.EventTo,
+		arg.EventActor,
+		arg.EventCall,
+		arg.EventCallbackID,
+		arg.EventData,
+		arg.EventCreatedAt,
+		arg.CallProvider,
+		arg.CallOperation,
+		arg.CallReference,
+		arg.CallHttpStatus,
+		arg.CallCode,
+		arg.CallMessage,
+		arg.CallOutcome,
+		arg.CallReason,
+		arg.CallLatencyMs,
+		arg.CallRequest,
+		arg.CallResponse,
+		arg.CallError,
+		arg.CallCreatedAt,
+		arg.PurchaseCreated,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PurchaseEvent
+	for rows.Next() {
+		var i PurchaseEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.PurchaseID,
+			&i.Kind,
+			&i.Name,
+			&i.FromStatus,
+			&i.ToStatus,
+			&i.Actor,
+			&i.ProviderCallID,
+			&i.CallbackID,
+			&i.Data,
+			&i.CreatedAt,
+			&i.Seq,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

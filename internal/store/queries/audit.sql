@@ -23,6 +23,49 @@ WHERE e.purchase_id = @purchase_id
   AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
 RETURNING *;
 
+-- name: TimelineAppend :many
+-- Appends what one transaction adds to a purchase's timeline, in one
+-- statement: its provider calls (call_*, the columns of ProviderCallInsert,
+-- one array element per call; an empty reference is NULL) and its events
+-- (event_*, one element per event, in the order they happened). The events
+-- take the next seqs of the purchase in that order, from one max(seq) read
+-- (under the purchase's row lock, as EventInsert; the unique index of each
+-- month's partition still catches a caller without it). An event's
+-- event_call is the number (1, 2, …) of its provider call among call_*, 0
+-- for none; the calls are inserted in their order, so their ids rise in it
+-- and the call numbered n is the one with the nth id. An empty from or to
+-- status is NULL, as a callback id 0. The caller passes the purchase's
+-- created_at (purchase_created), as to EventInsert. The events come back
+-- in no particular order: the caller sorts them by seq.
+WITH calls AS (
+    INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,
+                                outcome, reason, latency_ms, request, response, error, created_at)
+    SELECT @purchase_id, c.provider, c.operation, nullif(c.reference, ''), c.http_status, c.code, c.message,
+           c.outcome, c.reason, c.latency_ms, c.request, c.response, c.error, c.created_at
+    FROM ROWS FROM (unnest(@call_provider::text[]), unnest(@call_operation::text[]), unnest(@call_reference::text[]), unnest(@call_http_status::integer[]), unnest(@call_code::text[]), unnest(@call_message::text[]), unnest(@call_outcome::text[]), unnest(@call_reason::text[]), unnest(@call_latency_ms::integer[]), unnest(@call_request::text[]), unnest(@call_response::text[]), unnest(@call_error::text[]), unnest(@call_created_at::timestamptz[])) WITH ORDINALITY
+         AS c(provider, operation, reference, http_status, code, message, outcome, reason, latency_ms,
+              request, response, error, created_at, n)
+    ORDER BY c.n
+    RETURNING id
+), numbered AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM calls
+), last AS (
+    SELECT coalesce(max(e.seq), 0) AS seq FROM purchase_events e
+    WHERE e.purchase_id = @purchase_id
+      AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+)
+INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
+                             provider_call_id, callback_id, data, created_at)
+SELECT @purchase_id, last.seq + v.n, v.kind, v.name, nullif(v.from_status, '')::purchase_status,
+       nullif(v.to_status, '')::purchase_status, v.actor, numbered.id, nullif(v.callback_id, 0),
+       v.data::jsonb, v.created_at
+FROM ROWS FROM (unnest(@event_kind::text[]), unnest(@event_name::text[]), unnest(@event_from::text[]), unnest(@event_to::text[]), unnest(@event_actor::text[]), unnest(@event_call::bigint[]), unnest(@event_callback_id::bigint[]), unnest(@event_data::text[]), unnest(@event_created_at::timestamptz[])) WITH ORDINALITY
+     AS v(kind, name, from_status, to_status, actor, call, callback_id, data, created_at, n)
+CROSS JOIN last
+LEFT JOIN numbered ON numbered.n = v.call
+ORDER BY v.n
+RETURNING *;
+
 -- name: EventListByPurchase :many
 -- Reads the purchase's created_at itself (its callers, tests among them,
 -- hold only its id).
