@@ -204,7 +204,7 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 	if err != nil {
 		return err
 	}
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, PurchaseCreated: p.CreatedAt, Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
+	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, AuditSince: store.AuditSince(p.CreatedAt), Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
 		ProviderCallID: &call, Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
@@ -221,11 +221,11 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 		return err
 	}
 	from, to := store.PurchaseStatusReceived, store.PurchaseStatusFailed
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, PurchaseCreated: p.CreatedAt, Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
+	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, AuditSince: store.AuditSince(p.CreatedAt), Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
 		Actor: "system", Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
-	if _, err := q.CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: id, PurchaseCreated: p.CreatedAt}); err != nil {
+	if _, err := q.CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: id, AuditSince: store.AuditSince(p.CreatedAt)}); err != nil {
 		return err
 	}
 	_, err = q.LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: now, PurchaseID: id.String()})
@@ -299,7 +299,7 @@ func probeTimeline(ctx context.Context, q *store.Queries, p store.Purchase) erro
 	if _, err := q.ProviderCallListByPurchase(ctx, &p.ID); err != nil {
 		return err
 	}
-	_, err := q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+	_, err := q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt)})
 	return err
 }
 

@@ -153,7 +153,7 @@ func routeOf(p store.Purchase, ended []store.PurchaseAttempt) ([]routeStop, []at
 // after the status change that made it (a delivery carries its change's
 // seq), with its attempts and the operators' retries.
 func (c *Console) timeline(ctx context.Context, s *session, p store.Purchase) ([]timelineEntry, error) {
-	events, err := c.q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+	events, err := c.q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt)})
 	if err != nil {
 		return nil, fmt.Errorf("read timeline of %s: %w", p.ID, err)
 	}

@@ -153,7 +153,7 @@ func TestNoPageShowsASecret(t *testing.T) {
 	secrets["Klikoo private key"] = base64.StdEncoding.EncodeToString(der)[100:164]
 	signed := 0
 	for _, p := range purchases {
-		timeline, err := e.Q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+		timeline, err := e.Q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt)})
 		if err != nil {
 			t.Fatal(err)
 		}

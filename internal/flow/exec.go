@@ -192,7 +192,7 @@ func writeErr(p store.Purchase, from Status, err error) error {
 // earlierReports records the contradictions of callbacks received before
 // a step ended p (the decision is earlierReports in decide.go).
 func (s *Service) earlierReports(ctx context.Context, tx pgx.Tx, tl *timeline, p store.Purchase, st Step) error {
-	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+	reports, err := store.New(tx).CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt)})
 	if err != nil {
 		return err
 	}

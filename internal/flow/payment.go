@@ -51,7 +51,7 @@ func (w *paymentWorker) Work(ctx context.Context, job *river.Job[paymentArgs]) e
 		)
 		err := store.Pipeline(ctx, tx, func(q *store.Queries) error {
 			cur, lockErr = q.PurchaseLock(ctx, p.ID)
-			held, heldErr = q.CallbackHeldFailure(ctx, store.CallbackHeldFailureParams{PurchaseID: p.ID, PurchaseCreated: p.CreatedAt})
+			held, heldErr = q.CallbackHeldFailure(ctx, store.CallbackHeldFailureParams{PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt)})
 			return errors.Join(lockErr, heldErr)
 		})
 		switch {

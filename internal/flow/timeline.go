@@ -78,7 +78,7 @@ func (t *timeline) write(ctx context.Context, q *store.Queries) ([]store.Purchas
 	if !t.bound {
 		return nil, fmt.Errorf("timeline: %d events of no purchase", len(t.events))
 	}
-	p := store.TimelineAppendParams{PurchaseID: t.purchase, PurchaseCreated: t.created}
+	p := store.TimelineAppendParams{PurchaseID: t.purchase, AuditSince: store.AuditSince(t.created)}
 	for _, c := range t.calls {
 		p.CallProvider = append(p.CallProvider, c.Provider)
 		p.CallOperation = append(p.CallOperation, c.Operation)

@@ -70,7 +70,7 @@ func TestTimelineStoresWhatAStatementPerRowStores(t *testing.T) {
 		q := store.New(tx)
 		for _, r := range rows {
 			e := r.event
-			e.PurchaseID, e.PurchaseCreated = one.ID, one.CreatedAt
+			e.PurchaseID, e.AuditSince = one.ID, store.AuditSince(one.CreatedAt)
 			if r.call != nil {
 				c := *r.call
 				c.PurchaseID = &one.ID

@@ -139,7 +139,7 @@ func TestArchiveAnOldMonth(t *testing.T) {
 
 	// Today's purchase: its timeline with its calls and callback, and the
 	// reconciliation of the last day.
-	timeline, err := b.Q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: cur, PurchaseCreated: b.Purchase(t, cur).CreatedAt})
+	timeline, err := b.Q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: cur, AuditSince: store.AuditSince(b.Purchase(t, cur).CreatedAt)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,17 +259,17 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = $1::uuid
-    AND c.created_at >= $2::timestamptz - interval '1 day'
+    AND c.created_at >= $2::timestamptz
 LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = $1
-    AND cb.received_at >= $2::timestamptz - interval '1 day'
+    AND cb.received_at >= $2::timestamptz
 WHERE e.purchase_id = $1
-  AND e.created_at >= $2::timestamptz - interval '1 day'
+  AND e.created_at >= $2::timestamptz
 ORDER BY e.seq
 `
 
 type EventTimelineParams struct {
-	PurchaseID      uuid.UUID
-	PurchaseCreated time.Time
+	PurchaseID uuid.UUID
+	AuditSince time.Time
 }
 
 type EventTimelineRow struct {
@@ -301,11 +301,11 @@ type EventTimelineRow struct {
 // A purchase's audit timeline in order, each provider call and callback
 // with what was exchanged (stored redacted: no secret is ever stored).
 // A purchase's events, calls and callbacks are all its own and never older
-// than the purchase (a day of margin for clocks; purchase_created as in
+// than the purchase (a day of margin for clocks; audit_since as in
 // EventInsert): each of the three is read in the months since the purchase
 // only, once, and the calls and callbacks are joined to their events by id.
 func (q *Queries) EventTimeline(ctx context.Context, arg EventTimelineParams) ([]EventTimelineRow, error) {
-	rows, err := q.db.Query(ctx, eventTimeline, arg.PurchaseID, arg.PurchaseCreated)
+	rows, err := q.db.Query(ctx, eventTimeline, arg.PurchaseID, arg.AuditSince)
 	if err != nil {
 		return nil, err
 	}

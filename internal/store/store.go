@@ -6,6 +6,7 @@ package store
 
 import (
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -19,4 +20,17 @@ func NotFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// AuditSince is the oldest moment a purchase created at created can have
+// audit rows (events, provider calls, callbacks): a day before it, a margin
+// for the clocks of different processes. The statements that read one
+// purchase's audit rows take it as their audit_since, a value, so that
+// PostgreSQL leaves the months before it out as it plans them. The zero
+// time stays zero: read every month.
+func AuditSince(created time.Time) time.Time {
+	if created.IsZero() {
+		return created
+	}
+	return created.Add(-24 * time.Hour)
 }

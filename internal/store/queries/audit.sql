@@ -10,17 +10,21 @@
 -- that no such row is older than the purchase (with a day of margin for
 -- clocks of different processes), so PostgreSQL reads the partitions of
 -- the purchase's months only. The caller, who holds the purchase, passes
--- its created_at (purchase_created; the zero time reads every month):
--- PostgreSQL then leaves the other months out as the statement starts,
--- without opening them (a bound read from purchases by a subquery prunes
--- only while it runs, after every month was opened: twice the cost).
+-- that bound, store.AuditSince of its created_at (audit_since; the zero
+-- time reads every month), as a value: PostgreSQL then leaves the other
+-- months out as it plans the statement, without opening them. A bound
+-- computed in the statement (created_at - interval '1 day') is not: the
+-- subtraction of an interval from a timestamptz depends on the session's
+-- time zone, so PostgreSQL prunes with it only as the statement starts,
+-- after planning every month (0.4 ms against 0.15 a plan, 17 months); a
+-- bound read from purchases by a subquery prunes only while it runs.
 INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
 SELECT @purchase_id, coalesce(max(e.seq), 0) + 1, @kind, @name, @from_status, @to_status, @actor,
        @provider_call_id, @callback_id, @data, @created_at
 FROM purchase_events e
 WHERE e.purchase_id = @purchase_id
-  AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+  AND e.created_at >= sqlc.arg(audit_since)::timestamptz
 RETURNING *;
 
 -- name: TimelineAppend :many
@@ -34,8 +38,8 @@ RETURNING *;
 -- event_call is the number (1, 2, …) of its provider call among call_*, 0
 -- for none; the calls are inserted in their order, so their ids rise in it
 -- and the call numbered n is the one with the nth id. An empty from or to
--- status is NULL, as a callback id 0. The caller passes the purchase's
--- created_at (purchase_created), as to EventInsert. The events come back
+-- status is NULL, as a callback id 0. The caller passes the bound of the
+-- purchase's months (audit_since), as to EventInsert. The events come back
 -- in no particular order: the caller sorts them by seq.
 WITH calls AS (
     INSERT INTO provider_calls (purchase_id, provider, operation, reference, http_status, code, message,
@@ -52,7 +56,7 @@ WITH calls AS (
 ), last AS (
     SELECT coalesce(max(e.seq), 0) AS seq FROM purchase_events e
     WHERE e.purchase_id = @purchase_id
-      AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+      AND e.created_at >= sqlc.arg(audit_since)::timestamptz
 )
 INSERT INTO purchase_events (purchase_id, seq, kind, name, from_status, to_status, actor,
                              provider_call_id, callback_id, data, created_at)
@@ -144,12 +148,12 @@ SELECT * FROM provider_balances WHERE provider = @provider ORDER BY observed_at 
 SELECT EXISTS (
     SELECT 1 FROM callbacks
     WHERE purchase_id = @purchase_id::uuid AND action = 'held' AND authenticated AND outcome = 'failed'
-      AND received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+      AND received_at >= sqlc.arg(audit_since)::timestamptz
 ) AS held;
 
 -- name: CallbackOutcomesByPurchase :many
 -- The outcomes provider callbacks reported for a purchase, oldest first.
 SELECT id, outcome, authenticated FROM callbacks
 WHERE purchase_id = @purchase_id::uuid AND outcome IS NOT NULL
-  AND received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+  AND received_at >= sqlc.arg(audit_since)::timestamptz
 ORDER BY id;

@@ -161,7 +161,7 @@ ORDER BY x.purchase_id, x.id DESC;
 -- A purchase's audit timeline in order, each provider call and callback
 -- with what was exchanged (stored redacted: no secret is ever stored).
 -- A purchase's events, calls and callbacks are all its own and never older
--- than the purchase (a day of margin for clocks; purchase_created as in
+-- than the purchase (a day of margin for clocks; audit_since as in
 -- EventInsert): each of the three is read in the months since the purchase
 -- only, once, and the calls and callbacks are joined to their events by id.
 SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data, e.created_at,
@@ -173,11 +173,11 @@ SELECT e.id, e.seq, e.kind, e.name, e.from_status, e.to_status, e.actor, e.data,
        cb.outcome AS callback_outcome, cb.body AS callback_body
 FROM purchase_events e
 LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.purchase_id = @purchase_id::uuid
-    AND c.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+    AND c.created_at >= sqlc.arg(audit_since)::timestamptz
 LEFT JOIN callbacks cb ON cb.id = e.callback_id AND cb.purchase_id = @purchase_id
-    AND cb.received_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+    AND cb.received_at >= sqlc.arg(audit_since)::timestamptz
 WHERE e.purchase_id = @purchase_id
-  AND e.created_at >= sqlc.arg(purchase_created)::timestamptz - interval '1 day'
+  AND e.created_at >= sqlc.arg(audit_since)::timestamptz
 ORDER BY e.seq;
 
 -- name: AlertListRecent :many
