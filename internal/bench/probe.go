@@ -290,16 +290,14 @@ func probeConsoleSearch(ctx context.Context, q *store.Queries, terms ...string) 
 }
 
 // probeTimeline sends the reads of one purchase's audit rows: its events
-// (GET /v1/purchases/{id}/events), its provider calls, and the console's
-// timeline of it (each event with its call or callback).
+// as GET /v1/purchases/{id}/events reads them (flow's Events), and the
+// console's timeline of it (each event with its call or callback).
 func probeTimeline(ctx context.Context, q *store.Queries, p store.Purchase) error {
-	if _, err := q.EventListByPurchase(ctx, p.ID); err != nil {
+	since := store.AuditSince(p.CreatedAt)
+	if _, err := q.EventListByPurchaseShown(ctx, store.EventListByPurchaseShownParams{PurchaseID: p.ID, AuditSince: since}); err != nil {
 		return err
 	}
-	if _, err := q.ProviderCallListByPurchase(ctx, &p.ID); err != nil {
-		return err
-	}
-	_, err := q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt)})
+	_, err := q.EventTimeline(ctx, store.EventTimelineParams{PurchaseID: p.ID, AuditSince: since})
 	return err
 }
 

@@ -80,13 +80,15 @@ func (s *Service) Purchases(ctx context.Context, params store.PurchaseListForCli
 	return rows, nil
 }
 
-// Events returns a purchase's audit timeline in seq order, each provider
+// Events returns purchase p's audit timeline in seq order, each provider
 // call's event with its call's code, HTTP status, latency and reason as its
-// data.
-func (s *Service) Events(ctx context.Context, purchaseID uuid.UUID) ([]store.PurchaseEvent, error) {
-	rows, err := store.New(s.apiPool).EventListByPurchaseShown(ctx, purchaseID)
+// data. Only p's ID and CreatedAt are read: the months since it are read.
+func (s *Service) Events(ctx context.Context, p store.Purchase) ([]store.PurchaseEvent, error) {
+	rows, err := store.New(s.apiPool).EventListByPurchaseShown(ctx, store.EventListByPurchaseShownParams{
+		PurchaseID: p.ID, AuditSince: store.AuditSince(p.CreatedAt),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("events of %s: %w", purchaseID, err)
+		return nil, fmt.Errorf("events of %s: %w", p.ID, err)
 	}
 	events := make([]store.PurchaseEvent, len(rows))
 	for i, r := range rows {

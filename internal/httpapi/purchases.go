@@ -165,7 +165,7 @@ func (a *api) listEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := a.cfg.Flow.Events(c.Request().Context(), p.ID)
+	events, err := a.cfg.Flow.Events(c.Request().Context(), p)
 	if err != nil {
 		return fmt.Errorf("list events of %s: %w", p.ID, err)
 	}

@@ -291,12 +291,16 @@ SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
         END)::jsonb AS data,
        e.created_at, e.seq
 FROM purchase_events e
-CROSS JOIN (SELECT p.created_at - interval '1 day' AS since FROM purchases p WHERE p.id = $1) b
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at >= b.since
-WHERE e.purchase_id = $1
-  AND e.created_at >= b.since
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at >= $1::timestamptz
+WHERE e.purchase_id = $2
+  AND e.created_at >= $1::timestamptz
 ORDER BY e.seq
 `
+
+type EventListByPurchaseShownParams struct {
+	AuditSince time.Time
+	PurchaseID uuid.UUID
+}
 
 type EventListByPurchaseShownRow struct {
 	ID             int64
@@ -316,9 +320,11 @@ type EventListByPurchaseShownRow struct {
 // A purchase's events in seq order as the API shows them. A provider
 // call's event stores no data of its own: its data is its call's code, HTTP
 // status, latency and reason, read from the call's row (events stored
-// before that hold the same in data; docs/audit.md#the-audit-tables).
-func (q *Queries) EventListByPurchaseShown(ctx context.Context, purchaseID uuid.UUID) ([]EventListByPurchaseShownRow, error) {
-	rows, err := q.db.Query(ctx, eventListByPurchaseShown, purchaseID)
+// before that hold the same in data; docs/audit.md#the-audit-tables). The
+// caller holds the purchase and passes the bound of its months
+// (audit_since, as to EventInsert).
+func (q *Queries) EventListByPurchaseShown(ctx context.Context, arg EventListByPurchaseShownParams) ([]EventListByPurchaseShownRow, error) {
+	rows, err := q.db.Query(ctx, eventListByPurchaseShown, arg.AuditSince, arg.PurchaseID)
 	if err != nil {
 		return nil, err
 	}

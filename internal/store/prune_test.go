@@ -34,6 +34,7 @@ func TestAuditReadsPlanTheirMonthsOnly(t *testing.T) {
 		args []any
 	}{
 		{"EventTimeline", eventTimeline, []any{id, since}},
+		{"EventListByPurchaseShown", eventListByPurchaseShown, []any{since, id}},
 		{"CallbackOutcomesByPurchase", callbackOutcomesByPurchase, []any{id, since}},
 		{"EventInsert", eventInsert, []any{id, "note", "x", nil, nil, "system", nil, nil, json.RawMessage(`{}`), now, since}},
 	}

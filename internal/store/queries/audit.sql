@@ -82,7 +82,9 @@ ORDER BY seq;
 -- A purchase's events in seq order as the API shows them. A provider
 -- call's event stores no data of its own: its data is its call's code, HTTP
 -- status, latency and reason, read from the call's row (events stored
--- before that hold the same in data; docs/audit.md#the-audit-tables).
+-- before that hold the same in data; docs/audit.md#the-audit-tables). The
+-- caller holds the purchase and passes the bound of its months
+-- (audit_since, as to EventInsert).
 SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
        e.provider_call_id, e.callback_id,
        (CASE WHEN c.id IS NULL THEN e.data
@@ -91,10 +93,9 @@ SELECT e.id, e.purchase_id, e.kind, e.name, e.from_status, e.to_status, e.actor,
         END)::jsonb AS data,
        e.created_at, e.seq
 FROM purchase_events e
-CROSS JOIN (SELECT p.created_at - interval '1 day' AS since FROM purchases p WHERE p.id = @purchase_id) b
-LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at >= b.since
+LEFT JOIN provider_calls c ON c.id = e.provider_call_id AND c.created_at >= sqlc.arg(audit_since)::timestamptz
 WHERE e.purchase_id = @purchase_id
-  AND e.created_at >= b.since
+  AND e.created_at >= sqlc.arg(audit_since)::timestamptz
 ORDER BY e.seq;
 
 -- name: ProviderCallInsert :one
