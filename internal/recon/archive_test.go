@@ -2,6 +2,7 @@ package recon_test
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
@@ -190,8 +192,19 @@ func TestArchiveAnOldMonth(t *testing.T) {
 		t.Fatalf("pg_restore: %v\n%s", err, out)
 	}
 	for i, table := range []string{"purchase_events", "provider_calls", "callbacks"} {
-		if _, err := b.Pool.Exec(ctx, `ALTER TABLE `+table+` ATTACH PARTITION `+pgx.Identifier{parts[i]}.Sanitize()+
-			` FOR VALUES FROM ('`+lo.Format(time.RFC3339)+`') TO ('`+hi.Format(time.RFC3339)+`')`); err != nil {
+		// The service is running: as the runbook says, an ATTACH that
+		// PostgreSQL cancels in a deadlock with one of its transactions
+		// is run again.
+		attach := `ALTER TABLE ` + table + ` ATTACH PARTITION ` + pgx.Identifier{parts[i]}.Sanitize() +
+			` FOR VALUES FROM ('` + lo.Format(time.RFC3339) + `') TO ('` + hi.Format(time.RFC3339) + `')`
+		var err error
+		for try := 0; try < 5; try++ {
+			var pgErr *pgconn.PgError
+			if _, err = b.Pool.Exec(ctx, attach); !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
+				break
+			}
+		}
+		if err != nil {
 			t.Fatalf("attach %s: %v", parts[i], err)
 		}
 	}
