@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -188,24 +187,16 @@ func probeSweeper(ctx context.Context, q *store.Queries, now time.Time) error {
 
 // probeLookup sends what a lookup job that ends its purchase sends in its
 // transaction (flow's lookupWorker and execute): the read, the lock, the
-// call and its event, the deposit it reported, the status change and its
-// event, the earlier callbacks' outcomes, the cancellation of the
-// purchase's other lookups.
+// deposit it reported, the status change with the step's timeline (the
+// call, its event and the status event in one TimelineAppend, as flow's
+// writeWith sends them), the earlier callbacks' outcomes, the
+// cancellation of the purchase's other lookups.
 func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.Time) error {
 	p, err := q.PurchaseGetByID(ctx, id)
 	if err != nil {
 		return err
 	}
 	if p, err = q.PurchaseLock(ctx, id); err != nil {
-		return err
-	}
-	call, err := q.ProviderCallInsert(ctx, store.ProviderCallInsertParams{PurchaseID: &id, Provider: p.Provider, Operation: "lookup",
-		HttpStatus: 200, Code: "200022000", Message: "Sukses", Outcome: "succeeded", Request: "{}", Response: "{}", CreatedAt: now})
-	if err != nil {
-		return err
-	}
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, AuditSince: store.AuditSince(p.CreatedAt), Kind: "provider_call", Name: "lookup: succeeded", Actor: "system",
-		ProviderCallID: &call, Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
 		return err
 	}
 	if _, err := q.ProviderBalanceLatest(ctx, p.Provider); err != nil && !isNoRows(err) {
@@ -220,12 +211,20 @@ func probeLookup(ctx context.Context, q *store.Queries, id uuid.UUID, now time.T
 	if _, err := q.PurchaseUpdate(ctx, upd); err != nil {
 		return err
 	}
-	from, to := store.PurchaseStatusReceived, store.PurchaseStatusFailed
-	if _, err := q.EventInsert(ctx, store.EventInsertParams{PurchaseID: id, AuditSince: store.AuditSince(p.CreatedAt), Kind: "status", Name: "fail", FromStatus: &from, ToStatus: &to,
-		Actor: "system", Data: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
+	since := store.AuditSince(p.CreatedAt)
+	if _, err := q.TimelineAppend(ctx, store.TimelineAppendParams{PurchaseID: id, AuditSince: since,
+		CallProvider: []string{p.Provider}, CallOperation: []string{"lookup"}, CallReference: []string{""},
+		CallHttpStatus: []int32{200}, CallCode: []string{"200022000"}, CallMessage: []string{"Sukses"},
+		CallOutcome: []string{"succeeded"}, CallReason: []string{""}, CallLatencyMs: []int32{0},
+		CallRequest: []string{"{}"}, CallResponse: []string{"{}"}, CallError: []string{""}, CallCreatedAt: []time.Time{now},
+		EventKind: []string{"provider_call", "status"}, EventName: []string{"lookup: succeeded", "fail"},
+		EventFrom: []string{"", string(store.PurchaseStatusReceived)}, EventTo: []string{"", string(store.PurchaseStatusFailed)},
+		EventActor: []string{"system", "system"}, EventCall: []int64{1, 0}, EventCallbackID: []int64{0, 0},
+		EventData: []string{"{}", "{}"}, EventCreatedAt: []time.Time{now, now},
+	}); err != nil {
 		return err
 	}
-	if _, err := q.CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: id, AuditSince: store.AuditSince(p.CreatedAt)}); err != nil {
+	if _, err := q.CallbackOutcomesByPurchase(ctx, store.CallbackOutcomesByPurchaseParams{PurchaseID: id, AuditSince: since}); err != nil {
 		return err
 	}
 	_, err = q.LookupJobsCancel(ctx, store.LookupJobsCancelParams{Now: now, PurchaseID: id.String()})

@@ -66,7 +66,7 @@ func TestBigTablesProbesBothDatabases(t *testing.T) {
 		lookup = append(lookup, s.Query)
 	}
 	if got := strings.Join(lookup, " "); !strings.Contains(got, "PurchaseLock") || !strings.Contains(got, "CallbackOutcomesByPurchase") ||
-		!strings.Contains(got, "LookupJobsCancel") {
+		!strings.Contains(got, "LookupJobsCancel") || !strings.Contains(got, "TimelineAppend") {
 		t.Fatalf("lookup probe sent %s", got)
 	}
 	plans, err := os.ReadFile(out)
