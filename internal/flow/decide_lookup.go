@@ -123,7 +123,7 @@ func scheduleLookup(st *Step, looked bool, pol providers.Policy, r Rules) {
 		st.move(EventDeadline, "", "", map[string]any{"lookups": p.Lookups})
 	}
 	if Status(p.Status) == StatusNeedsReview {
-		if p.PaymentAttempts == 0 || (p.DeadlineAt != nil && now.After(p.DeadlineAt.Add(r.ReviewLookupFor))) {
+		if reviewLookupsOver(*p, now, r) {
 			return // nothing of this attempt to look up, or past the window: an operator decides
 		}
 		st.queue(Job{Kind: JobLookup, After: r.ReviewLookupEvery})

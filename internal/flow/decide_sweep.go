@@ -26,9 +26,7 @@ func redrive(p store.Purchase, inquiry string, now time.Time, r Rules) (Job, boo
 	case StatusProcessing:
 		return Job{Kind: JobLookup}, true
 	case StatusNeedsReview:
-		// Nothing to look up when the current attempt paid nothing (a late
-		// success of an earlier attempt put it there), or past the window.
-		if p.PaymentAttempts == 0 || (p.DeadlineAt != nil && now.After(p.DeadlineAt.Add(r.ReviewLookupFor))) {
+		if reviewLookupsOver(p, now, r) {
 			return Job{}, false
 		}
 		return Job{Kind: JobLookup}, true
@@ -36,10 +34,17 @@ func redrive(p store.Purchase, inquiry string, now time.Time, r Rules) (Job, boo
 	return Job{}, false
 }
 
+// reviewLookupsOver reports whether needs_review purchase p has nothing
+// more to look up at now: its current attempt paid nothing (a late success
+// of an earlier attempt put it there), or its review window, ReviewLookupFor
+// from its deadline, is over. An operator decides it.
+func reviewLookupsOver(p store.Purchase, now time.Time, r Rules) bool {
+	return p.PaymentAttempts == 0 || (p.DeadlineAt != nil && p.DeadlineAt.Before(reviewLookupsFrom(now, r)))
+}
+
 // reviewLookupsFrom is the earliest deadline_at of a needs_review purchase
-// still looked up at now: the review window, ReviewLookupFor from the
-// deadline, is over for an earlier one (redrive above). The sweeper's
-// query leaves the others out (PurchaseListStale's review_from).
+// still looked up at now (reviewLookupsOver). The sweeper's query leaves
+// the others out (PurchaseListStale's review_from).
 func reviewLookupsFrom(now time.Time, r Rules) time.Time {
 	return now.Add(-r.ReviewLookupFor)
 }
