@@ -147,3 +147,40 @@ func TestPartitionMakerDownRestores(t *testing.T) {
 		t.Fatal("audit_partitions_ensure_table is still there after down")
 	}
 }
+
+// 00015 makes audit_partitions_ensure_table and audit_partitions_detach
+// lock purchases first; down puts back 00014's and 00012's, word for word.
+func TestPartitionLocksDownRestores(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, p := emptyDatabase(t)
+	if _, err := p.UpTo(ctx, 14); err != nil {
+		t.Fatalf("up to 14: %v", err)
+	}
+	definitions := func() (defs [2]string) {
+		t.Helper()
+		for i, f := range []string{"audit_partitions_ensure_table(text, timestamptz, timestamptz)", "audit_partitions_detach(date)"} {
+			var def, comment string
+			if err := db.QueryRowContext(ctx, `SELECT pg_get_functiondef($1::regprocedure), obj_description($1::regprocedure, 'pg_proc')`, f).Scan(&def, &comment); err != nil {
+				t.Fatal(err)
+			}
+			defs[i] = def + "\n" + comment
+		}
+		return defs
+	}
+	before := definitions()
+	if _, err := p.UpTo(ctx, 15); err != nil {
+		t.Fatalf("up to 15: %v", err)
+	}
+	for i, def := range definitions() {
+		if def == before[i] || !strings.Contains(def, "LOCK TABLE purchases IN EXCLUSIVE MODE") {
+			t.Fatalf("after 00015:\n%s", def)
+		}
+	}
+	if _, err := p.DownTo(ctx, 14); err != nil {
+		t.Fatalf("down to 14: %v", err)
+	}
+	if after := definitions(); after != before {
+		t.Fatalf("after down:\n%s\n%s\nwant\n%s\n%s", after[0], after[1], before[0], before[1])
+	}
+}

@@ -179,6 +179,7 @@ func TestMigrateCommands(t *testing.T) {
 		{"up", "00001_core.sql"},
 		{"up", "schema is current"},
 		{"status", "applied"},
+		{"down", "00015_partition_locks.sql"},
 		{"down", "00014_partition_maker.sql"},
 		{"down", "00013_storage.sql"},
 		{"down", "00012_audit_partitions.sql"},

@@ -18,11 +18,6 @@ import (
 // its first row (docs/runbook.md#archiving-old-months).
 const PartitionMonthsAhead = 3
 
-// partitionLockTimeout bounds EnsurePartitions' wait for the audit tables'
-// locks: making a partition locks its table briefly, and waiting behind a
-// long read would hold every writer queued behind it.
-const partitionLockTimeout = "5s"
-
 // partitionArgs makes the audit tables' month partitions ahead of time.
 type partitionArgs struct{}
 
@@ -52,11 +47,19 @@ var auditTables = []string{"provider_calls", "callbacks", "purchase_events"}
 //
 // Each table's months are made in a transaction of their own
 // (audit_partitions_ensure_table, migrations/00014_partition_maker.sql),
-// so the maker never holds one table's lock while it waits for another's:
-// a step or a reconciliation read holding one table and waiting for the
-// next cannot deadlock with it. A table whose lock is not granted within
-// partitionLockTimeout fails alone; the others' months are still made,
-// and the names made are returned with the joined errors.
+// so the maker never holds one audit table's lock while it waits for
+// another's: a step or a reconciliation read holding one table and waiting
+// for the next cannot deadlock with it. Within it the maker takes
+// purchases first, in EXCLUSIVE mode, since a month's foreign key puts
+// triggers on purchases (migrations/00015_partition_locks.sql): the
+// service's writers hold purchases before they write an audit table, so
+// they wait for the maker, not the other way round. For a transaction that
+// reads an audit table before it locks a purchase, the maker's lock
+// timeout is a quarter of deadlock_timeout (LockTimeoutBelowDeadlock):
+// the maker gives up before PostgreSQL would cancel the other. A table
+// whose locks are not granted in time fails alone; the others' months are
+// still made, and the names made are returned with the joined errors.
+// River runs the job again.
 func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 	now := s.now()
 	until := partitionsUntil(now)
@@ -66,7 +69,7 @@ func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 		var names []string
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			q := store.New(tx)
-			if err := q.LockTimeoutSet(ctx, partitionLockTimeout); err != nil {
+			if _, err := q.LockTimeoutBelowDeadlock(ctx); err != nil {
 				return err
 			}
 			var err error

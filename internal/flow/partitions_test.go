@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
@@ -25,6 +26,22 @@ func monthsAhead(tab string, now time.Time) []string {
 		out = append(out, tab+"_"+time.Date(n.Year(), n.Month()+time.Month(i), 1, 0, 0, 0, 0, time.UTC).Format("2006_01"))
 	}
 	return out
+}
+
+// ensured is what EnsurePartitions returned.
+type ensured struct {
+	made []string
+	err  error
+}
+
+// ensureInBackground runs EnsurePartitions in a goroutine.
+func ensureInBackground(ctx context.Context, b *flowtest.Env) <-chan ensured {
+	done := make(chan ensured, 1)
+	go func() {
+		made, err := b.Svc.EnsurePartitions(ctx)
+		done <- ensured{made, err}
+	}()
+	return done
 }
 
 // The month partition maker takes the audit tables one at a time, each in
@@ -46,18 +63,7 @@ func TestEnsurePartitionsTableByTable(t *testing.T) {
 	logs := &flowtest.LogBuffer{}
 	b := flowtest.Setup(t, flowtest.Options{NoStart: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx := context.Background()
-	type result struct {
-		made []string
-		err  error
-	}
-	ensure := func() <-chan result {
-		done := make(chan result, 1)
-		go func() {
-			made, err := b.Svc.EnsurePartitions(ctx)
-			done <- result{made, err}
-		}()
-		return done
-	}
+	ensure := func() <-chan ensured { return ensureInBackground(ctx, b) }
 	// waitsFor waits until a statement waits for a lock on table.
 	waitsFor := func(table string) {
 		t.Helper()
@@ -167,5 +173,139 @@ func TestEnsurePartitionsTableByTable(t *testing.T) {
 	var part string
 	if err := b.Pool.QueryRow(ctx, `SELECT tableoid::regclass::text FROM provider_calls WHERE operation = 'balance'`).Scan(&part); err != nil || part != calls[0] {
 		t.Fatalf("the step's call is in %s (%v), want %s", part, err, calls[0])
+	}
+}
+
+// A month's foreign key to purchases puts triggers on it, so making the
+// month locks purchases too (migrations/00015_partition_locks.sql). The
+// maker takes purchases first, in EXCLUSIVE mode, and gives up within a
+// quarter of deadlock_timeout.
+//
+//   - A create or a step holds purchases (it wrote the purchase) and then
+//     writes provider_calls. The maker waits for purchases holding no audit
+//     table, so the writer goes through and commits, and then the maker
+//     makes the months. (00014's maker held provider_calls while it waited
+//     for purchases: with its 5 s timeout, deadlock detected.)
+//   - A transaction reads purchase_events and only then locks a purchase:
+//     a cycle the order cannot prevent. The maker, which began to wait
+//     first, times out first; the other transaction is never cancelled.
+func TestEnsurePartitionsBesideWriters(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{NoStart: true})
+	ctx := context.Background()
+	p := create(t, b, "partition-writer-1", "PLN20", "551234560041")
+	ensure := func() <-chan ensured { return ensureInBackground(ctx, b) }
+	// waiter is the backend waiting for a lock on table, once one is.
+	waiter := func(table string) int32 {
+		t.Helper()
+		var pid int32
+		flowtest.WaitFor(t, 30*time.Second, func() string { return "the maker waiting for " + table }, func() bool {
+			err := b.Pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE NOT granted AND relation = to_regclass($1) LIMIT 1`, table).Scan(&pid)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				t.Fatal(err)
+			}
+			return err == nil
+		})
+		return pid
+	}
+	// auditLocks names the audit tables (or their partitions) pid holds.
+	auditLocks := func(pid int32) []string {
+		t.Helper()
+		rows, err := b.Pool.Query(ctx, `SELECT c.relname::text FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+			WHERE l.pid = $1 AND l.granted AND (c.relname LIKE 'provider_calls%' OR c.relname LIKE 'callbacks%' OR c.relname LIKE 'purchase_events%')
+			ORDER BY 1`, pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	isCode := func(err error, code string) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == code
+	}
+
+	// Five years on, no month of the three tables exists.
+	b.Clock.Advance(5 * 365 * 24 * time.Hour)
+	calls, callbacks, events := monthsAhead("provider_calls", b.Clock.Now()), monthsAhead("callbacks", b.Clock.Now()), monthsAhead("purchase_events", b.Clock.Now())
+
+	writer, err := b.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = writer.Rollback(ctx) }()
+	if _, err := writer.Exec(ctx, `UPDATE purchases SET updated_at = updated_at WHERE id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := ensure()
+	if held := auditLocks(waiter("purchases")); len(held) > 0 {
+		t.Errorf("the maker waits for purchases holding %v, want no audit table", held)
+	}
+	_, err = store.New(writer).ProviderCallInsert(ctx, store.ProviderCallInsertParams{PurchaseID: &p.ID, Provider: "klikoo", Operation: "inquiry",
+		HttpStatus: 200, Code: "00", Outcome: "succeeded", CreatedAt: b.Clock.Now()})
+	if err != nil {
+		t.Fatalf("the writer's provider call while the maker waits: %v", err)
+	}
+	if err := writer.Commit(ctx); err != nil {
+		t.Fatalf("the writer's commit: %v", err)
+	}
+	r := <-done
+	if isCode(r.err, "40P01") {
+		t.Fatalf("the maker: %v", r.err)
+	}
+	if r.err != nil {
+		// The writer's commit came after the maker's lock timeout (a slow
+		// machine): a table may fail with it, and the next run makes it.
+		if !isCode(r.err, "55P03") {
+			t.Fatalf("the maker: %v, want nothing or a lock timeout", r.err)
+		}
+		more, err := b.Svc.EnsurePartitions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.made = append(r.made, more...)
+	}
+	slices.Sort(r.made)
+	if want := slices.Sorted(slices.Values(slices.Concat(calls, callbacks, events))); !slices.Equal(r.made, want) {
+		t.Fatalf("made %v, want %v", r.made, want)
+	}
+	var part string
+	if err := b.Pool.QueryRow(ctx, `SELECT tableoid::regclass::text FROM provider_calls WHERE purchase_id = $1 AND operation = 'inquiry'`, p.ID).Scan(&part); err != nil || part != calls[0] {
+		t.Fatalf("the writer's call is in %s (%v), want %s", part, err, calls[0])
+	}
+
+	// Five years more: a reader of purchase_events that goes on to lock
+	// the purchase.
+	b.Clock.Advance(5 * 365 * 24 * time.Hour)
+	calls, callbacks, events = monthsAhead("provider_calls", b.Clock.Now()), monthsAhead("callbacks", b.Clock.Now()), monthsAhead("purchase_events", b.Clock.Now())
+	reader, err := b.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reader.Rollback(ctx) }()
+	if _, err := reader.Exec(ctx, `SELECT count(*) FROM purchase_events WHERE purchase_id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	done = ensure()
+	waiter("purchase_events")
+	if _, err := reader.Exec(ctx, `SELECT id FROM purchases WHERE id = $1 FOR UPDATE`, p.ID); err != nil {
+		t.Fatalf("the reader's lock of the purchase while the maker waits for purchase_events: %v", err)
+	}
+	r = <-done
+	if !isCode(r.err, "55P03") || !strings.Contains(r.err.Error(), "audit partitions of purchase_events:") ||
+		strings.Contains(r.err.Error(), "of provider_calls") || strings.Contains(r.err.Error(), "of callbacks") {
+		t.Fatalf("the maker in a cycle with a reader: %v, want purchase_events' lock timeout alone", r.err)
+	}
+	if want := slices.Concat(calls, callbacks); !slices.Equal(r.made, want) {
+		t.Fatalf("made %v in a cycle with a reader, want %v", r.made, want)
+	}
+	if err := reader.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if made, err := b.Svc.EnsurePartitions(ctx); err != nil || !slices.Equal(made, events) {
+		t.Fatalf("after the reader: made %v, %v; want %v", made, err, events)
 	}
 }

@@ -91,18 +91,21 @@ func TestArchiveAnOldMonth(t *testing.T) {
 		t.Fatalf("DETACH CONCURRENTLY: %v, want PostgreSQL's refusal beside a default partition", err)
 	}
 
-	// Detach the month, as the runbook does.
+	// Detach the month, as the runbook does: a tenth of deadlock_timeout
+	// for each lock, and again when that runs out.
 	var detached []string
-	err = pgx.BeginFunc(ctx, b.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+	err = retryOnLocks(t, func() error {
+		return pgx.BeginFunc(ctx, b.Pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT audit_partitions_detach($1)`, month.Format(time.DateOnly))
+			if err != nil {
+				return err
+			}
+			detached, err = pgx.CollectRows(rows, pgx.RowTo[string])
 			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT audit_partitions_detach($1)`, month.Format(time.DateOnly))
-		if err != nil {
-			return err
-		}
-		detached, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
+		})
 	})
 	slices.Sort(detached)
 	want := slices.Sorted(slices.Values(parts))
@@ -192,18 +195,21 @@ func TestArchiveAnOldMonth(t *testing.T) {
 		t.Fatalf("pg_restore: %v\n%s", err, out)
 	}
 	for i, table := range []string{"purchase_events", "provider_calls", "callbacks"} {
-		// The service is running: as the runbook says, an ATTACH that
-		// PostgreSQL cancels in a deadlock with one of its transactions
-		// is run again.
+		// The service is running: as the runbook says, purchases first,
+		// a quarter of deadlock_timeout for each lock, and again when
+		// that runs out.
 		attach := `ALTER TABLE ` + table + ` ATTACH PARTITION ` + pgx.Identifier{parts[i]}.Sanitize() +
 			` FOR VALUES FROM ('` + lo.Format(time.RFC3339) + `') TO ('` + hi.Format(time.RFC3339) + `')`
-		var err error
-		for try := 0; try < 5; try++ {
-			var pgErr *pgconn.PgError
-			if _, err = b.Pool.Exec(ctx, attach); !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
-				break
-			}
-		}
+		err := retryOnLocks(t, func() error {
+			return pgx.BeginFunc(ctx, b.Pool, func(tx pgx.Tx) error {
+				for _, stmt := range []string{`SET LOCAL lock_timeout = '250ms'`, `LOCK TABLE purchases IN EXCLUSIVE MODE`, attach} {
+					if _, err := tx.Exec(ctx, stmt); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
 		if err != nil {
 			t.Fatalf("attach %s: %v", parts[i], err)
 		}
@@ -224,4 +230,20 @@ func TestArchiveAnOldMonth(t *testing.T) {
 	if restored != held[parts[0]] {
 		t.Fatalf("after the restore the old purchase has %d events of its month, want %d", restored, held[parts[0]])
 	}
+}
+
+// retryOnLocks runs f again, up to 50 times, while it fails with a lock
+// timeout or a deadlock, as the runbook says to run an archive's statements.
+func retryOnLocks(t *testing.T, f func() error) error {
+	t.Helper()
+	var err error
+	for try := 0; try < 50; try++ {
+		var pgErr *pgconn.PgError
+		if err = f(); !errors.As(err, &pgErr) || (pgErr.Code != "55P03" && pgErr.Code != "40P01") {
+			return err
+		}
+		t.Logf("try %d: %v", try+1, err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
 }

@@ -117,6 +117,26 @@ func (q *Queries) AuditPartitionsEnsureTable(ctx context.Context, arg AuditParti
 	return items, nil
 }
 
+const lockTimeoutBelowDeadlock = `-- name: LockTimeoutBelowDeadlock :one
+SELECT set_config('lock_timeout',
+                  greatest(1, (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 250)::int)::text || 'ms',
+                  true)::text AS lock_timeout
+`
+
+// For the rest of the transaction, a statement waits for a lock at most a
+// quarter of the server's deadlock_timeout (at least 1 ms) before it fails;
+// returns the timeout set (e.g. '250ms'). For a transaction that must give
+// up rather than make PostgreSQL cancel another in a deadlock: one that
+// waits at most twice after it holds what the other waits for times out
+// before the other's deadlock check, which comes deadlock_timeout after the
+// other began to wait.
+func (q *Queries) LockTimeoutBelowDeadlock(ctx context.Context) (string, error) {
+	row := q.db.QueryRow(ctx, lockTimeoutBelowDeadlock)
+	var lock_timeout string
+	err := row.Scan(&lock_timeout)
+	return lock_timeout, err
+}
+
 const lockTimeoutSet = `-- name: LockTimeoutSet :exec
 SELECT set_config('lock_timeout', $1::text, true)
 `

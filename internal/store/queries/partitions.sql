@@ -29,3 +29,15 @@ FROM audit_partition_state();
 -- For the rest of the transaction, a statement waits at most this long for
 -- a lock (a PostgreSQL interval, e.g. '5s') before it fails.
 SELECT set_config('lock_timeout', @timeout::text, true);
+
+-- name: LockTimeoutBelowDeadlock :one
+-- For the rest of the transaction, a statement waits for a lock at most a
+-- quarter of the server's deadlock_timeout (at least 1 ms) before it fails;
+-- returns the timeout set (e.g. '250ms'). For a transaction that must give
+-- up rather than make PostgreSQL cancel another in a deadlock: one that
+-- waits at most twice after it holds what the other waits for times out
+-- before the other's deadlock check, which comes deadlock_timeout after the
+-- other began to wait.
+SELECT set_config('lock_timeout',
+                  greatest(1, (extract(epoch FROM current_setting('deadlock_timeout')::interval) * 250)::int)::text || 'ms',
+                  true)::text AS lock_timeout;
