@@ -3,14 +3,18 @@ package flow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/flow"
 	"github.com/ppob-orchestrator/orchestrator/internal/flowtest"
@@ -308,4 +312,107 @@ func TestEnsurePartitionsBesideWriters(t *testing.T) {
 	if made, err := b.Svc.EnsurePartitions(ctx); err != nil || !slices.Equal(made, events) {
 		t.Fatalf("after the reader: made %v, %v; want %v", made, err, events)
 	}
+}
+
+// Months made while purchases are created and worked: the maker's
+// statements (LockTimeoutBelowDeadlock, then AuditPartitionsEnsureTable,
+// one table a transaction, again after a lock timeout) make 24 months of
+// each table years ahead, which take the same locks as the months ahead
+// the daily job makes. No create fails, no step's transaction is cancelled
+// in a deadlock (River keeps a job's errors), every purchase ends, and the
+// maker is refused by lock timeouts alone. (With 00014's maker and its 5 s
+// timeout: deadlock detected within seconds. With 00014's maker and this
+// timeout: no deadlock, but the maker gave up about 600 times, as each
+// CREATE TABLE waited for purchases holding its table.)
+func TestPartitionMakerBesideTheFlow(t *testing.T) {
+	t.Parallel()
+	b := flowtest.Setup(t, flowtest.Options{})
+	ctx := context.Background()
+	start := time.Date(b.Clock.Now().Year()+10, time.January, 15, 0, 0, 0, 0, time.UTC)
+
+	makerDone := make(chan error, 1)
+	var timeouts int
+	go func() {
+		for i := range 24 {
+			month := start.AddDate(0, i, 0)
+			for _, tab := range []string{"provider_calls", "callbacks", "purchase_events"} {
+				for {
+					err := pgx.BeginFunc(ctx, b.Pool, func(tx pgx.Tx) error {
+						q := store.New(tx)
+						if _, err := q.LockTimeoutBelowDeadlock(ctx); err != nil {
+							return err
+						}
+						_, err := q.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{Tab: tab, Since: month, Until: month})
+						return err
+					})
+					var pgErr *pgconn.PgError
+					if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+						timeouts++
+						continue
+					}
+					if err != nil {
+						makerDone <- fmt.Errorf("%s of %s: %w", tab, month.Format("2006-01"), err)
+						return
+					}
+					break
+				}
+			}
+		}
+		makerDone <- nil
+	}()
+
+	var created []uuid.UUID
+	var mu sync.Mutex
+	var g errgroup.Group
+	for c := range 4 {
+		g.Go(func() error {
+			for i := range 100 {
+				select {
+				case err := <-makerDone:
+					makerDone <- err
+					return nil
+				default:
+				}
+				product, customer := "TSEL10", fmt.Sprintf("0812%d%07d", c, i)
+				if i%2 == 1 {
+					product, customer = "PLN20", fmt.Sprintf("55%d%09d", c, i)
+				}
+				p, _, err := b.Svc.Create(ctx, flow.CreateRequest{ClientID: b.ClientID, ReferenceID: fmt.Sprintf("maker-%d-%d", c, i),
+					ProductCode: product, CustomerNumber: customer, AllowRepeat: true})
+				if err != nil {
+					return fmt.Errorf("create %d of client %d: %w", i, c, err)
+				}
+				mu.Lock()
+				created = append(created, p.ID)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("beside the maker: %v", err)
+	}
+	if err := <-makerDone; err != nil {
+		t.Fatalf("the maker: %v", err)
+	}
+	var months int
+	if err := b.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname ~ '^(provider_calls|callbacks|purchase_events)_[0-9]{4}_[0-9]{2}$'
+		AND substr(relname, length(relname) - 6, 4)::int BETWEEN $1 AND $1 + 1`, start.Year()).Scan(&months); err != nil {
+		t.Fatal(err)
+	}
+	if months != 72 {
+		t.Fatalf("%d months made of %d and %d, want 24 of each table", months, start.Year(), start.Year()+1)
+	}
+	for _, id := range created {
+		flowtest.WaitFor(t, 60*time.Second, func() string { return fmt.Sprintf("purchase %s is %s", id, b.Purchase(t, id).Status) },
+			func() bool { return flow.Status(b.Purchase(t, id).Status).Terminal() })
+	}
+	var failed int
+	if err := b.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE errors::text ~ 'deadlock|40P01|lock timeout|55P03'`).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed > 0 {
+		t.Fatalf("%d jobs failed on a lock beside the maker", failed)
+	}
+	t.Logf("%d purchases created beside 72 months made; the maker gave up %d times on a lock timeout", len(created), timeouts)
 }
