@@ -132,7 +132,11 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := "orch_tmpl_" + hash
+	// The migrations make the audit tables' months from the current one in
+	// Asia/Jakarta: a template of last month lacks the newest month the
+	// service keeps ahead, and every service a test starts would make it,
+	// with DDL that locks purchases. So a template is a month's.
+	name := "orch_tmpl_" + hash + "_" + time.Now().In(time.FixedZone("WIB", 7*3600)).Format("200601")
 	err = withAdmin(ctx, func(conn *pgx.Conn) error {
 		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
 			return err
