@@ -136,14 +136,3 @@ func (q *Queries) LockTimeoutBelowDeadlock(ctx context.Context) (string, error) 
 	err := row.Scan(&lock_timeout)
 	return lock_timeout, err
 }
-
-const lockTimeoutSet = `-- name: LockTimeoutSet :exec
-SELECT set_config('lock_timeout', $1::text, true)
-`
-
-// For the rest of the transaction, a statement waits at most this long for
-// a lock (a PostgreSQL interval, e.g. '5s') before it fails.
-func (q *Queries) LockTimeoutSet(ctx context.Context, timeout string) error {
-	_, err := q.db.Exec(ctx, lockTimeoutSet, timeout)
-	return err
-}

@@ -226,7 +226,7 @@ func TestAuditPartitionsEnsureTable(t *testing.T) {
 		var made []string
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			tq := store.New(tx)
-			if err := tq.LockTimeoutSet(ctx, "1s"); err != nil {
+			if _, err := tq.LockTimeoutBelowDeadlock(ctx); err != nil {
 				return err
 			}
 			var err error

@@ -25,11 +25,6 @@ SELECT table_name::text AS table_name, default_rows::bigint AS default_rows,
        coalesce(partitions_until, 'epoch')::timestamptz AS partitions_until
 FROM audit_partition_state();
 
--- name: LockTimeoutSet :exec
--- For the rest of the transaction, a statement waits at most this long for
--- a lock (a PostgreSQL interval, e.g. '5s') before it fails.
-SELECT set_config('lock_timeout', @timeout::text, true);
-
 -- name: LockTimeoutBelowDeadlock :one
 -- For the rest of the transaction, a statement waits for a lock at most a
 -- quarter of the server's deadlock_timeout (at least 1 ms) before it fails;
