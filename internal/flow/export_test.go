@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"time"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -42,4 +43,14 @@ func timelineEventOf(e store.EventInsertParams) timelineEvent {
 		ev.callbackID = *e.CallbackID
 	}
 	return ev
+}
+
+// AuditTables are the tables partitioned by month, in EnsurePartitions'
+// order.
+var AuditTables = auditTables
+
+// EnsureTablePartitions makes one audit table's missing months from the
+// month of since to the month of until, as EnsurePartitions does for each.
+func (s *Service) EnsureTablePartitions(ctx context.Context, tab string, since, until time.Time) ([]string, error) {
+	return s.ensureTablePartitions(ctx, tab, since, until)
 }

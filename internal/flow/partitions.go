@@ -66,18 +66,7 @@ func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 	var made []string
 	var errs []error
 	for _, tab := range auditTables {
-		var names []string
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			q := store.New(tx)
-			if _, err := q.LockTimeoutBelowDeadlock(ctx); err != nil {
-				return err
-			}
-			var err error
-			names, err = q.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{
-				Tab: tab, Since: now, Until: until,
-			})
-			return err
-		})
+		names, err := s.ensureTablePartitions(ctx, tab, now, until)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("audit partitions of %s: %w", tab, err))
 			continue
@@ -88,6 +77,24 @@ func (s *Service) EnsurePartitions(ctx context.Context) ([]string, error) {
 		s.log.Info("audit partitions made", "partitions", made, "through", until.Format(time.DateOnly))
 	}
 	return made, errors.Join(errs...)
+}
+
+// ensureTablePartitions makes table tab's missing months from the month of
+// since to the month of until in a transaction of its own, waiting for each
+// lock at most LockTimeoutBelowDeadlock's timeout, and returns their names
+// once committed.
+func (s *Service) ensureTablePartitions(ctx context.Context, tab string, since, until time.Time) ([]string, error) {
+	var names []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := store.New(tx)
+		if _, err := q.LockTimeoutBelowDeadlock(ctx); err != nil {
+			return err
+		}
+		var err error
+		names, err = q.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{Tab: tab, Since: since, Until: until})
+		return err
+	})
+	return names, err
 }
 
 // partitionsUntil is the first moment of the Asia/Jakarta month

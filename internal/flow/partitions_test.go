@@ -32,6 +32,12 @@ func monthsAhead(tab string, now time.Time) []string {
 	return out
 }
 
+// isCode reports whether err is PostgreSQL's error code.
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
 // ensured is what EnsurePartitions returned.
 type ensured struct {
 	made []string
@@ -88,8 +94,7 @@ func TestEnsurePartitionsTableByTable(t *testing.T) {
 	}
 	noDeadlock := func(what string, err error) {
 		t.Helper()
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+		if isCode(err, "40P01") {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -126,8 +131,7 @@ func TestEnsurePartitionsTableByTable(t *testing.T) {
 	if r.err != nil {
 		// The reader outlasted the lock timeout (a slow machine): only
 		// purchase_events may fail, and the next run makes it.
-		var pgErr *pgconn.PgError
-		if !errors.As(r.err, &pgErr) || pgErr.Code != "55P03" || !strings.Contains(r.err.Error(), "audit partitions of purchase_events:") {
+		if !isCode(r.err, "55P03") || !strings.Contains(r.err.Error(), "audit partitions of purchase_events:") {
 			t.Fatalf("the maker: %v, want nothing or purchase_events' lock timeout", r.err)
 		}
 		more, err := b.Svc.EnsurePartitions(ctx)
@@ -159,8 +163,7 @@ func TestEnsurePartitionsTableByTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = <-ensure()
-	var pgErr *pgconn.PgError
-	if !errors.As(r.err, &pgErr) || pgErr.Code != "55P03" || !strings.Contains(r.err.Error(), "audit partitions of provider_calls:") ||
+	if !isCode(r.err, "55P03") || !strings.Contains(r.err.Error(), "audit partitions of provider_calls:") ||
 		strings.Contains(r.err.Error(), "of callbacks") || strings.Contains(r.err.Error(), "of purchase_events") {
 		t.Fatalf("the maker beside an open write to provider_calls: %v, want provider_calls' lock timeout alone", r.err)
 	}
@@ -226,10 +229,6 @@ func TestEnsurePartitionsBesideWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 		return names
-	}
-	isCode := func(err error, code string) bool {
-		var pgErr *pgconn.PgError
-		return errors.As(err, &pgErr) && pgErr.Code == code
 	}
 
 	// Five years on, no month of the three tables exists.
@@ -315,8 +314,8 @@ func TestEnsurePartitionsBesideWriters(t *testing.T) {
 }
 
 // Months made while purchases are created and worked: the maker's
-// statements (LockTimeoutBelowDeadlock, then AuditPartitionsEnsureTable,
-// one table a transaction, again after a lock timeout) make 24 months of
+// transaction for one table (EnsurePartitions', again after a lock
+// timeout) makes 24 months of
 // each table years ahead, which take the same locks as the months ahead
 // the daily job makes. No create fails, no step's transaction is cancelled
 // in a deadlock (River keeps a job's errors), every purchase ends, and the
@@ -335,18 +334,10 @@ func TestPartitionMakerBesideTheFlow(t *testing.T) {
 	go func() {
 		for i := range 24 {
 			month := start.AddDate(0, i, 0)
-			for _, tab := range []string{"provider_calls", "callbacks", "purchase_events"} {
+			for _, tab := range flow.AuditTables {
 				for {
-					err := pgx.BeginFunc(ctx, b.Pool, func(tx pgx.Tx) error {
-						q := store.New(tx)
-						if _, err := q.LockTimeoutBelowDeadlock(ctx); err != nil {
-							return err
-						}
-						_, err := q.AuditPartitionsEnsureTable(ctx, store.AuditPartitionsEnsureTableParams{Tab: tab, Since: month, Until: month})
-						return err
-					})
-					var pgErr *pgconn.PgError
-					if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+					_, err := b.Svc.EnsureTablePartitions(ctx, tab, month, month)
+					if isCode(err, "55P03") {
 						timeouts++
 						continue
 					}
