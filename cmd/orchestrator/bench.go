@@ -211,6 +211,9 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 		}
 		fmt.Fprintf(stdout, "target missed: %s = %v, want %s%s\n", t.Name, t.Value, t.Limit, note)
 	}
+	if line := res.CPULine(); line != "" {
+		fmt.Fprintln(stdout, line)
+	}
 	fmt.Fprintln(stdout, res.Summary())
 	if res.Failed() {
 		return exitError{1}
@@ -241,7 +244,8 @@ func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool
 			return nil, nil, fmt.Errorf("floor %s: %w", f.name, err)
 		}
 		*f.out = &r
-		fmt.Fprintf(stdout, "floor %s: %.1f chains/s (%.2fs, %.2f commits per chain)\n", f.name, r.ChainsPerSecond, r.Seconds, r.CommitsPerChain)
+		fmt.Fprintf(stdout, "floor %s: %.1f chains/s (%.2fs, %.2f commits per chain); CPU per chain: %s\n",
+			f.name, r.ChainsPerSecond, r.Seconds, r.CommitsPerChain, cpuText(r.DBCPUMSPerChain, r.DBCPUUnknown, r.ProcessCPUMSPerChain))
 	}
 	return ours, best, nil
 }
@@ -254,6 +258,7 @@ func printFlow(w io.Writer, r *bench.FlowResult) {
 		"%.2f commits and %.0f bytes per purchase; peak in flight %d; max River queue depth %d; peak RSS %.0f MB\n",
 		r.Name, r.PurchasesPerSecond, r.Succeeded, r.Failed, r.Other, r.DrainSeconds, r.CreateP50MS, r.CreateP95MS, r.CreateP99MS,
 		r.CommitsPerPurchase, r.BytesPerPurchase, r.PeakInflight, r.MaxRiverQueueDepth, float64(r.PeakRSSBytes)/(1<<20))
+	fmt.Fprintf(w, "%s: CPU per purchase: %s\n", r.Name, cpuText(r.DBCPUMSPerPurchase, r.DBCPUUnknown, r.ProcessCPUMSPerPurchase))
 	fmt.Fprintf(w, "%s: database bytes per purchase by table (with indexes and TOAST):\n", r.Name)
 	for _, t := range r.Tables {
 		fmt.Fprintf(w, "  %-28s %8.0f\n", t.Table, t.BytesPerPurchase)
@@ -261,6 +266,15 @@ func printFlow(w io.Writer, r *bench.FlowResult) {
 	fmt.Fprintf(w, "  %-28s %8.0f\n", "total", r.BytesPerPurchase)
 	fmt.Fprintf(w, "  %-28s %8.0f  (%s: deleted after JOB_RETENTION)\n", "transient", r.TransientBytesPerPurchase, bench.JobTable)
 	fmt.Fprintf(w, "  %-28s %8.0f  (every other table)\n", "durable", r.DurableBytesPerPurchase)
+}
+
+// cpuText is a part's CPU time per purchase or chain: the database
+// server's (or why it is unknown) and this process's.
+func cpuText(db *float64, unknown string, process float64) string {
+	if db == nil {
+		return fmt.Sprintf("database unknown (%s), this process %.2f ms", unknown, process)
+	}
+	return fmt.Sprintf("database %.2f ms, this process %.2f ms", *db, process)
 }
 
 // benchLogger logs the service's warnings and errors only (its info lines

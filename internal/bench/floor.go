@@ -48,6 +48,10 @@ type FloorResult struct {
 	ChainsPerSecond float64 `json:"chains_per_s"`
 	Commits         int64   `json:"commits"`
 	CommitsPerChain float64 `json:"commits_per_chain"`
+	// CPU time per chain, as FlowResult's per purchase.
+	DBCPUMSPerChain      *float64 `json:"db_cpu_ms_per_chain,omitempty"`
+	DBCPUUnknown         string   `json:"db_cpu_unknown,omitempty"`
+	ProcessCPUMSPerChain float64  `json:"process_cpu_ms_per_chain"`
 }
 
 // chainArgs is one step of a floor chain.
@@ -220,5 +224,10 @@ func Floor(ctx context.Context, name string, pool *pgxpool.Pool, rc *river.Confi
 	}
 	res.Commits = after.Commits - before.Commits
 	res.CommitsPerChain = float64(res.Commits) / float64(chains)
+	cpu := CPUPer(before, after, chains)
+	if cpu.Known {
+		res.DBCPUMSPerChain = &cpu.ServerMS
+	}
+	res.DBCPUUnknown, res.ProcessCPUMSPerChain = cpu.Why, cpu.ProcessMS
 	return res, nil
 }

@@ -92,6 +92,44 @@ type Counters struct {
 	Commits int64            // transactions committed, minus the observer's own
 	Bytes   int64            // size of our tables and River's, with indexes and TOAST
 	Tables  map[string]int64 // Bytes by table, each with its indexes and TOAST
+
+	// ServerCPU is the CPU time the database server has used (ServerCPU),
+	// when it runs on this machine; ServerCPUErr says why it is unknown.
+	ServerCPU    time.Duration
+	ServerCPUErr error
+	// ProcessCPU is this process's CPU time: the service, the simulators
+	// and the load.
+	ProcessCPU time.Duration
+}
+
+// CPU is the CPU time a part cost, per purchase or per chain, in ms: the
+// database server's, when it could be read (Known; Why says why not), and
+// the bench process's.
+type CPU struct {
+	Known     bool
+	ServerMS  float64
+	ProcessMS float64
+	Why       string
+}
+
+// CPUPer returns the CPU time between two snapshots divided by n, in ms.
+func CPUPer(before, after Counters, n int) CPU {
+	var c CPU
+	if n <= 0 {
+		return c
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	c.ProcessMS = per(after.ProcessCPU - before.ProcessCPU)
+	switch {
+	case before.ServerCPUErr != nil:
+		c.Why = before.ServerCPUErr.Error()
+	case after.ServerCPUErr != nil:
+		c.Why = after.ServerCPUErr.Error()
+	default:
+		c.Known = true
+		c.ServerMS = per(after.ServerCPU - before.ServerCPU)
+	}
+	return c
 }
 
 // Snapshot closes the idle connections of the watched pools (their
@@ -127,6 +165,15 @@ func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
 	for _, t := range tables {
 		c.Tables[t.TableName] = t.Bytes
 		c.Bytes += t.Bytes
+	}
+	pid, err := o.q.BackendPID(ctx)
+	o.own.Add(1)
+	if err != nil {
+		return Counters{}, fmt.Errorf("read pg_backend_pid: %w", err)
+	}
+	c.ServerCPU, c.ServerCPUErr = ServerCPU(int(pid))
+	if c.ProcessCPU, err = ProcessCPU(); err != nil {
+		return Counters{}, err
 	}
 	return c, nil
 }

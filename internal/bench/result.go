@@ -47,7 +47,12 @@ type Result struct {
 	Preload       *PreloadResult  `json:"preload,omitempty"`
 	Ratio         float64         `json:"ratio,omitempty"`          // instant purchases/s ÷ best floor chains/s
 	InflightRatio float64         `json:"inflight_ratio,omitempty"` // inflight purchases/s ÷ instant purchases/s
-	Targets       []TargetCheck   `json:"targets"`
+	// DBCPURatio is the best floor's database CPU per chain ÷ the instant
+	// run's per purchase: the ratio on the resource the two cores run out
+	// of, which a busy neighbour of a shared machine moves far less than
+	// purchases/s. Zero when either is unknown.
+	DBCPURatio float64       `json:"db_cpu_ratio,omitempty"`
+	Targets    []TargetCheck `json:"targets"`
 }
 
 // TargetCheck is one of the issue's targets and whether the run met it. A
@@ -86,7 +91,7 @@ func (r *Result) Hop() *LatencyResult {
 
 // Finish computes the ratios and checks the targets of the parts that ran.
 func (r *Result) Finish() {
-	r.Targets, r.Ratio, r.InflightRatio = nil, 0, 0
+	r.Targets, r.Ratio, r.InflightRatio, r.DBCPURatio = nil, 0, 0, 0
 	check := func(name string, v float64, prec int, limit string, met bool) {
 		r.Targets = append(r.Targets, TargetCheck{Name: name, Value: round(v, prec), Limit: limit, Met: met})
 	}
@@ -94,6 +99,9 @@ func (r *Result) Finish() {
 	if b := r.FloorBest; b != nil && i != nil && b.ChainsPerSecond > 0 {
 		r.Ratio = i.PurchasesPerSecond / b.ChainsPerSecond
 		check("ratio", r.Ratio, 3, fmt.Sprintf(">= %v", TargetRatio), r.Ratio >= TargetRatio)
+	}
+	if b := r.FloorBest; b != nil && i != nil && b.DBCPUMSPerChain != nil && i.DBCPUMSPerPurchase != nil && *i.DBCPUMSPerPurchase > 0 {
+		r.DBCPURatio = *b.DBCPUMSPerChain / *i.DBCPUMSPerPurchase
 	}
 	if i != nil && f != nil && i.PurchasesPerSecond > 0 {
 		r.InflightRatio = f.PurchasesPerSecond / i.PurchasesPerSecond
@@ -183,4 +191,22 @@ func round(v float64, prec int) float64 {
 	var out float64
 	_, _ = fmt.Sscan(s, &out)
 	return out
+}
+
+// CPULine says what the instant run and the best floor cost the database's
+// and this process's CPU, or "" when the instant run did not run.
+func (r *Result) CPULine() string {
+	i := r.Instant
+	if i == nil {
+		return ""
+	}
+	if i.DBCPUMSPerPurchase == nil {
+		return fmt.Sprintf("cpu: database unknown (%s); this process %.2f ms per purchase", i.DBCPUUnknown, i.ProcessCPUMSPerPurchase)
+	}
+	line := fmt.Sprintf("cpu: database %.2f ms per purchase, this process %.2f ms", *i.DBCPUMSPerPurchase, i.ProcessCPUMSPerPurchase)
+	if b := r.FloorBest; b != nil && b.DBCPUMSPerChain != nil {
+		line += fmt.Sprintf("; best floor: database %.2f ms per chain, this process %.2f ms; db_cpu_ratio=%.2f",
+			*b.DBCPUMSPerChain, b.ProcessCPUMSPerChain, r.DBCPURatio)
+	}
+	return line
 }

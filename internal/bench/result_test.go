@@ -138,3 +138,28 @@ func missed(r Result) map[string]bool {
 	}
 	return m
 }
+
+// The CPU ratio is the best floor's database CPU per chain over the instant
+// run's per purchase, and the CPU line says so; unknown, it is left out.
+func TestDBCPURatio(t *testing.T) {
+	t.Parallel()
+	r := fullResult()
+	r.Finish()
+	if r.DBCPURatio != 0 {
+		t.Fatalf("db_cpu_ratio %v without CPU times", r.DBCPURatio)
+	}
+	if got, want := r.CPULine(), "cpu: database unknown (); this process 0.00 ms per purchase"; got != want {
+		t.Fatalf("CPU line\n got %s\nwant %s", got, want)
+	}
+	chain, purchase := 5.0, 12.5
+	r.FloorBest.DBCPUMSPerChain, r.FloorBest.ProcessCPUMSPerChain = &chain, 1.25
+	r.Instant.DBCPUMSPerPurchase, r.Instant.ProcessCPUMSPerPurchase = &purchase, 6
+	r.Finish()
+	if r.DBCPURatio != 0.4 {
+		t.Fatalf("db_cpu_ratio %v, want 0.4", r.DBCPURatio)
+	}
+	want := "cpu: database 12.50 ms per purchase, this process 6.00 ms; best floor: database 5.00 ms per chain, this process 1.25 ms; db_cpu_ratio=0.40"
+	if got := r.CPULine(); got != want {
+		t.Fatalf("CPU line\n got %s\nwant %s", got, want)
+	}
+}

@@ -48,10 +48,15 @@ type FlowResult struct {
 	// Bytes split into River's job table (transient: deleted after
 	// JOB_RETENTION) and the rest (durable).
 	StorageSplit
-	PeakRSSBytes       int64 `json:"peak_rss_bytes"`
-	PeakInflight       int64 `json:"peak_inflight"`
-	MaxRiverQueueDepth int64 `json:"max_river_queue_depth"`
-	Samples            int   `json:"samples"`
+	// CPU time per purchase: the database server's (when it runs on this
+	// machine; DBCPUUnknown says why not) and the bench process's.
+	DBCPUMSPerPurchase      *float64 `json:"db_cpu_ms_per_purchase,omitempty"`
+	DBCPUUnknown            string   `json:"db_cpu_unknown,omitempty"`
+	ProcessCPUMSPerPurchase float64  `json:"process_cpu_ms_per_purchase"`
+	PeakRSSBytes            int64    `json:"peak_rss_bytes"`
+	PeakInflight            int64    `json:"peak_inflight"`
+	MaxRiverQueueDepth      int64    `json:"max_river_queue_depth"`
+	Samples                 int      `json:"samples"`
 }
 
 // sampleEvery is how often a run samples River's queue depth and its open
@@ -136,6 +141,11 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 	res.BytesPerPurchase = float64(res.Bytes) / n
 	res.Tables = TableGrowth(before, after, load.Sent)
 	res.StorageSplit = SplitGrowth(res.Tables, load.Sent)
+	cpu := CPUPer(before, after, load.Sent)
+	if cpu.Known {
+		res.DBCPUMSPerPurchase = &cpu.ServerMS
+	}
+	res.DBCPUUnknown, res.ProcessCPUMSPerPurchase = cpu.Why, cpu.ProcessMS
 	res.PeakRSSBytes = rss
 	res.PeakInflight = peaks.Open
 	res.MaxRiverQueueDepth = peaks.QueueDepth

@@ -77,6 +77,9 @@ func TestSnapshotBytesByTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if after.ServerCPUErr != nil || after.ServerCPU <= 0 || after.ProcessCPU <= before.ProcessCPU {
+		t.Errorf("CPU: server %s (%v), this process %s → %s", after.ServerCPU, after.ServerCPUErr, before.ProcessCPU, after.ProcessCPU)
+	}
 	var sum int64
 	for name, b := range after.Tables {
 		sum += b

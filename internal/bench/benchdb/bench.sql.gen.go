@@ -12,6 +12,19 @@ import (
 	"github.com/google/uuid"
 )
 
+const backendPID = `-- name: BackendPID :one
+SELECT pg_backend_pid()::int AS pid
+`
+
+// The process of this connection's backend, which leads to the server's
+// processes when it runs on this machine (ServerCPU).
+func (q *Queries) BackendPID(ctx context.Context) (int32, error) {
+	row := q.db.QueryRow(ctx, backendPID)
+	var pid int32
+	err := row.Scan(&pid)
+	return pid, err
+}
+
 const chainAdvance = `-- name: ChainAdvance :execrows
 UPDATE bench_chain SET step = step + 1, updated_at = now()
 WHERE id = $1 AND step = $2

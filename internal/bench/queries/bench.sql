@@ -11,6 +11,11 @@ INSERT INTO bench_chain (id, step) VALUES (@id, 0);
 UPDATE bench_chain SET step = step + 1, updated_at = now()
 WHERE id = @id AND step = @step;
 
+-- name: BackendPID :one
+-- The process of this connection's backend, which leads to the server's
+-- processes when it runs on this machine (ServerCPU).
+SELECT pg_backend_pid()::int AS pid;
+
 -- name: DatabaseCommits :one
 -- Transactions committed in this database since the statistics were reset.
 SELECT xact_commit FROM pg_catalog.pg_stat_database WHERE datname = current_database();

@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
+)
+
+func TestParseProcStat(t *testing.T) {
+	t.Parallel()
+	// proc(5): pid (comm) state ppid pgrp session tty_nr tpgid flags minflt
+	// cminflt majflt cmajflt utime stime cutime cstime ...
+	got, err := parseProcStat([]byte("4242 (post gres) (x)) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 50 1000 200 20 0 1 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (procStat{Comm: "post gres) (x)", PPID: 17, CPU: 15 * time.Second}); got != want {
+		t.Fatalf("parseProcStat = %+v, want %+v", got, want)
+	}
+	for _, bad := range []string{
+		"",
+		"4242 postgres S 17",
+		"4242 (postgres) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 50",
+		"4242 (postgres) S x 4242 4242 0 -1 4194560 100 0 0 0 250 50 1000 200",
+		"4242 (postgres) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 -5 1000 200",
+	} {
+		if _, err := parseProcStat([]byte(bad)); err == nil {
+			t.Errorf("parseProcStat(%q) accepted it", bad)
+		}
+	}
+}
+
+// The server's CPU grows by what a backend spends, and a process that is
+// not a PostgreSQL backend is refused.
+func TestServerCPU(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := dbtest.NewPool(t)
+	var pid int
+	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ServerCPU(pid)
+	if err != nil {
+		t.Fatalf("the test database runs on this machine: %v", err)
+	}
+	// A query that only computes: its backend's CPU, nothing else's.
+	var n int64
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ServerCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := after - before; grew < 50*time.Millisecond {
+		t.Errorf("the server's CPU grew %s over a query counting 3,000,000 rows", grew)
+	}
+	if _, err := ServerCPU(os.Getpid()); !errors.Is(err, errNoServerProcess) {
+		t.Errorf("ServerCPU of this test process: %v, want errNoServerProcess", err)
+	}
+}
+
+func TestCPUPer(t *testing.T) {
+	t.Parallel()
+	before := Counters{ServerCPU: time.Second, ProcessCPU: 2 * time.Second}
+	after := Counters{ServerCPU: 3 * time.Second, ProcessCPU: 2500 * time.Millisecond}
+	if got, want := CPUPer(before, after, 100), (CPU{Known: true, ServerMS: 20, ProcessMS: 5}); got != want {
+		t.Errorf("CPUPer = %+v, want %+v", got, want)
+	}
+	after.ServerCPUErr = errNoServerProcess
+	got := CPUPer(before, after, 100)
+	if got.Known || got.ServerMS != 0 || got.ProcessMS != 5 || !strings.Contains(got.Why, "not visible") {
+		t.Errorf("CPUPer with the server unknown = %+v", got)
+	}
+}
