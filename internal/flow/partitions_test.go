@@ -45,6 +45,13 @@ type ensured struct {
 }
 
 // ensureInBackground runs EnsurePartitions in a goroutine.
+// thisDatabase is the current database's oid, for reading pg_locks, which
+// shows the locks of every database on the server. The tests' databases are
+// copies of one template, so a table has the same oid in each: without it, a
+// maker that another test runs in its own database, waiting for its own
+// purchase_events, passes for this test's.
+const thisDatabase = `(SELECT oid FROM pg_database WHERE datname = current_database())`
+
 func ensureInBackground(ctx context.Context, b *flowtest.Env) <-chan ensured {
 	done := make(chan ensured, 1)
 	go func() {
@@ -79,7 +86,7 @@ func TestEnsurePartitionsTableByTable(t *testing.T) {
 		t.Helper()
 		flowtest.WaitFor(t, 30*time.Second, func() string { return "the maker waiting for " + table }, func() bool {
 			var n int
-			if err := b.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass($1)`, table).Scan(&n); err != nil {
+			if err := b.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass($1) AND database = `+thisDatabase, table).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			return n > 0
@@ -207,7 +214,7 @@ func TestEnsurePartitionsBesideWriters(t *testing.T) {
 		t.Helper()
 		var pid int32
 		flowtest.WaitFor(t, 30*time.Second, func() string { return "the maker waiting for " + table }, func() bool {
-			err := b.Pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE NOT granted AND relation = to_regclass($1) LIMIT 1`, table).Scan(&pid)
+			err := b.Pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE NOT granted AND relation = to_regclass($1) AND database = `+thisDatabase+` LIMIT 1`, table).Scan(&pid)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				t.Fatal(err)
 			}
@@ -219,7 +226,7 @@ func TestEnsurePartitionsBesideWriters(t *testing.T) {
 	auditLocks := func(pid int32) []string {
 		t.Helper()
 		rows, err := b.Pool.Query(ctx, `SELECT c.relname::text FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-			WHERE l.pid = $1 AND l.granted AND (c.relname LIKE 'provider_calls%' OR c.relname LIKE 'callbacks%' OR c.relname LIKE 'purchase_events%')
+			WHERE l.pid = $1 AND l.granted AND l.database = `+thisDatabase+` AND (c.relname LIKE 'provider_calls%' OR c.relname LIKE 'callbacks%' OR c.relname LIKE 'purchase_events%')
 			ORDER BY 1`, pid)
 		if err != nil {
 			t.Fatal(err)
