@@ -269,6 +269,7 @@ func poolConfig(url string, size int32) (*pgxpool.Config, error) {
 	}
 	poolCfg.MaxConns = size
 	poolCfg.ConnConfig.RuntimeParams["jit"] = "off"
+	store.ConfigurePool(poolCfg)
 	return poolCfg, nil
 }
 

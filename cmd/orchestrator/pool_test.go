@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/config"
 	"github.com/ppob-orchestrator/orchestrator/internal/dbtest"
 )
 
-// The service's sessions run with PostgreSQL's JIT off (poolConfig), and a
-// bad DATABASE_URL is refused without being echoed.
+// The service's sessions run with PostgreSQL's JIT off (poolConfig), their
+// connections know our Go types (store.RegisterTypes), and a bad
+// DATABASE_URL is refused without being echoed.
 func TestPoolSessionsRunWithoutJIT(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -22,6 +27,15 @@ func TestPoolSessionsRunWithoutJIT(t *testing.T) {
 	var jit string
 	if err := pool.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil || jit != "off" {
 		t.Fatalf("SHOW jit = %q (%v), want off", jit, err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := fmt.Sprintf("%T", conn.Conn().TypeMap().PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, uuid.New()))
+	conn.Release()
+	if plan == "*pgtype.encodePlanDriverValuer" {
+		t.Fatalf("a uuid.UUID is encoded through its driver.Valuer: the pool's connections did not register our types")
 	}
 	if pool.Config().MaxConns != 2 {
 		t.Fatalf("MaxConns %d, want 2", pool.Config().MaxConns)

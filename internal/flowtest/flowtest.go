@@ -316,6 +316,7 @@ func connect(t testing.TB, dbURL string, tracer pgx.QueryTracer) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.ConnConfig.Tracer = tracer
+	store.ConfigurePool(cfg) // as the service's pools are
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("flowtest: connect: %v", err)
