@@ -86,7 +86,7 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 	if err := migrateUp(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	pool, err := newPool(ctx, cfg)
+	pool, err := newPoolSized(ctx, cfg, cfg.DBMaxConns, poolBench)
 	if err != nil {
 		return err
 	}
@@ -225,7 +225,7 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 // floor with River at its best (o.BestFloor) on a pool of its own, closed
 // before the service starts.
 func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool *pgxpool.Pool, rc *river.Config, obs *bench.Observer, stdout io.Writer) (ours, best *bench.FloorResult, err error) {
-	bestPool, err := newPoolSized(ctx, cfg, o.BestFloor.PoolConns)
+	bestPool, err := newPoolSized(ctx, cfg, o.BestFloor.PoolConns, poolFloor)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -246,6 +246,7 @@ func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool
 		*f.out = &r
 		fmt.Fprintf(stdout, "floor %s: %.1f chains/s (%.2fs, %.2f commits per chain); CPU per chain: %s\n",
 			f.name, r.ChainsPerSecond, r.Seconds, r.CommitsPerChain, cpuText(r.DBCPUMSPerChain, r.DBCPUUnknown, r.ProcessCPUMSPerChain))
+		printGroups(stdout, "floor "+f.name, "chain", r.DBCPUByGroup)
 	}
 	return ours, best, nil
 }
@@ -259,6 +260,7 @@ func printFlow(w io.Writer, r *bench.FlowResult) {
 		r.Name, r.PurchasesPerSecond, r.Succeeded, r.Failed, r.Other, r.DrainSeconds, r.CreateP50MS, r.CreateP95MS, r.CreateP99MS,
 		r.CommitsPerPurchase, r.BytesPerPurchase, r.PeakInflight, r.MaxRiverQueueDepth, float64(r.PeakRSSBytes)/(1<<20))
 	fmt.Fprintf(w, "%s: CPU per purchase: %s\n", r.Name, cpuText(r.DBCPUMSPerPurchase, r.DBCPUUnknown, r.ProcessCPUMSPerPurchase))
+	printGroups(w, r.Name, "purchase", r.DBCPUByGroup)
 	fmt.Fprintf(w, "%s: database bytes per purchase by table (with indexes and TOAST):\n", r.Name)
 	for _, t := range r.Tables {
 		fmt.Fprintf(w, "  %-28s %8.0f\n", t.Table, t.BytesPerPurchase)
@@ -275,6 +277,24 @@ func cpuText(db *float64, unknown string, process float64) string {
 		return fmt.Sprintf("database unknown (%s), this process %.2f ms", unknown, process)
 	}
 	return fmt.Sprintf("database %.2f ms, this process %.2f ms", *db, process)
+}
+
+// printGroups prints a part's database CPU per unit by process group, the
+// groups under 0.05 ms together.
+func printGroups(w io.Writer, part, unit string, groups []bench.ProcessGroupCPU) {
+	if len(groups) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: database CPU per %s by process (ms):", part, unit)
+	var small float64
+	for _, g := range groups {
+		if g.MS < 0.05 {
+			small += g.MS
+			continue
+		}
+		fmt.Fprintf(w, " %s %.2f;", g.Group, g.MS)
+	}
+	fmt.Fprintf(w, " the rest %.2f\n", small)
 }
 
 // benchLogger logs the service's warnings and errors only (its info lines

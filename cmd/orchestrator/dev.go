@@ -252,30 +252,47 @@ func localDatabase(ctx context.Context, start func(context.Context, string) (*pg
 	return url, stop, nil
 }
 
-// newPool opens the pgx pool of DATABASE_URL with DB_MAX_CONNS connections.
+// The pools' names, their sessions' application_name: pg_stat_activity
+// (and the bench's CPU by process) tells them apart.
+const (
+	poolWorkers   = "orchestrator-workers"   // the steps and River (DB_MAX_CONNS)
+	poolAPI       = "orchestrator-api"       // API requests and callbacks (API_DB_MAX_CONNS)
+	poolWebhooks  = "orchestrator-webhooks"  // webhook deliveries
+	poolReconcile = "orchestrator-reconcile" // `orchestrator reconcile`
+	poolBench     = "orchestrator-bench"     // the bench's observer and its floor with our settings
+	poolFloor     = "orchestrator-bench-floor"
+)
+
+// newPool opens the workers' pgx pool of DATABASE_URL with DB_MAX_CONNS
+// connections.
 func newPool(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
-	return newPoolSized(ctx, cfg, cfg.DBMaxConns)
+	return newPoolSized(ctx, cfg, cfg.DBMaxConns, poolWorkers)
 }
 
-// poolConfig is the pgx pool configuration of url with size connections.
+// poolConfig is the pgx pool configuration of url with size connections,
+// whose sessions are named name (application_name) unless url names them.
 // Its sessions run with PostgreSQL's JIT off: every statement of the
 // service is a short one, and on a big table a planner's high estimate
 // made PostgreSQL spend 100–270 ms compiling a query that then ran in
 // under a millisecond (docs/performance.md#big-tables).
-func poolConfig(url string, size int32) (*pgxpool.Config, error) {
+func poolConfig(url string, size int32, name string) (*pgxpool.Config, error) {
 	poolCfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 	}
 	poolCfg.MaxConns = size
 	poolCfg.ConnConfig.RuntimeParams["jit"] = "off"
+	if _, set := poolCfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		poolCfg.ConnConfig.RuntimeParams["application_name"] = name
+	}
 	store.ConfigurePool(poolCfg)
 	return poolCfg, nil
 }
 
-// newPoolSized opens a pgx pool of DATABASE_URL with size connections.
-func newPoolSized(ctx context.Context, cfg *config.Config, size int32) (*pgxpool.Pool, error) {
-	poolCfg, err := poolConfig(cfg.DatabaseURL, size)
+// newPoolSized opens a pgx pool of DATABASE_URL with size connections
+// named name.
+func newPoolSized(ctx context.Context, cfg *config.Config, size int32, name string) (*pgxpool.Pool, error) {
+	poolCfg, err := poolConfig(cfg.DatabaseURL, size, name)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func runReconcile(ctx context.Context, cfg *config.Config, args []string, stdout
 	if err := cfg.Require("DATABASE_URL"); err != nil {
 		return err
 	}
-	poolCfg, err := poolConfig(cfg.DatabaseURL, 2)
+	poolCfg, err := poolConfig(cfg.DatabaseURL, 2, poolReconcile)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	// API requests and callbacks get a pool of their own (a bulkhead): the
 	// workers' small pool keeps the database from thrashing under a
 	// backlog, and a request never queues behind fifty workers.
-	apiPool, err := newPoolSized(ctx, cfg, cfg.APIMaxConns)
+	apiPool, err := newPoolSized(ctx, cfg, cfg.APIMaxConns, poolAPI)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	whPool, err := newPoolSized(ctx, cfg, webhookConns)
+	whPool, err := newPoolSized(ctx, cfg, webhookConns, poolWebhooks)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,14 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -78,19 +81,27 @@ var errNoServerProcess = errors.New("the database server's processes are not vis
 // it after closing idle connections and letting their backends exit. On a
 // server that other databases share, their work counts too.
 func ServerCPU(backendPID int) (time.Duration, error) {
+	total, _, err := serverProcesses(backendPID)
+	return total, err
+}
+
+// serverProcesses returns ServerCPU's total and each living child's CPU
+// time by pid.
+func serverProcesses(backendPID int) (time.Duration, map[int]time.Duration, error) {
 	be, err := readProcStat(backendPID)
 	if err != nil || be.Comm != "postgres" {
-		return 0, fmt.Errorf("%w (backend %d: %v, command %q)", errNoServerProcess, backendPID, err, be.Comm)
+		return 0, nil, fmt.Errorf("%w (backend %d: %v, command %q)", errNoServerProcess, backendPID, err, be.Comm)
 	}
 	pm, err := readProcStat(be.PPID)
 	if err != nil || pm.Comm != "postgres" {
-		return 0, fmt.Errorf("%w (postmaster %d: %v, command %q)", errNoServerProcess, be.PPID, err, pm.Comm)
+		return 0, nil, fmt.Errorf("%w (postmaster %d: %v, command %q)", errNoServerProcess, be.PPID, err, pm.Comm)
 	}
 	total := pm.CPU
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	children := map[int]time.Duration{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -101,8 +112,57 @@ func ServerCPU(backendPID int) (time.Duration, error) {
 			continue // gone since the listing, or not the server's
 		}
 		total += st.CPU
+		children[pid] = st.CPU
 	}
-	return total, nil
+	return total, children, nil
+}
+
+// ProcessGroupCPU is the CPU time a group of the server's processes spent
+// in a part, per purchase or chain: a pool's sessions (application_name),
+// a kind of background process (backend_type), or the processes that
+// exited during the part.
+type ProcessGroupCPU struct {
+	Group string  `json:"group"`
+	MS    float64 `json:"ms"`
+}
+
+// ExitedGroup names the CPU of the server's processes that exited during a
+// part (autovacuum's workers, connections closed), which only the
+// postmaster's total still holds.
+const ExitedGroup = "exited during the part"
+
+// CPUByGroup splits the server's CPU between two snapshots by group, per
+// unit (n), largest first: each living process's growth under its group at
+// the second snapshot, and the rest of the total as ExitedGroup. Nil when
+// either snapshot lacks the server's CPU.
+func CPUByGroup(before, after Counters, n int) []ProcessGroupCPU {
+	if before.ServerCPUErr != nil || after.ServerCPUErr != nil || n <= 0 || after.Processes == nil {
+		return nil
+	}
+	sums := map[string]time.Duration{}
+	var living time.Duration
+	for pid, p := range after.Processes {
+		grew := p.CPU
+		if b, ok := before.Processes[pid]; ok && b.Group == p.Group && b.CPU <= p.CPU {
+			grew -= b.CPU
+		}
+		sums[p.Group] += grew
+		living += grew
+	}
+	if rest := after.ServerCPU - before.ServerCPU - living; rest > 0 {
+		sums[ExitedGroup] += rest
+	}
+	out := make([]ProcessGroupCPU, 0, len(sums))
+	for g, d := range sums {
+		out = append(out, ProcessGroupCPU{Group: g, MS: float64(d.Microseconds()) / 1000 / float64(n)})
+	}
+	slices.SortFunc(out, func(a, b ProcessGroupCPU) int {
+		if c := cmp.Compare(b.MS, a.MS); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Group, b.Group)
+	})
+	return out
 }
 
 // ProcessCPU returns this process's user and system CPU time: the service,

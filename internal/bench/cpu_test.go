@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,34 @@ func TestCPUPer(t *testing.T) {
 	got := CPUPer(before, after, 100)
 	if got.Known || got.ServerMS != 0 || got.ProcessMS != 5 || !strings.Contains(got.Why, "not visible") {
 		t.Errorf("CPUPer with the server unknown = %+v", got)
+	}
+}
+
+// Each living process's growth goes to its group at the second snapshot, a
+// process new since the first counts whole, and what the total grew beyond
+// the living processes is the exited ones'.
+func TestCPUByGroup(t *testing.T) {
+	t.Parallel()
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	before := Counters{ServerCPU: ms(1000), Processes: map[int]ServerProcess{
+		10: {"orchestrator-workers", ms(100)},
+		11: {"orchestrator-api", ms(50)},
+		12: {"checkpointer", ms(30)},
+		13: {"orchestrator-api", ms(70)}, // closed by the snapshot: gone after
+	}}
+	after := Counters{ServerCPU: ms(2000), Processes: map[int]ServerProcess{
+		10: {"orchestrator-workers", ms(700)}, // +600
+		11: {"orchestrator-api", ms(250)},     // +200
+		12: {"checkpointer", ms(30)},          // +0
+		20: {"orchestrator-api", ms(100)},     // new: +100
+	}}
+	got := CPUByGroup(before, after, 10)
+	want := []ProcessGroupCPU{{"orchestrator-workers", 60}, {"orchestrator-api", 30}, {ExitedGroup, 10}, {"checkpointer", 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("CPUByGroup = %+v, want %+v", got, want)
+	}
+	after.ServerCPUErr = errNoServerProcess
+	if got := CPUByGroup(before, after, 10); got != nil {
+		t.Fatalf("with the server unknown: %+v", got)
 	}
 }

@@ -49,9 +49,10 @@ type FloorResult struct {
 	Commits         int64   `json:"commits"`
 	CommitsPerChain float64 `json:"commits_per_chain"`
 	// CPU time per chain, as FlowResult's per purchase.
-	DBCPUMSPerChain      *float64 `json:"db_cpu_ms_per_chain,omitempty"`
-	DBCPUUnknown         string   `json:"db_cpu_unknown,omitempty"`
-	ProcessCPUMSPerChain float64  `json:"process_cpu_ms_per_chain"`
+	DBCPUMSPerChain      *float64          `json:"db_cpu_ms_per_chain,omitempty"`
+	DBCPUUnknown         string            `json:"db_cpu_unknown,omitempty"`
+	ProcessCPUMSPerChain float64           `json:"process_cpu_ms_per_chain"`
+	DBCPUByGroup         []ProcessGroupCPU `json:"db_cpu_by_group,omitempty"` // per chain
 }
 
 // chainArgs is one step of a floor chain.
@@ -229,5 +230,6 @@ func Floor(ctx context.Context, name string, pool *pgxpool.Pool, rc *river.Confi
 		res.DBCPUMSPerChain = &cpu.ServerMS
 	}
 	res.DBCPUUnknown, res.ProcessCPUMSPerChain = cpu.Why, cpu.ProcessMS
+	res.DBCPUByGroup = CPUByGroup(before, after, chains)
 	return res, nil
 }

@@ -100,6 +100,16 @@ type Counters struct {
 	// ProcessCPU is this process's CPU time: the service, the simulators
 	// and the load.
 	ProcessCPU time.Duration
+	// Processes are the server's living processes by pid just before the
+	// snapshot closed the pools' idle connections, each with its group
+	// and CPU time; nil when the server's CPU cannot be read.
+	Processes map[int]ServerProcess
+}
+
+// ServerProcess is one of the server's processes at a snapshot.
+type ServerProcess struct {
+	Group string
+	CPU   time.Duration
 }
 
 // CPU is the CPU time a part cost, per purchase or per chain, in ms: the
@@ -137,6 +147,12 @@ func CPUPer(before, after Counters, n int) CPU {
 // reads the counters. A connection in use at that moment (River's listener
 // holds one for good) may still hold a second's worth of counts.
 func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
+	// The processes first: closing the idle connections ends their
+	// backends, whose CPU only the postmaster's total keeps after that.
+	procs, err := o.processes(ctx)
+	if err != nil {
+		return Counters{}, err
+	}
 	o.mu.Lock()
 	for _, p := range o.pools {
 		p.Reset()
@@ -172,10 +188,45 @@ func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
 		return Counters{}, fmt.Errorf("read pg_backend_pid: %w", err)
 	}
 	c.ServerCPU, c.ServerCPUErr = ServerCPU(int(pid))
+	if c.ServerCPUErr == nil {
+		c.Processes = procs
+	}
 	if c.ProcessCPU, err = ProcessCPU(); err != nil {
 		return Counters{}, err
 	}
 	return c, nil
+}
+
+// processes reads the server's living processes with their groups and CPU
+// time; nil when they cannot be read from here (ServerCPU says why).
+func (o *Observer) processes(ctx context.Context) (map[int]ServerProcess, error) {
+	rows, err := o.q.BackendGroups(ctx)
+	o.own.Add(1)
+	if err != nil {
+		return nil, fmt.Errorf("read pg_stat_activity: %w", err)
+	}
+	pid, err := o.q.BackendPID(ctx)
+	o.own.Add(1)
+	if err != nil {
+		return nil, fmt.Errorf("read pg_backend_pid: %w", err)
+	}
+	_, cpu, err := serverProcesses(int(pid))
+	if err != nil {
+		return nil, nil // unknown from here: the snapshot's ServerCPU says why
+	}
+	group := make(map[int]string, len(rows))
+	for _, r := range rows {
+		group[int(r.Pid)] = r.Grp
+	}
+	out := make(map[int]ServerProcess, len(cpu))
+	for p, d := range cpu {
+		g, ok := group[p]
+		if !ok {
+			g = "not in pg_stat_activity"
+		}
+		out[p] = ServerProcess{Group: g, CPU: d}
+	}
+	return out, nil
 }
 
 // Peaks are the maxima a sampler saw.

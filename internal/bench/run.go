@@ -53,10 +53,13 @@ type FlowResult struct {
 	DBCPUMSPerPurchase      *float64 `json:"db_cpu_ms_per_purchase,omitempty"`
 	DBCPUUnknown            string   `json:"db_cpu_unknown,omitempty"`
 	ProcessCPUMSPerPurchase float64  `json:"process_cpu_ms_per_purchase"`
-	PeakRSSBytes            int64    `json:"peak_rss_bytes"`
-	PeakInflight            int64    `json:"peak_inflight"`
-	MaxRiverQueueDepth      int64    `json:"max_river_queue_depth"`
-	Samples                 int      `json:"samples"`
+	// DBCPUByGroup splits the database's CPU per purchase by process group
+	// (CPUByGroup), largest first.
+	DBCPUByGroup       []ProcessGroupCPU `json:"db_cpu_by_group,omitempty"`
+	PeakRSSBytes       int64             `json:"peak_rss_bytes"`
+	PeakInflight       int64             `json:"peak_inflight"`
+	MaxRiverQueueDepth int64             `json:"max_river_queue_depth"`
+	Samples            int               `json:"samples"`
 }
 
 // sampleEvery is how often a run samples River's queue depth and its open
@@ -146,6 +149,7 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 		res.DBCPUMSPerPurchase = &cpu.ServerMS
 	}
 	res.DBCPUUnknown, res.ProcessCPUMSPerPurchase = cpu.Why, cpu.ProcessMS
+	res.DBCPUByGroup = CPUByGroup(before, after, load.Sent)
 	res.PeakRSSBytes = rss
 	res.PeakInflight = peaks.Open
 	res.MaxRiverQueueDepth = peaks.QueueDepth

@@ -80,6 +80,13 @@ func TestSnapshotBytesByTable(t *testing.T) {
 	if after.ServerCPUErr != nil || after.ServerCPU <= 0 || after.ProcessCPU <= before.ProcessCPU {
 		t.Errorf("CPU: server %s (%v), this process %s → %s", after.ServerCPU, after.ServerCPUErr, before.ProcessCPU, after.ProcessCPU)
 	}
+	groups := map[string]bool{}
+	for _, p := range after.Processes {
+		groups[p.Group] = true
+	}
+	if !groups["checkpointer"] || len(groups) < 2 {
+		t.Errorf("the server's processes by group: %v, want the checkpointer and the sessions", groups)
+	}
 	var sum int64
 	for name, b := range after.Tables {
 		sum += b

@@ -12,6 +12,39 @@ import (
 	"github.com/google/uuid"
 )
 
+const backendGroups = `-- name: BackendGroups :many
+SELECT pid::int AS pid, coalesce(nullif(application_name, ''), backend_type, 'unknown')::text AS grp
+FROM pg_catalog.pg_stat_activity
+`
+
+type BackendGroupsRow struct {
+	Pid int32
+	Grp string
+}
+
+// Each process of the server by its group for CPUByGroup: a session's
+// application_name (the service names each pool's), else its kind
+// (checkpointer, walwriter, autovacuum worker, ...).
+func (q *Queries) BackendGroups(ctx context.Context) ([]BackendGroupsRow, error) {
+	rows, err := q.db.Query(ctx, backendGroups)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BackendGroupsRow
+	for rows.Next() {
+		var i BackendGroupsRow
+		if err := rows.Scan(&i.Pid, &i.Grp); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const backendPID = `-- name: BackendPID :one
 SELECT pg_backend_pid()::int AS pid
 `

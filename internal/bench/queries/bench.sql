@@ -16,6 +16,13 @@ WHERE id = @id AND step = @step;
 -- processes when it runs on this machine (ServerCPU).
 SELECT pg_backend_pid()::int AS pid;
 
+-- name: BackendGroups :many
+-- Each process of the server by its group for CPUByGroup: a session's
+-- application_name (the service names each pool's), else its kind
+-- (checkpointer, walwriter, autovacuum worker, ...).
+SELECT pid::int AS pid, coalesce(nullif(application_name, ''), backend_type, 'unknown')::text AS grp
+FROM pg_catalog.pg_stat_activity;
+
 -- name: DatabaseCommits :one
 -- Transactions committed in this database since the statistics were reset.
 SELECT xact_commit FROM pg_catalog.pg_stat_database WHERE datname = current_database();
