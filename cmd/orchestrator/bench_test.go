@@ -79,6 +79,20 @@ func TestBenchTinyRun(t *testing.T) {
 		if r.TransientBytes+r.DurableBytes != r.Bytes || r.TransientBytes <= 0 || r.DurableBytes <= 0 {
 			t.Fatalf("%s: %d bytes split %+v", r.Name, r.Bytes, r.StorageSplit)
 		}
+		// The test's database runs on this machine: its CPU is read, and
+		// split by the pools that named their sessions.
+		groups := map[string]bool{}
+		for _, g := range r.DBCPUByGroup {
+			groups[g.Group] = true
+		}
+		if r.DBCPUMSPerPurchase == nil || *r.DBCPUMSPerPurchase <= 0 || r.ProcessCPUMSPerPurchase <= 0 ||
+			!groups[poolWorkers] || !groups[poolAPI] {
+			t.Fatalf("%s: database CPU %v (%s), process %v, by group %+v", r.Name, r.DBCPUMSPerPurchase, r.DBCPUUnknown,
+				r.ProcessCPUMSPerPurchase, r.DBCPUByGroup)
+		}
+	}
+	if !strings.Contains(stdout, "by process (ms): ") || !strings.Contains(stdout, "\ncpu: database ") {
+		t.Fatalf("no CPU lines\n%s", stdout)
 	}
 	if res.Inflight.LatencyMS != 20 || res.Settings.LookupBackoff[0] != "50ms" || res.Settings.Database != "DATABASE_URL" {
 		t.Fatalf("settings %+v, inflight latency %d", res.Settings, res.Inflight.LatencyMS)
