@@ -48,9 +48,9 @@ type Result struct {
 	Ratio         float64         `json:"ratio,omitempty"`          // instant purchases/s ÷ best floor chains/s
 	InflightRatio float64         `json:"inflight_ratio,omitempty"` // inflight purchases/s ÷ instant purchases/s
 	// DBCPURatio is the best floor's database CPU per chain ÷ the instant
-	// run's per purchase: the ratio on the resource the two cores run out
-	// of, which a busy neighbour of a shared machine moves far less than
-	// purchases/s. Zero when either is unknown.
+	// run's per purchase: how the database side alone compares, beside
+	// Ratio, which counts both sides. Not a target. Zero when either is
+	// unknown.
 	DBCPURatio float64       `json:"db_cpu_ratio,omitempty"`
 	Targets    []TargetCheck `json:"targets"`
 }
