@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -64,36 +62,5 @@ func TestPoolSessionsRunWithoutJIT(t *testing.T) {
 	_, err = newPoolSized(ctx, &config.Config{DatabaseURL: "postgres://u:s3cret@host:notaport/db"}, 2, poolAPI)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("a bad URL: %v, want an error naming DATABASE_URL without the password", err)
-	}
-}
-
-// serve's start analyzes a big table that has no statistics and warns,
-// naming it; the table then has them.
-func TestServeStartAnalyzesTablesWithoutStatistics(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	pool, err := newPoolSized(ctx, &config.Config{DatabaseURL: dbtest.NewDatabase(t)}, 2, poolWorkers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	for _, stmt := range []string{
-		`ALTER TABLE provider_balances SET (autovacuum_enabled = off)`,
-		`INSERT INTO provider_balances (provider, balance, source, observed_at)
-		 SELECT 'snapcart', g, 'lookup', now() - g * interval '1 second' FROM generate_series(1, 30000) g`,
-	} {
-		if _, err := pool.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var logs bytes.Buffer
-	analyzeUnanalyzed(ctx, pool, slog.New(slog.NewTextHandler(&logs, nil)))
-	var reltuples float64
-	if err := pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'provider_balances'::regclass`).Scan(&reltuples); err != nil {
-		t.Fatal(err)
-	}
-	if out := logs.String(); reltuples < 0 || !strings.Contains(out, "level=WARN") ||
-		!strings.Contains(out, "no planner statistics") || !strings.Contains(out, "table=provider_balances") {
-		t.Fatalf("reltuples %v; log:\n%s", reltuples, out)
 	}
 }

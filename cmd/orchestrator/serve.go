@@ -22,7 +22,6 @@ import (
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/klikoo"
 	"github.com/ppob-orchestrator/orchestrator/internal/providers/snapcart"
 	"github.com/ppob-orchestrator/orchestrator/internal/recon"
-	"github.com/ppob-orchestrator/orchestrator/internal/store"
 	"github.com/ppob-orchestrator/orchestrator/internal/telemetry"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/webhook"
@@ -102,8 +101,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, o serve
 	// yet migrated is not fatal: /readyz says so meanwhile).
 	if err := check(ctx); err != nil {
 		logger.Warn("database not ready at start; waiting", "reason", err.Error())
-	} else {
-		go analyzeUnanalyzed(ctx, pool, logger)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -305,19 +302,4 @@ func providerClients(cfg *config.Config, logger *slog.Logger, extraTypes []strin
 		return nil, nil, fmt.Errorf("snapcart: %w", err)
 	}
 	return kc, sc, nil
-}
-
-// analyzeUnanalyzed analyzes, in the background of a start, our tables that
-// hold rows but have no planner statistics (store.AnalyzeUnanalyzed): the
-// step docs/deployment.md#backups asks of an operator after a restore or
-// pg_upgrade, done if it was forgotten. Each table is a warning: the step
-// was missed, and until then the creates were slow.
-func analyzeUnanalyzed(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) {
-	err := store.AnalyzeUnanalyzed(ctx, pool, func(a store.Analyzed) {
-		logger.Warn("analyzed a table that had rows but no planner statistics (restored or upgraded without ANALYZE?)",
-			"table", a.Table, "took", a.Took.Round(time.Millisecond).String())
-	})
-	if err != nil && ctx.Err() == nil {
-		logger.Error("analyzing tables without planner statistics", "err", err.Error())
-	}
 }
