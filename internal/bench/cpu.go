@@ -69,32 +69,50 @@ func readProcStat(pid int) (procStat, error) {
 // from this machine: it runs elsewhere, or in another PID namespace.
 var errNoServerProcess = errors.New("the database server's processes are not visible here")
 
-// ServerCPU returns the CPU time that a PostgreSQL server running on this
-// machine has used: its postmaster's, every process the postmaster has
-// reaped (the backends that have exited, in its cutime and cstime), and
-// every living child's (backends, autovacuum, the WAL writer, the
-// checkpointer). backendPID is one of the server's backends (the
-// caller's own, pg_backend_pid()), which leads to the postmaster.
+// Postmaster returns the pid of the PostgreSQL server that backendPID (a
+// backend of it: the caller's own, pg_backend_pid()) belongs to, when it
+// runs on this machine and its processes are visible; errNoServerProcess
+// otherwise.
+func Postmaster(backendPID int) (int, error) {
+	be, err := readProcStat(backendPID)
+	if err != nil || be.Comm != "postgres" {
+		return 0, fmt.Errorf("%w (backend %d: %v, command %q)", errNoServerProcess, backendPID, err, be.Comm)
+	}
+	if _, err := readPostmaster(be.PPID); err != nil {
+		return 0, err
+	}
+	return be.PPID, nil
+}
+
+func readPostmaster(pid int) (procStat, error) {
+	pm, err := readProcStat(pid)
+	if err != nil || pm.Comm != "postgres" {
+		return procStat{}, fmt.Errorf("%w (postmaster %d: %v, command %q)", errNoServerProcess, pid, err, pm.Comm)
+	}
+	return pm, nil
+}
+
+// ServerCPU returns the CPU time that the PostgreSQL server whose
+// postmaster is postmasterPID has used: its postmaster's, every process
+// the postmaster has reaped (the backends that have exited, in its cutime
+// and cstime), and every living child's (backends, autovacuum, the WAL
+// writer, the checkpointer).
 //
 // It is exact to a tick (10 ms) per process, but for a child that exits
 // while it is read: counted neither alive nor reaped, so a snapshot reads
 // it after closing idle connections and letting their backends exit. On a
 // server that other databases share, their work counts too.
-func ServerCPU(backendPID int) (time.Duration, error) {
-	total, _, err := serverProcesses(backendPID)
+func ServerCPU(postmasterPID int) (time.Duration, error) {
+	total, _, err := serverProcesses(postmasterPID)
 	return total, err
 }
 
 // serverProcesses returns ServerCPU's total and each living child's CPU
 // time by pid.
-func serverProcesses(backendPID int) (time.Duration, map[int]time.Duration, error) {
-	be, err := readProcStat(backendPID)
-	if err != nil || be.Comm != "postgres" {
-		return 0, nil, fmt.Errorf("%w (backend %d: %v, command %q)", errNoServerProcess, backendPID, err, be.Comm)
-	}
-	pm, err := readProcStat(be.PPID)
-	if err != nil || pm.Comm != "postgres" {
-		return 0, nil, fmt.Errorf("%w (postmaster %d: %v, command %q)", errNoServerProcess, be.PPID, err, pm.Comm)
+func serverProcesses(postmasterPID int) (time.Duration, map[int]time.Duration, error) {
+	pm, err := readPostmaster(postmasterPID)
+	if err != nil {
+		return 0, nil, err
 	}
 	total := pm.CPU
 	entries, err := os.ReadDir("/proc")
@@ -108,7 +126,7 @@ func serverProcesses(backendPID int) (time.Duration, map[int]time.Duration, erro
 			continue
 		}
 		st, err := readProcStat(pid)
-		if err != nil || st.PPID != be.PPID {
+		if err != nil || st.PPID != postmasterPID {
 			continue // gone since the listing, or not the server's
 		}
 		total += st.CPU

@@ -47,24 +47,28 @@ func TestServerCPU(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	before, err := ServerCPU(pid)
+	postmaster, err := Postmaster(pid)
 	if err != nil {
 		t.Fatalf("the test database runs on this machine: %v", err)
+	}
+	before, err := ServerCPU(postmaster)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// A query that only computes: its backend's CPU, nothing else's.
 	var n int64
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	after, err := ServerCPU(pid)
+	after, err := ServerCPU(postmaster)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if grew := after - before; grew < 50*time.Millisecond {
 		t.Errorf("the server's CPU grew %s over a query counting 3,000,000 rows", grew)
 	}
-	if _, err := ServerCPU(os.Getpid()); !errors.Is(err, errNoServerProcess) {
-		t.Errorf("ServerCPU of this test process: %v, want errNoServerProcess", err)
+	if _, err := Postmaster(os.Getpid()); !errors.Is(err, errNoServerProcess) {
+		t.Errorf("Postmaster of this test process: %v, want errNoServerProcess", err)
 	}
 }
 
@@ -72,12 +76,12 @@ func TestCPUPer(t *testing.T) {
 	t.Parallel()
 	before := Counters{ServerCPU: time.Second, ProcessCPU: 2 * time.Second}
 	after := Counters{ServerCPU: 3 * time.Second, ProcessCPU: 2500 * time.Millisecond}
-	if got, want := CPUPer(before, after, 100), (CPU{Known: true, ServerMS: 20, ProcessMS: 5}); got != want {
-		t.Errorf("CPUPer = %+v, want %+v", got, want)
+	if got := CPUPer(before, after, 100); got.DBMS == nil || *got.DBMS != 20 || got.ProcessMS != 5 || got.Why != "" {
+		t.Errorf("CPUPer = %+v, want 20 ms of the database's and 5 of this process's", got)
 	}
 	after.ServerCPUErr = errNoServerProcess
 	got := CPUPer(before, after, 100)
-	if got.Known || got.ServerMS != 0 || got.ProcessMS != 5 || !strings.Contains(got.Why, "not visible") {
+	if got.DBMS != nil || got.Groups != nil || got.ProcessMS != 5 || !strings.Contains(got.Why, "not visible") {
 		t.Errorf("CPUPer with the server unknown = %+v", got)
 	}
 }

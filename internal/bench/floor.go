@@ -226,10 +226,6 @@ func Floor(ctx context.Context, name string, pool *pgxpool.Pool, rc *river.Confi
 	res.Commits = after.Commits - before.Commits
 	res.CommitsPerChain = float64(res.Commits) / float64(chains)
 	cpu := CPUPer(before, after, chains)
-	if cpu.Known {
-		res.DBCPUMSPerChain = &cpu.ServerMS
-	}
-	res.DBCPUUnknown, res.ProcessCPUMSPerChain = cpu.Why, cpu.ProcessMS
-	res.DBCPUByGroup = CPUByGroup(before, after, chains)
+	res.DBCPUMSPerChain, res.DBCPUUnknown, res.ProcessCPUMSPerChain, res.DBCPUByGroup = cpu.DBMS, cpu.Why, cpu.ProcessMS, cpu.Groups
 	return res, nil
 }

@@ -112,14 +112,12 @@ type ServerProcess struct {
 	CPU   time.Duration
 }
 
-// CPU is the CPU time a part cost, per purchase or per chain, in ms: the
-// database server's, when it could be read (Known; Why says why not), and
-// the bench process's.
+// CPU is the CPU time a part cost, per purchase or per chain, in ms.
 type CPU struct {
-	Known     bool
-	ServerMS  float64
-	ProcessMS float64
-	Why       string
+	DBMS      *float64          // the database server's; nil when it could not be read
+	Why       string            // why DBMS is nil
+	ProcessMS float64           // this process's
+	Groups    []ProcessGroupCPU // DBMS by process group (CPUByGroup)
 }
 
 // CPUPer returns the CPU time between two snapshots divided by n, in ms.
@@ -136,8 +134,9 @@ func CPUPer(before, after Counters, n int) CPU {
 	case after.ServerCPUErr != nil:
 		c.Why = after.ServerCPUErr.Error()
 	default:
-		c.Known = true
-		c.ServerMS = per(after.ServerCPU - before.ServerCPU)
+		db := per(after.ServerCPU - before.ServerCPU)
+		c.DBMS = &db
+		c.Groups = CPUByGroup(before, after, n)
 	}
 	return c
 }
@@ -147,11 +146,23 @@ func CPUPer(before, after Counters, n int) CPU {
 // reads the counters. A connection in use at that moment (River's listener
 // holds one for good) may still hold a second's worth of counts.
 func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
-	// The processes first: closing the idle connections ends their
-	// backends, whose CPU only the postmaster's total keeps after that.
-	procs, err := o.processes(ctx)
+	// The server's processes first: closing the idle connections ends
+	// their backends, whose CPU only the postmaster's total keeps after
+	// that.
+	pid, err := o.q.BackendPID(ctx)
+	o.own.Add(1)
 	if err != nil {
-		return Counters{}, err
+		return Counters{}, fmt.Errorf("read pg_backend_pid: %w", err)
+	}
+	postmaster, cpuErr := Postmaster(int(pid))
+	var procs map[int]ServerProcess
+	if cpuErr == nil {
+		var children map[int]time.Duration
+		if _, children, cpuErr = serverProcesses(postmaster); cpuErr == nil {
+			if procs, err = o.groups(ctx, children); err != nil {
+				return Counters{}, err
+			}
+		}
 	}
 	o.mu.Lock()
 	for _, p := range o.pools {
@@ -182,13 +193,10 @@ func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
 		c.Tables[t.TableName] = t.Bytes
 		c.Bytes += t.Bytes
 	}
-	pid, err := o.q.BackendPID(ctx)
-	o.own.Add(1)
-	if err != nil {
-		return Counters{}, fmt.Errorf("read pg_backend_pid: %w", err)
+	if cpuErr == nil {
+		c.ServerCPU, cpuErr = ServerCPU(postmaster)
 	}
-	c.ServerCPU, c.ServerCPUErr = ServerCPU(int(pid))
-	if c.ServerCPUErr == nil {
+	if c.ServerCPUErr = cpuErr; cpuErr == nil {
 		c.Processes = procs
 	}
 	if c.ProcessCPU, err = ProcessCPU(); err != nil {
@@ -197,29 +205,20 @@ func (o *Observer) Snapshot(ctx context.Context) (Counters, error) {
 	return c, nil
 }
 
-// processes reads the server's living processes with their groups and CPU
-// time; nil when they cannot be read from here (ServerCPU says why).
-func (o *Observer) processes(ctx context.Context) (map[int]ServerProcess, error) {
+// groups names the server's living processes, given their CPU time by
+// pid: a session by its application_name, a server process by its kind.
+func (o *Observer) groups(ctx context.Context, children map[int]time.Duration) (map[int]ServerProcess, error) {
 	rows, err := o.q.BackendGroups(ctx)
 	o.own.Add(1)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_stat_activity: %w", err)
 	}
-	pid, err := o.q.BackendPID(ctx)
-	o.own.Add(1)
-	if err != nil {
-		return nil, fmt.Errorf("read pg_backend_pid: %w", err)
-	}
-	_, cpu, err := serverProcesses(int(pid))
-	if err != nil {
-		return nil, nil // unknown from here: the snapshot's ServerCPU says why
-	}
 	group := make(map[int]string, len(rows))
 	for _, r := range rows {
 		group[int(r.Pid)] = r.Grp
 	}
-	out := make(map[int]ServerProcess, len(cpu))
-	for p, d := range cpu {
+	out := make(map[int]ServerProcess, len(children))
+	for p, d := range children {
 		g, ok := group[p]
 		if !ok {
 			g = "not in pg_stat_activity"

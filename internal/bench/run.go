@@ -145,11 +145,7 @@ func RunFlow(ctx context.Context, obs *Observer, t Target, name string, reqs []R
 	res.Tables = TableGrowth(before, after, load.Sent)
 	res.StorageSplit = SplitGrowth(res.Tables, load.Sent)
 	cpu := CPUPer(before, after, load.Sent)
-	if cpu.Known {
-		res.DBCPUMSPerPurchase = &cpu.ServerMS
-	}
-	res.DBCPUUnknown, res.ProcessCPUMSPerPurchase = cpu.Why, cpu.ProcessMS
-	res.DBCPUByGroup = CPUByGroup(before, after, load.Sent)
+	res.DBCPUMSPerPurchase, res.DBCPUUnknown, res.ProcessCPUMSPerPurchase, res.DBCPUByGroup = cpu.DBMS, cpu.Why, cpu.ProcessMS, cpu.Groups
 	res.PeakRSSBytes = rss
 	res.PeakInflight = peaks.Open
 	res.MaxRiverQueueDepth = peaks.QueueDepth
