@@ -256,11 +256,11 @@ func updateParams(p *store.Purchase, from Status) store.PurchaseUpdateParams {
 	}
 }
 
-// complete completes the current job in tx (River's own completion,
-// atomic with the step).
+// complete completes the current job in tx, atomic with the step: what
+// River's JobCompleteTx writes, in one update by primary key
+// (store.CompleteJob).
 func complete[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[T]) error {
-	_, err := river.JobCompleteTx[*riverDriver](ctx, tx, job)
-	return err
+	return store.CompleteJob(ctx, tx, job.ID)
 }
 
 // finish completes job in tx unless the step snoozes it; the worker

@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
@@ -24,9 +23,6 @@ var stepUnique = river.UniqueOpts{
 		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 	},
 }
-
-// riverDriver is the River driver type, for river.JobCompleteTx.
-type riverDriver = riverpgxv5.Driver
 
 // Every step job carries the purchase's attempt it was queued for
 // (Attempt; 0 in jobs queued before routing, meaning the current one): a

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/ppob-orchestrator/orchestrator/internal/store"
 )
@@ -237,8 +236,7 @@ func (s *Service) record(ctx context.Context, job *river.Job[deliverArgs], t tic
 			wait = max(o.Next.Sub(now), time.Millisecond)
 			return nil
 		}
-		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
+		return store.CompleteJob(ctx, tx, job.ID)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record attempt of webhook message %s: %w", t.msg.ID, err)

@@ -16,3 +16,18 @@ SET state = CASE WHEN state = 'running' THEN state ELSE 'cancelled'::river_job_s
 WHERE kind = 'purchase_lookup'
   AND state IN ('available', 'pending', 'retryable', 'scheduled', 'running')
   AND args ->> 'purchase_id' = @purchase_id::text;
+
+-- name: JobCompleteRunning :execrows
+-- Completes a running job in the caller's transaction: what River's
+-- JobCompleteTx writes for a job whose work recorded no metadata (state
+-- 'completed' and finalized_at; attempt, errors, metadata and scheduled_at
+-- unchanged), as one update by primary key. River's own statement for it
+-- (JobSetStateIfRunningMany, built for batches of any state) joins arrays
+-- of inputs to the table twice, and PostgreSQL plans it again on most calls
+-- (its generic plan costs more than a custom one for one job): it was the
+-- most expensive statement of a purchase. A job no longer running (rescued
+-- by River, say) is left alone, as River leaves it; River's completer still
+-- reports the job after the worker returns and finds it completed.
+UPDATE river_job
+SET state = 'completed', finalized_at = @now::timestamptz
+WHERE id = @id AND state = 'running';
