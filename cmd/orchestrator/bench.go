@@ -225,9 +225,14 @@ func runBench(ctx context.Context, cfg *config.Config, args []string, stdout, st
 // floor with River at its best (o.BestFloor) on a pool of its own, closed
 // before the service starts.
 func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool *pgxpool.Pool, rc *river.Config, obs *bench.Observer, stdout io.Writer) (ours, best *bench.FloorResult, err error) {
-	bestPool, err := newPoolSized(ctx, cfg, o.BestFloor.PoolConns, poolFloor)
+	bestCfg, err := poolConfig(cfg.DatabaseURL, o.BestFloor.PoolConns, poolFloor)
 	if err != nil {
 		return nil, nil, err
+	}
+	bestCfg.ConnConfig.RuntimeParams["plan_cache_mode"] = o.BestFloor.PlanCacheMode
+	bestPool, err := pgxpool.NewWithConfig(ctx, bestCfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	defer bestPool.Close()
 	for _, f := range []struct {
@@ -244,8 +249,8 @@ func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool
 			return nil, nil, fmt.Errorf("floor %s: %w", f.name, err)
 		}
 		*f.out = &r
-		fmt.Fprintf(stdout, "floor %s: %.1f chains/s (%.2fs, %.2f commits per chain); CPU per chain: %s\n",
-			f.name, r.ChainsPerSecond, r.Seconds, r.CommitsPerChain, cpuText(r.DBCPUMSPerChain, r.DBCPUUnknown, r.ProcessCPUMSPerChain))
+		fmt.Fprintf(stdout, "floor %s: %.1f chains/s (%.2fs, %.2f commits per chain, plan_cache_mode %s); CPU per chain: %s\n",
+			f.name, r.ChainsPerSecond, r.Seconds, r.CommitsPerChain, r.PlanCacheMode, cpuText(r.DBCPUMSPerChain, r.DBCPUUnknown, r.ProcessCPUMSPerChain))
 		printGroups(stdout, "floor "+f.name, "chain", r.DBCPUByGroup)
 	}
 	return ours, best, nil

@@ -48,6 +48,12 @@ func TestBenchTinyRun(t *testing.T) {
 		res.Instant == nil || res.Inflight == nil || len(res.Latency) != 2 {
 		t.Fatalf("result %s", b)
 	}
+	// Each floor reports the plan_cache_mode its sessions ran with: the
+	// best floor's own, the other the server's default.
+	if res.FloorBest.PlanCacheMode != "force_generic_plan" || res.FloorOurs.PlanCacheMode != "auto" ||
+		!strings.Contains(stdout, "commits per chain, plan_cache_mode force_generic_plan)") {
+		t.Fatalf("floors' plan_cache_mode: ours %q, best %q\n%s", res.FloorOurs.PlanCacheMode, res.FloorBest.PlanCacheMode, stdout)
+	}
 	for i, sc := range []string{"01", ""} {
 		l := res.Latency[i]
 		if l.Scenario != sc || l.Purchases != 6 || l.Succeeded != 6 || l.NotSucceeded != 0 || l.MaxMS == 0 || l.P99MS < l.P50MS {

@@ -41,6 +41,7 @@ type FloorResult struct {
 	PoolConns         int32  `json:"pool_conns"`
 	FetchCooldown     string `json:"river_fetch_cooldown"`
 	FetchPollInterval string `json:"river_fetch_poll_interval"`
+	PlanCacheMode     string `json:"plan_cache_mode"` // PostgreSQL's, as the floor's sessions ran with it
 
 	Chains          int     `json:"chains"`
 	Steps           int     `json:"steps_per_chain"`
@@ -139,6 +140,9 @@ func Floor(ctx context.Context, name string, pool *pgxpool.Pool, rc *river.Confi
 	}
 	obs.Watch(pool)
 	defer obs.Unwatch(pool)
+	if err := pool.QueryRow(ctx, "SELECT current_setting('plan_cache_mode')").Scan(&res.PlanCacheMode); err != nil {
+		return res, fmt.Errorf("plan_cache_mode: %w", err)
+	}
 	if err := EnsureSchema(ctx, pool); err != nil {
 		return res, err
 	}

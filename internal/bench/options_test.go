@@ -18,7 +18,7 @@ func TestParseOptionsDefaults(t *testing.T) {
 	if o.LatencyRate != 10 || o.LatencyPurchases != 300 || o.SkipLatency {
 		t.Fatalf("latency part: %+v", o)
 	}
-	if want := (FloorSettings{100, 20, 2 * time.Millisecond, 20 * time.Millisecond}); o.BestFloor != want {
+	if want := (FloorSettings{100, 20, 2 * time.Millisecond, 20 * time.Millisecond, "force_generic_plan"}); o.BestFloor != want {
 		t.Fatalf("best floor %v, want %v", o.BestFloor, want)
 	}
 }
@@ -49,6 +49,8 @@ func TestParseOptionsNamesTheBadFlag(t *testing.T) {
 		{[]string{"--floor-fetch-cooldown", "500us"}, "--floor-fetch-cooldown"},
 		{[]string{"--floor-fetch-poll", "1ms"}, "--floor-fetch-poll"},
 		{[]string{"--floor-fetch-poll", "2m"}, "--floor-fetch-poll"},
+		{[]string{"--floor-plan-cache-mode", "generic"}, "--floor-plan-cache-mode"},
+		{[]string{"--floor-plan-cache-mode", ""}, "--floor-plan-cache-mode"},
 		{[]string{"--preload", "-1"}, "--preload"},
 		{[]string{"--preload", "50000001"}, "--preload"},
 		{[]string{"--explain-out", "plans.txt"}, "--explain-out"},
@@ -68,7 +70,8 @@ func TestParseOptionsAccepts(t *testing.T) {
 	o, err := ParseOptions([]string{"--purchases", "10", "--inflight", "20", "--concurrency", "3", "--skip-floor",
 		"--out", "r.json", "--cpuprofile", "cpu.prof", "--lookup-backoff", "50ms, 1s", "--latency", "0s", "--jitter", "0s",
 		"--skip-latency", "--latency-rate", "2.5", "--latency-purchases", "7",
-		"--floor-workers", "64", "--floor-pool", "12", "--floor-fetch-cooldown", "5ms", "--floor-fetch-poll", "5ms"})
+		"--floor-workers", "64", "--floor-pool", "12", "--floor-fetch-cooldown", "5ms", "--floor-fetch-poll", "5ms",
+		"--floor-plan-cache-mode", "auto"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +80,7 @@ func TestParseOptionsAccepts(t *testing.T) {
 		!o.SkipLatency || o.LatencyRate != 2.5 || o.LatencyPurchases != 7 {
 		t.Fatalf("%+v", o)
 	}
-	if want := (FloorSettings{64, 12, 5 * time.Millisecond, 5 * time.Millisecond}); o.BestFloor != want {
+	if want := (FloorSettings{64, 12, 5 * time.Millisecond, 5 * time.Millisecond, "auto"}); o.BestFloor != want {
 		t.Fatalf("best floor %v, want %v", o.BestFloor, want)
 	}
 	// --preload alone is something to run.
