@@ -145,6 +145,8 @@ func TestChaosInterruptedCleansUp(t *testing.T) {
 	}()
 	select {
 	case <-buying:
+	case <-done:
+		t.Fatalf("the run ended before it started buying:\n%s", out.String())
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("the run never started buying:\n%s", out.String())
 	}

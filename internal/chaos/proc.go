@@ -9,10 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -26,6 +29,8 @@ type Proc struct {
 	bin  string
 	cmd  *exec.Cmd
 	done chan error
+	// exited is closed when the process started last exits.
+	exited chan struct{}
 }
 
 // Start runs bin with args and env (added to this process's environment),
@@ -50,8 +55,45 @@ func (p *Proc) start() error {
 	}
 	p.cmd = cmd
 	p.done = make(chan error, 1)
-	go func() { p.done <- cmd.Wait(); f.Close() }()
+	exited := make(chan struct{})
+	p.exited = exited
+	go func() { err := cmd.Wait(); f.Close(); close(exited); p.done <- err }()
 	return nil
+}
+
+// WaitHTTP polls url, which the process serves, until it answers 200,
+// for at most d. It gives up at once when the process exits first (a port
+// taken, a bad setting), with the last line of its log.
+func (p *Proc) WaitHTTP(ctx context.Context, url string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	exited := p.exited
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := WaitHTTP(ctx, url)
+	select {
+	case <-exited:
+		if err != nil {
+			return fmt.Errorf("%s exited before %s answered: %s", p.Name, url, lastLine(p.Log))
+		}
+	default:
+	}
+	return err
+}
+
+// lastLine is the last non-empty line of the file at path ("" if none).
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
 }
 
 // Kill sends SIGKILL and waits for the process to die.
@@ -97,14 +139,48 @@ func (p *Proc) Running() bool {
 	}
 }
 
-// FreeAddr returns a free loopback address.
+// FreeAddr returns a free loopback address for a process to listen on.
+// Its port is picked at random below the kernel's ephemeral range: a port
+// from that range, which listening on port 0 gives, can be taken as the
+// source port of any outgoing connection before the process listens on it
+// (the simulators of a chaos run once failed to start so, while parallel
+// tests made connections).
 func FreeAddr() (string, error) {
+	if low, ok := ephemeralLow(); ok && low > minPickedPort+1000 {
+		for range 100 {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", minPickedPort+rand.IntN(low-minPickedPort)))
+			if err == nil {
+				addr := l.Addr().String()
+				l.Close()
+				return addr, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// minPickedPort is the lowest port FreeAddr picks: above the ports
+// services are usually configured on.
+const minPickedPort = 10000
+
+// ephemeralLow is the lowest port of the kernel's ephemeral range, where
+// outgoing connections take their source ports.
+func ephemeralLow() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, false
+	}
+	low, err := strconv.Atoi(f[0])
+	return low, err == nil
 }
 
 // WaitHTTP polls url until it answers 200 or ctx ends.

@@ -307,7 +307,7 @@ func (r *run) setUp(ctx context.Context) error {
 		return err
 	}
 	for _, u := range r.simURL {
-		if err := waitHTTP(ctx, u+"/_sim/ledger", 30*time.Second); err != nil {
+		if err := r.sim.WaitHTTP(ctx, u+"/_sim/ledger", 30*time.Second); err != nil {
 			return fmt.Errorf("simulators: %w (log: %s)", err, r.sim.Log)
 		}
 	}
@@ -321,7 +321,7 @@ func (r *run) setUp(ctx context.Context) error {
 		r.serves = append(r.serves, p)
 	}
 	for i, addr := range r.apis {
-		if err := waitHTTP(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
+		if err := r.serves[i].WaitHTTP(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
 			return fmt.Errorf("serve-%d: %w (log: %s)", i+1, err, r.serves[i].Log)
 		}
 	}
