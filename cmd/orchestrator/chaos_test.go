@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,7 +129,17 @@ func TestChaosInterruptedCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var out strings.Builder
+	// out is what chaos printed so far; the reader goroutine writes it
+	// while a failing wait below may read it.
+	var (
+		outMu sync.Mutex
+		out   strings.Builder
+	)
+	output := func() string {
+		outMu.Lock()
+		defer outMu.Unlock()
+		return out.String()
+	}
 	buying := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -136,7 +147,9 @@ func TestChaosInterruptedCleansUp(t *testing.T) {
 		sc := bufio.NewScanner(stdout)
 		signaled := false
 		for sc.Scan() {
+			outMu.Lock()
 			out.WriteString(sc.Text() + "\n")
+			outMu.Unlock()
 			if !signaled && strings.Contains(sc.Text(), "chaos: buying") {
 				signaled = true
 				close(buying)
@@ -146,9 +159,9 @@ func TestChaosInterruptedCleansUp(t *testing.T) {
 	select {
 	case <-buying:
 	case <-done:
-		t.Fatalf("the run ended before it started buying:\n%s", out.String())
+		t.Fatalf("the run ended before it started buying:\n%s", output())
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("the run never started buying:\n%s", out.String())
+		t.Fatalf("the run never started buying:\n%s", output())
 	}
 	time.Sleep(2 * time.Second) // purchases in flight
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -159,15 +172,15 @@ func TestChaosInterruptedCleansUp(t *testing.T) {
 	select {
 	case err = <-waited:
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("chaos did not stop within 2 minutes of Ctrl-C:\n%s", out.String())
+		t.Fatalf("chaos did not stop within 2 minutes of Ctrl-C:\n%s", output())
 	}
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 		t.Errorf("an interrupted run exited with %v, want a failure", err)
 	}
-	m := regexp.MustCompile(`work dir kept: (\S+)`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`work dir kept: (\S+)`).FindStringSubmatch(output())
 	if m == nil {
-		t.Fatalf("an interrupted run did not name its work dir:\n%s", out.String())
+		t.Fatalf("an interrupted run did not name its work dir:\n%s", output())
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(m[1]) })
 	if _, err := os.Stat(filepath.Join(m[1], "pgdata", "postmaster.pid")); !errors.Is(err, os.ErrNotExist) {
