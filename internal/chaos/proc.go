@@ -148,15 +148,24 @@ func (p *Proc) Running() bool {
 func FreeAddr() (string, error) {
 	if low, ok := ephemeralLow(); ok && low > minPickedPort+1000 {
 		for range 100 {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", minPickedPort+rand.IntN(low-minPickedPort)))
-			if err == nil {
-				addr := l.Addr().String()
-				l.Close()
+			port := minPickedPort + rand.IntN(low-minPickedPort)
+			if addr, err := probe(port); err == nil {
 				return addr, nil
 			}
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return probe(0)
+}
+
+// probe listens on the loopback port (0: any the kernel gives) and closes
+// it, returning its address, with no fork of this process in between: a
+// child forked meanwhile would hold the probe's socket until it execs, and
+// with it the port, so the caller's own listen could fail (the test of
+// FreeAddr did, beside a test starting processes).
+func probe(port int) (string, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return "", err
 	}
