@@ -470,7 +470,7 @@ func (r *run) load(ctx context.Context) (*Result, error) {
 	// Every serve process must be up (and have recovered from the database
 	// restart by itself) before the wait.
 	for i, addr := range r.apis {
-		if err := waitHTTP(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
+		if err := r.serves[i].WaitHTTP(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
 			res.SelfExits = append(res.SelfExits, fmt.Sprintf("serve-%d not ready after the chaos: %v (log: %s)", i+1, err, r.serves[i].Log))
 		}
 	}
@@ -825,12 +825,6 @@ func createDatabase(ctx context.Context, clusterURL, name string) (string, error
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return strings.Replace(clusterURL, "/postgres?", "/"+name+"?", 1), nil
-}
-
-func waitHTTP(ctx context.Context, url string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	return WaitHTTP(ctx, url)
 }
 
 // sleepCtx sleeps d and reports false when ctx ended first.
