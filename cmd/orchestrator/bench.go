@@ -230,9 +230,9 @@ func benchFloors(ctx context.Context, cfg *config.Config, o *bench.Options, pool
 		return nil, nil, err
 	}
 	bestCfg.ConnConfig.RuntimeParams["plan_cache_mode"] = o.BestFloor.PlanCacheMode
-	bestPool, err := pgxpool.NewWithConfig(ctx, bestCfg)
+	bestPool, err := openPool(ctx, bestCfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, nil, err
 	}
 	defer bestPool.Close()
 	for _, f := range []struct {

@@ -296,6 +296,12 @@ func newPoolSized(ctx context.Context, cfg *config.Config, size int32, name stri
 	if err != nil {
 		return nil, err
 	}
+	return openPool(ctx, poolCfg)
+}
+
+// openPool opens a pool of poolCfg (from poolConfig); an error names
+// DATABASE_URL, where the configuration came from.
+func openPool(ctx context.Context, poolCfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
