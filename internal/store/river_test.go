@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -59,46 +60,28 @@ func TestCompleteJobWritesWhatRiverWrites(t *testing.T) {
 		}
 		return s, finalized
 	}
-	byRiver := func(id int64) {
+	inTx := func(do func(tx pgx.Tx) error) {
 		t.Helper()
-		tx, err := pool.Begin(ctx)
-		if err != nil {
+		if err := pgx.BeginFunc(ctx, pool, do); err != nil {
 			t.Fatal(err)
 		}
-		defer tx.Rollback(ctx) //nolint:errcheck
+	}
+	byRiver := func(tx pgx.Tx, id int64) error {
 		p := riverdriver.JobSetStateCompleted(id, time.Now().UTC(), nil)
-		if _, err := riverpgxv5.New(nil).UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, &riverdriver.JobSetStateIfRunningManyParams{
+		_, err := riverpgxv5.New(nil).UnwrapExecutor(tx).JobSetStateIfRunningMany(ctx, &riverdriver.JobSetStateIfRunningManyParams{
 			ID: []int64{p.ID}, Attempt: []*int{p.Attempt}, ErrData: [][]byte{p.ErrData},
 			FinalizedAt: []*time.Time{p.FinalizedAt}, MetadataDoMerge: []bool{false},
 			MetadataUpdates: [][]byte{nil}, ScheduledAt: []*time.Time{p.ScheduledAt},
 			State: []rivertype.JobState{p.State},
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ours := func(id int64) {
-		t.Helper()
-		tx, err := pool.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(ctx) //nolint:errcheck
-		if err := store.CompleteJob(ctx, tx, id); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
+		})
+		return err
 	}
 
 	for _, state := range []string{"running", "retryable", "cancelled", "available"} {
 		a, b := insert(state), insert(state)
 		before, _ := row(a)
-		byRiver(a)
-		ours(b)
+		inTx(func(tx pgx.Tx) error { return byRiver(tx, a) })
+		inTx(func(tx pgx.Tx) error { return store.CompleteJob(ctx, tx, b) })
 		river, riverFinalized := row(a)
 		got, gotFinalized := row(b)
 		if got != river || gotFinalized != riverFinalized {
